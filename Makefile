@@ -1,0 +1,49 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Each creates the virtual environment in .venv and installs what it needs.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-postgres lint typecheck check openapi clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the package with its dev tools
+
+run: $(STAMP) ## Migrate, seed and serve the API on http://$(HOST):$(PORT) (SQLite under var/)
+	$(BIN)/rehab migrate
+	$(BIN)/rehab seed
+	$(BIN)/rehab serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP) ## Run the test suite (PostgreSQL too when TEST_DATABASE_URL is set)
+	$(BIN)/pytest -q
+
+test-postgres: $(STAMP) ## Run the test suite against the local PostgreSQL
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q
+
+lint: $(STAMP) ## ruff: lint and formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy --strict
+	$(BIN)/mypy
+
+check: lint typecheck test ## Everything CI checks on SQLite
+
+openapi: $(STAMP) ## Write the OpenAPI document to openapi.json
+	$(BIN)/rehab openapi --output openapi.json
+
+clean: ## Remove the virtual environment and local data
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

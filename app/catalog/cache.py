@@ -1,0 +1,52 @@
+"""Keeps the current catalogue snapshot and notices when another process changed it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from anyio import to_thread
+
+from app.catalog.service import MediaUrl, load_snapshot, read_content_version
+from app.catalog.snapshot import CatalogSnapshot
+from app.core.db import Database
+
+
+class CatalogCache:
+    """The published catalogue, rebuilt whenever the content version moves.
+
+    The version is read at most once per `poll_seconds`, off the event loop;
+    between checks a request costs no database work at all.
+    """
+
+    def __init__(self, db: Database, *, media_url: MediaUrl, poll_seconds: float) -> None:
+        self._db = db
+        self._media_url = media_url
+        self._poll_seconds = poll_seconds
+        self._snapshot: CatalogSnapshot | None = None
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    async def current(self) -> CatalogSnapshot:
+        snapshot = self._snapshot
+        if snapshot is not None and time.monotonic() - self._checked_at < self._poll_seconds:
+            return snapshot
+        return await to_thread.run_sync(self.refresh)
+
+    def refresh(self) -> CatalogSnapshot:
+        """Check the content version now; rebuild the snapshot if it moved."""
+        with self._lock:
+            with self._db.read_session() as session:
+                version = read_content_version(session)
+                snapshot = self._snapshot
+                if snapshot is None or snapshot.version != version:
+                    snapshot = load_snapshot(session, media_url=self._media_url)
+                    self._snapshot = snapshot
+            self._checked_at = time.monotonic()
+            return snapshot
+
+    def invalidate(self) -> None:
+        """Forget the snapshot: the next read rebuilds it (after a write in this process)."""
+        with self._lock:
+            self._snapshot = None
+            self._checked_at = float("-inf")

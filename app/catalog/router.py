@@ -1,0 +1,210 @@
+"""Catalogue endpoints: conditions, programs with their stages, exercises.
+
+Reads come from the in-memory snapshot; each exercise is rendered for the
+viewer by the presenter. Bodies are encoded once with orjson; the declared
+response models document them and the tests validate bodies against them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from app.access.deps import PresenterDep
+from app.access.presenter import ExercisePresenter
+from app.catalog.models import BodyRegion, Difficulty
+from app.catalog.schemas import (
+    ConditionDetail,
+    ConditionPage,
+    ExerciseOut,
+    ExercisePage,
+    ProgramDetail,
+    ProgramPage,
+)
+from app.catalog.snapshot import (
+    CatalogSnapshot,
+    ConditionEntry,
+    ProgramEntry,
+    filter_conditions,
+    filter_exercises,
+    filter_programs,
+)
+from app.core.errors import NotFoundError, error_responses
+from app.core.json import JSONBytesResponse
+from app.core.pagination import PageDep, envelope
+
+router = APIRouter(prefix="/v1", default_response_class=JSONBytesResponse)
+
+
+async def current_catalog(request: Request) -> CatalogSnapshot:
+    snapshot: CatalogSnapshot = await request.app.state.catalog.current()
+    return snapshot
+
+
+CatalogDep = Annotated[CatalogSnapshot, Depends(current_catalog)]
+
+SearchQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        description="Words to find in names and summaries (case-insensitive; all must match).",
+    ),
+]
+SlugPath = Annotated[str, Path(max_length=120, description="The item's slug.")]
+LIST_ERRORS = error_responses(422)
+DETAIL_ERRORS = error_responses(404, 422)
+
+
+def _condition_detail(snapshot: CatalogSnapshot, entry: ConditionEntry) -> dict[str, Any]:
+    return {
+        **entry.summary,
+        **entry.details,
+        "programs": [snapshot.program_by_slug[slug].summary for slug in entry.program_slugs],
+        "related": [snapshot.condition_by_slug[slug].summary for slug in entry.related_slugs],
+    }
+
+
+def _program_detail(entry: ProgramEntry, presenter: ExercisePresenter) -> dict[str, Any]:
+    return {
+        **entry.summary,
+        "stages": [
+            {
+                "position": stage.position,
+                "name": stage.name,
+                "guidance": stage.guidance,
+                "rule": stage.rule,
+                "exercises": [
+                    {
+                        "position": item.position,
+                        "dosage": item.dosage,
+                        "exercise": presenter.in_stage(item),
+                    }
+                    for item in stage.items
+                ],
+            }
+            for stage in entry.stages
+        ],
+    }
+
+
+@router.get(
+    "/conditions",
+    tags=["conditions"],
+    name="list_conditions",
+    summary="List conditions",
+    response_model=ConditionPage,
+    responses=LIST_ERRORS,
+)
+async def list_conditions(
+    snapshot: CatalogDep,
+    page: PageDep,
+    q: SearchQuery = None,
+    region: Annotated[BodyRegion | None, Query(description="Only this body region.")] = None,
+) -> JSONBytesResponse:
+    found = filter_conditions(snapshot, region=region, query=q)
+    return JSONBytesResponse(envelope([c.summary for c in page.slice(found)], len(found), page))
+
+
+@router.get(
+    "/conditions/{slug}",
+    tags=["conditions"],
+    name="get_condition",
+    summary="A condition with its programs and related conditions",
+    response_model=ConditionDetail,
+    responses=DETAIL_ERRORS,
+)
+async def get_condition(snapshot: CatalogDep, slug: SlugPath) -> JSONBytesResponse:
+    entry = snapshot.condition_by_slug.get(slug)
+    if entry is None:
+        raise NotFoundError(f"No condition with slug '{slug}'.")
+    return JSONBytesResponse(_condition_detail(snapshot, entry))
+
+
+@router.get(
+    "/programs",
+    tags=["programs"],
+    name="list_programs",
+    summary="List programs",
+    response_model=ProgramPage,
+    responses=LIST_ERRORS,
+)
+async def list_programs(
+    snapshot: CatalogDep,
+    page: PageDep,
+    q: SearchQuery = None,
+    condition: Annotated[
+        str | None, Query(max_length=120, description="Only programs for this condition slug.")
+    ] = None,
+) -> JSONBytesResponse:
+    found = filter_programs(snapshot, condition=condition, query=q)
+    return JSONBytesResponse(envelope([p.summary for p in page.slice(found)], len(found), page))
+
+
+@router.get(
+    "/programs/{slug}",
+    tags=["programs"],
+    name="get_program",
+    summary="A program: its stages in order, each with its rule and exercises",
+    response_model=ProgramDetail,
+    responses=DETAIL_ERRORS,
+)
+async def get_program(
+    snapshot: CatalogDep, presenter: PresenterDep, slug: SlugPath
+) -> JSONBytesResponse:
+    entry = snapshot.program_by_slug.get(slug)
+    if entry is None:
+        raise NotFoundError(f"No program with slug '{slug}'.")
+    return JSONBytesResponse(_program_detail(entry, presenter))
+
+
+@router.get(
+    "/exercises",
+    tags=["exercises"],
+    name="list_exercises",
+    summary="List exercises",
+    response_model=ExercisePage,
+    responses=LIST_ERRORS,
+)
+async def list_exercises(
+    snapshot: CatalogDep,
+    presenter: PresenterDep,
+    page: PageDep,
+    q: SearchQuery = None,
+    region: Annotated[BodyRegion | None, Query(description="Only this body region.")] = None,
+    muscle: Annotated[
+        str | None, Query(max_length=60, description="Only exercises working this muscle.")
+    ] = None,
+    equipment: Annotated[
+        str | None, Query(max_length=60, description="Only exercises using this equipment.")
+    ] = None,
+    difficulty: Annotated[Difficulty | None, Query(description="Only this difficulty.")] = None,
+) -> JSONBytesResponse:
+    found = filter_exercises(
+        snapshot,
+        query=q,
+        region=region,
+        muscle=muscle,
+        equipment=equipment,
+        difficulty=difficulty,
+    )
+    items = [presenter.standalone(entry) for entry in page.slice(found)]
+    return JSONBytesResponse(envelope(items, len(found), page))
+
+
+@router.get(
+    "/exercises/{slug}",
+    tags=["exercises"],
+    name="get_exercise",
+    summary="One exercise: unlocked when any program context unlocks it for you",
+    response_model=ExerciseOut,
+    responses=DETAIL_ERRORS,
+)
+async def get_exercise(
+    snapshot: CatalogDep, presenter: PresenterDep, slug: SlugPath
+) -> JSONBytesResponse:
+    entry = snapshot.exercise_by_slug.get(slug)
+    if entry is None:
+        raise NotFoundError(f"No exercise with slug '{slug}'.")
+    return JSONBytesResponse(presenter.standalone(entry))

@@ -1,0 +1,165 @@
+"""The published catalogue held in memory, one immutable snapshot per content version.
+
+Content is read far more often than written, so a process loads every
+published condition, program and exercise once (a fixed handful of queries,
+whatever the catalogue's size) and answers reads from here. Entries keep the
+viewer-independent parts ready to serve; only the lock decision is made per
+request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from app.access.policy import Placement
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ExerciseEntry:
+    id: int
+    slug: str
+    name: str
+    teaser: JSONDict
+    premium: JSONDict
+    video_key: str | None
+    body_regions: frozenset[str]
+    muscles: frozenset[str]
+    equipment: frozenset[str]
+    difficulty: str
+    search_text: str
+    placements: tuple[Placement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StageItem:
+    position: int
+    dosage: JSONDict
+    exercise: ExerciseEntry
+    placement: Placement
+
+
+@dataclass(frozen=True, slots=True)
+class StageEntry:
+    position: int
+    name: str
+    guidance: str
+    rule: JSONDict
+    items: tuple[StageItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramEntry:
+    id: int
+    slug: str
+    summary: JSONDict
+    condition_slugs: frozenset[str]
+    stages: tuple[StageEntry, ...]
+    search_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionEntry:
+    id: int
+    slug: str
+    body_region: str
+    summary: JSONDict
+    details: JSONDict
+    program_slugs: tuple[str, ...]
+    related_slugs: tuple[str, ...]
+    search_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSnapshot:
+    version: int
+    conditions: tuple[ConditionEntry, ...] = ()
+    programs: tuple[ProgramEntry, ...] = ()
+    exercises: tuple[ExerciseEntry, ...] = ()
+    condition_by_slug: dict[str, ConditionEntry] = field(default_factory=dict)
+    program_by_slug: dict[str, ProgramEntry] = field(default_factory=dict)
+    exercise_by_slug: dict[str, ExerciseEntry] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        version: int,
+        conditions: Iterable[ConditionEntry],
+        programs: Iterable[ProgramEntry],
+        exercises: Iterable[ExerciseEntry],
+    ) -> CatalogSnapshot:
+        conditions_ = tuple(conditions)
+        programs_ = tuple(programs)
+        exercises_ = tuple(exercises)
+        return cls(
+            version=version,
+            conditions=conditions_,
+            programs=programs_,
+            exercises=exercises_,
+            condition_by_slug={entry.slug: entry for entry in conditions_},
+            program_by_slug={entry.slug: entry for entry in programs_},
+            exercise_by_slug={entry.slug: entry for entry in exercises_},
+        )
+
+
+def search_text(*parts: str) -> str:
+    """What `q` is matched against: case-folded, so search ignores case."""
+    return " ".join(parts).casefold()
+
+
+def matches_query(text: str, query: str | None) -> bool:
+    """True when every word of `query` occurs in `text` (case-insensitive)."""
+    if not query:
+        return True
+    return all(term in text for term in query.casefold().split())
+
+
+EntryT = TypeVar("EntryT")
+
+
+def keep(entries: Sequence[EntryT], *tests: Callable[[EntryT], bool]) -> list[EntryT]:
+    return [entry for entry in entries if all(test(entry) for test in tests)]
+
+
+def filter_conditions(
+    snapshot: CatalogSnapshot, *, region: str | None, query: str | None
+) -> list[ConditionEntry]:
+    return keep(
+        snapshot.conditions,
+        lambda c: region is None or c.body_region == region,
+        lambda c: matches_query(c.search_text, query),
+    )
+
+
+def filter_programs(
+    snapshot: CatalogSnapshot, *, condition: str | None, query: str | None
+) -> list[ProgramEntry]:
+    return keep(
+        snapshot.programs,
+        lambda p: condition is None or condition in p.condition_slugs,
+        lambda p: matches_query(p.search_text, query),
+    )
+
+
+def filter_exercises(
+    snapshot: CatalogSnapshot,
+    *,
+    query: str | None,
+    region: str | None,
+    muscle: str | None,
+    equipment: str | None,
+    difficulty: str | None,
+) -> list[ExerciseEntry]:
+    muscle_ = muscle.casefold() if muscle else None
+    equipment_ = equipment.casefold() if equipment else None
+    return keep(
+        snapshot.exercises,
+        lambda e: region is None or region in e.body_regions,
+        lambda e: muscle_ is None or muscle_ in e.muscles,
+        lambda e: equipment_ is None or equipment_ in e.equipment,
+        lambda e: difficulty is None or e.difficulty == difficulty,
+        lambda e: matches_query(e.search_text, query),
+    )

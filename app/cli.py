@@ -1,0 +1,129 @@
+"""The `rehab` command: serve, migrate, seed, import and write the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.core.config import get_settings
+
+cli = typer.Typer(help="Operate the rehab API.", no_args_is_help=True, add_completion=False)
+
+
+class ImportFormat(StrEnum):
+    FREE_EXERCISE_DB = "free-exercise-db"
+
+
+def _fail(lines: list[str], headline: str) -> None:
+    typer.echo(headline, err=True)
+    for line in lines:
+        typer.echo(f"  - {line}", err=True)
+    raise typer.Exit(code=1)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the latest migration."""
+    from app.core.migrations import upgrade_to_head
+
+    upgrade_to_head(get_settings())
+    typer.echo("Database is at the latest migration.")
+
+
+@cli.command()
+def seed(
+    folder: Annotated[
+        Path | None, typer.Argument(help="Content folder (default: SEED_DIR, ./seed).")
+    ] = None,
+) -> None:
+    """Create or update the authored content by slug; unchanged content writes nothing."""
+    from app.catalog.seed import read_content_dir
+    from app.catalog.service import ContentError, apply_content
+    from app.core.db import Database
+
+    settings = get_settings()
+    database = Database.from_settings(settings)
+    try:
+        bundle = read_content_dir(folder or settings.seed_dir)
+        with database.write_session() as session:
+            report = apply_content(session, bundle)
+    except ContentError as exc:
+        _fail(exc.problems, "The content has problems; nothing was written:")
+    finally:
+        database.dispose()
+    typer.echo(f"Seeded: {report.summary()}.")
+
+
+@cli.command("import")
+def import_library(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    format_: Annotated[
+        ImportFormat, typer.Option("--format", help="The file's format.")
+    ] = ImportFormat.FREE_EXERCISE_DB,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid records, report the rest.")
+    ] = False,
+) -> None:
+    """Add an external exercise library to the catalogue (idempotent by external id)."""
+    from app.catalog.importer import LibraryImportError, import_free_exercise_db
+    from app.core.db import Database
+
+    settings = get_settings()
+    database = Database.from_settings(settings)
+    try:
+        with database.write_session() as session:
+            report = import_free_exercise_db(session, file, skip_invalid=skip_invalid)
+    except LibraryImportError as exc:
+        _fail(exc.problems, f"{file}: {len(exc.problems)} invalid record(s); nothing was written:")
+    finally:
+        database.dispose()
+    for line in report.rejected:
+        typer.echo(f"skipped: {line}", err=True)
+    typer.echo(report.summary())
+
+
+@cli.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Write the OpenAPI document."""
+    from app.main import create_app
+
+    document = json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(document)
+    else:
+        output.write_text(document, encoding="utf-8")
+        typer.echo(f"Wrote {output}.")
+
+
+def main() -> None:
+    cli()

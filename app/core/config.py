@@ -1,0 +1,77 @@
+"""Settings, read from the environment and an optional `.env` file.
+
+Every setting has a safe development default so `make run` works on a fresh
+clone; production refuses the defaults that would be unsafe there.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Where the embedded SQLite file and other local state live.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means SQLite at DATA_DIR/rehab.db.",
+    )
+    sql_echo: bool = False
+    seed_dir: Path = PROJECT_ROOT / "seed"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="At least 32 random bytes; development generates one under DATA_DIR.",
+    )
+    media_dir: Path = Field(default=PROJECT_ROOT / "var" / "media")
+    media_base_url: str = Field(
+        default="/media",
+        description="Where media links point: this API's /media route, or a CDN or bucket.",
+    )
+    media_link_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    content_poll_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often a process checks whether another process changed the content.",
+    )
+    public_cache_seconds: int = Field(default=60, ge=0)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres_driver(cls, value: str) -> str:
+        # Hosting platforms hand out `postgres://` or `postgresql://`; we speak psycopg 3.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value.removeprefix(prefix)
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'rehab.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

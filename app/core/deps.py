@@ -1,0 +1,50 @@
+"""Request-scoped dependencies shared by every domain, as named `Annotated` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.media import MediaSigner
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.db
+    return database
+
+
+def get_settings_for_request(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_media_signer(request: Request) -> MediaSigner:
+    signer: MediaSigner = request.app.state.media
+    return signer
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SettingsDep = Annotated[Settings, Depends(get_settings_for_request)]
+MediaSignerDep = Annotated[MediaSigner, Depends(get_media_signer)]
+
+
+def get_session(database: DatabaseDep) -> Iterator[Session]:
+    """One session per request that commits once, before the response is sent."""
+    with database.write_session() as session:
+        yield session
+
+
+def get_read_session(database: DatabaseDep) -> Iterator[Session]:
+    with database.read_session() as session:
+        yield session
+
+
+# scope="function": the commit happens before the response leaves, so a
+# failed commit is reported to the caller instead of silently losing the write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

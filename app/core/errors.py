@@ -1,0 +1,193 @@
+"""RFC 9457 problem details for every error the API returns.
+
+Services raise `ProblemError` subclasses (no HTTP imports needed there);
+one set of handlers renders them, framework errors and unexpected crashes
+as `application/problem+json`.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.json import dumps
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+logger = logging.getLogger("app.errors")
+
+
+class FieldError(BaseModel):
+    """One invalid input: where it is, what is wrong, and the machine-readable kind."""
+
+    pointer: str = Field(
+        description="Location of the bad value, e.g. `query.limit` or `body.email`."
+    )
+    detail: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/not-found",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "No condition with slug 'tennis-elbow'.",
+                    "instance": "/v1/conditions/tennis-elbow",
+                }
+            ]
+        },
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class ValidationProblem(Problem):
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class ProblemError(Exception):
+    """An error a service may raise; it knows its own HTTP status and problem type."""
+
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "about:blank"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class NotFoundError(ProblemError):
+    status = 404
+    type = "/problems/not-found"
+
+
+class ConflictError(ProblemError):
+    status = 409
+    type = "/problems/conflict"
+
+
+class InvalidInputError(ProblemError):
+    status = 422
+    type = "/problems/validation-error"
+
+
+def problem_response(
+    status: int,
+    *,
+    detail: str | None,
+    instance: str | None,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if extra:
+        body.update(extra)
+    return Response(dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _pointer(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    return [
+        {"pointer": _pointer(tuple(err["loc"])), "detail": err["msg"], "type": err["type"]}
+        for err in exc.errors()
+    ]
+
+
+async def _handle_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return problem_response(
+        exc.status,
+        detail=exc.detail,
+        instance=request.url.path,
+        type_=exc.type,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+async def _handle_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail: str | None = exc.detail if isinstance(exc.detail, str) else None
+    if detail == HTTPStatus(exc.status_code).phrase:
+        detail = None
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(
+        exc.status_code, detail=detail, instance=request.url.path, headers=headers
+    )
+
+
+async def _handle_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc)
+    return problem_response(
+        422,
+        detail=f"The request has {len(errors)} invalid value(s); see `errors`.",
+        instance=request.url.path,
+        type_=InvalidInputError.type,
+        extra={"errors": errors},
+    )
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    # Log the traceback for operators; never send it to the caller.
+    logger.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        detail="An unexpected error occurred. It has been logged.",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(Exception, _handle_unexpected)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the problem documents a route can return."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model = ValidationProblem if status == 422 else Problem
+        schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+        responses[status] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
+        }
+    return responses

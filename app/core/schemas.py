@@ -1,0 +1,49 @@
+"""Base models and shared shapes: strict inputs, the list envelope."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_SLUG_RE = re.compile(r"[^a-z0-9]+")
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=120)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Sentence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+ListItem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000)]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60)
+]
+MediaKey = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", max_length=300)
+]
+
+
+def slugify(text: str) -> str:
+    return _SLUG_RE.sub("-", text.lower()).strip("-")
+
+
+class InputModel(BaseModel):
+    """Every request body and content file: unknown fields are an error, types are strict."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_max_length=10_000)
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list: the items, how many there are in all, and where the page starts."""
+
+    items: list[ItemT]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,116 @@
+"""The application factory: settings in, a ready FastAPI app out (no work at import)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic.json_schema import models_json_schema
+
+from app.catalog.cache import CatalogCache
+from app.catalog.router import router as catalog_router
+from app.core.config import Settings, get_settings
+from app.core.db import Database
+from app.core.docs import install_docs
+from app.core.errors import Problem, ValidationProblem, install_problem_handlers
+from app.core.health import router as health_router
+from app.core.media import MediaSigner
+from app.core.secrets import resolve_secret_key
+
+DESCRIPTION = """
+Musculoskeletal rehabilitation content: **conditions**, the **programs** that
+treat them in ordered **stages**, and the **exercises** of each stage with their
+dosage.
+
+Every exercise comes back either `locked` (a public teaser, with a `lock`
+object saying why and how to unlock it) or `unlocked` (video, instructions,
+cues, common mistakes, precautions). Errors are RFC 9457
+`application/problem+json` documents.
+"""
+
+TAGS: list[dict[str, Any]] = [
+    {"name": "conditions", "description": "What hurts, and which programs treat it."},
+    {"name": "programs", "description": "Programs in ordered stages, each with its advance rule."},
+    {
+        "name": "exercises",
+        "description": "Exercises: a public teaser, premium content when unlocked.",
+    },
+    {"name": "operations", "description": "Liveness and readiness probes."},
+]
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """Build the app. Pass `database` to share an engine (the tests do); else one is made."""
+    settings = settings or get_settings()
+    owns_database = database is None
+    database = database or Database.from_settings(settings)
+    secret = resolve_secret_key(settings)
+    media = MediaSigner(
+        secret, base_url=settings.media_base_url, ttl_seconds=settings.media_link_seconds
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_database:
+            database.dispose()
+
+    app = FastAPI(
+        title="Rehab API",
+        version="1.0.0",
+        summary="Rehabilitation conditions, staged programs and exercises.",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.media = media
+    app.state.catalog = CatalogCache(
+        database, media_url=media.public_url, poll_seconds=settings.content_poll_seconds
+    )
+
+    install_problem_handlers(app)
+    install_docs(app)
+    app.include_router(health_router)
+    app.include_router(catalog_router)
+    _install_openapi(app)
+    return app
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """Add the problem document schemas that error responses refer to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        _, problem_schemas = models_json_schema(
+            [(Problem, "serialization"), (ValidationProblem, "serialization")],
+            ref_template="#/components/schemas/{model}",
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(
+            problem_schemas.get("$defs", {})
+        )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,8 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from sqlmodel import SQLModel
+
+import app.core.models  # noqa: F401  (naming convention first)
+from app.catalog import models as catalog_models  # noqa: F401
+
+metadata = SQLModel.metadata
