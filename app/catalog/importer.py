@@ -179,7 +179,8 @@ def to_exercise_values(record: FreeExerciseRecord) -> dict[str, Any]:
 
 def _summary(record: FreeExerciseRecord) -> str:
     level = record.level.capitalize()
-    target = ", ".join(record.primaryMuscles) or "the whole body"
+    # Deduplicated: a record may repeat a muscle, and the summary column holds 500 characters.
+    target = ", ".join(dict.fromkeys(record.primaryMuscles)) or "the whole body"
     summary = f"{level} {record.category} exercise for the {target}"
     if record.equipment and record.equipment != "body only":
         summary += f", using {EQUIPMENT_NAME.get(record.equipment, record.equipment)}"
@@ -219,8 +220,10 @@ def import_free_exercise_db(
 
 
 def _free_slug(base: str, taken: set[str]) -> str:
-    slug, n = base[:110], 2
+    # Truncating, or an id with no letters or digits, must not leave a dangling hyphen.
+    base = base[:110].strip("-")
+    slug, n = base, 2
     while slug in taken:
-        slug = f"{base[:110]}-{n}"
+        slug = f"{base}-{n}"
         n += 1
     return slug

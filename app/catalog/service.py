@@ -380,6 +380,9 @@ class ContentError(InvalidInputError):
         )
         self.problems = problems
 
+    def __str__(self) -> str:
+        return "\n  - ".join([self.detail, *self.problems])
+
 
 def check_references(session: Session, bundle: ContentBundle) -> list[str]:
     """Every slug a bundle points at must exist in the bundle or the database."""

@@ -85,12 +85,9 @@ class Database:
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
-        """A session for reads only: nothing it does is committed."""
+        """A session for reads only: closing it rolls back, so nothing it does is kept."""
         with Session(self.engine) as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,69 @@
+"""Every error is an RFC 9457 problem document."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.core.db import Database
+from app.main import create_app
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
+
+
+def assert_problem(response_json: dict[str, object], status: int) -> None:
+    assert PROBLEM_KEYS <= response_json.keys()
+    assert response_json["status"] == status
+
+
+def test_unknown_path_is_a_404_problem(client: TestClient) -> None:
+    response = client.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert_problem(response.json(), 404)
+    assert response.json()["instance"] == "/v1/nothing-here"
+
+
+def test_wrong_method_is_a_405_problem_with_allow(client: TestClient) -> None:
+    response = client.delete("/v1/exercises")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert_problem(response.json(), 405)
+
+
+def test_validation_errors_list_every_bad_field(client: TestClient) -> None:
+    response = client.get("/v1/exercises", params={"limit": "0", "offset": "-5"})
+    assert response.status_code == 422
+    problem = response.json()
+    assert_problem(problem, 422)
+    assert problem["type"] == "/problems/validation-error"
+    pointers = sorted(error["pointer"] for error in problem["errors"])
+    assert pointers == ["query.limit", "query.offset"]
+    assert all(error["detail"] and error["type"] for error in problem["errors"])
+
+
+@pytest.fixture
+def crashing_client(settings: Settings, database: Database) -> Iterator[TestClient]:
+    app: FastAPI = create_app(settings, database=database)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internal detail: password=hunter2")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_a_crash_is_a_500_problem_without_traceback(crashing_client: TestClient) -> None:
+    response = crashing_client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert_problem(response.json(), 500)
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text
+    assert "RuntimeError" not in response.text
