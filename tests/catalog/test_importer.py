@@ -397,8 +397,9 @@ def test_a_file_with_any_invalid_record_writes_nothing(database: Database, tmp_p
         ],
     )
 
-    with pytest.raises(LibraryImportError) as caught:
-        import_file(database, path)
+    # Refusing is the default: no flag is needed for an all-or-nothing import.
+    with pytest.raises(LibraryImportError) as caught, database.write_session() as session:
+        import_free_exercise_db(session, path)
 
     problems = caught.value.problems
     assert len(problems) == 4

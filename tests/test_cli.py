@@ -1,0 +1,268 @@
+"""The `rehab` command, run as an operator runs it, against a fresh SQLite file.
+
+Settings come from the environment, so each test points DATA_DIR at its own
+temporary folder (and clears the cached settings before and after).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlmodel import select
+from typer.testing import CliRunner, Result
+
+from app.catalog.models import Exercise
+from app.catalog.seed import read_content_dir
+from app.cli import cli
+from app.core.config import PROJECT_ROOT, get_settings
+from app.core.db import Database
+from tests.factories import exercise
+
+# Anything in the caller's environment that would point the CLI elsewhere.
+SETTINGS_VARIABLES = (
+    "DATABASE_URL",
+    "SEED_DIR",
+    "MEDIA_DIR",
+    "SECRET_KEY",
+    "ENVIRONMENT",
+    "SQL_ECHO",
+    "MEDIA_BASE_URL",
+)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh DATA_DIR (so a fresh SQLite file) for the CLI to use."""
+    folder = tmp_path / "var"
+    for name in SETTINGS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(folder))
+    monkeypatch.chdir(tmp_path)  # no stray `.env` file is read
+    get_settings.cache_clear()
+    yield folder
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def migrated(data_dir: Path) -> Path:
+    result = run("migrate")
+    assert result.exit_code == 0, result.output
+    return data_dir
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def exercise_slugs() -> set[str]:
+    database = Database.from_settings(get_settings())
+    try:
+        with database.read_session() as session:
+            return set(session.exec(select(Exercise.slug)).all())
+    finally:
+        database.dispose()
+
+
+def fedb_record(record_id: str, **overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "id": record_id,
+        "name": record_id.replace("_", " "),
+        "force": None,
+        "level": "intermediate",
+        "mechanic": "isolation",
+        "equipment": "dumbbell",
+        "primaryMuscles": ["biceps"],
+        "secondaryMuscles": ["forearms"],
+        "instructions": ["Curl up.", "Lower slowly."],
+        "category": "strength",
+        "images": [f"{record_id}/0.jpg"],
+    }
+    return values | overrides
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def seed_counts(output: str) -> dict[str, tuple[int, int, int]]:
+    """`exercises: 3 created, 0 updated, 0 unchanged; ...` as {kind: (created, updated, same)}."""
+    found = re.findall(r"(\w+): (\d+) created, (\d+) updated, (\d+) unchanged", output)
+    return {kind: (int(c), int(u), int(s)) for kind, c, u, s in found}
+
+
+# ---------------------------------------------------------------------------
+# migrate and seed
+
+
+def test_migrate_then_seed_creates_the_authored_content_and_reseeding_changes_nothing(
+    data_dir: Path,
+) -> None:
+    bundle = read_content_dir(PROJECT_ROOT / "seed")
+    assert bundle.exercises
+    assert bundle.conditions
+    assert bundle.programs
+
+    migrate = run("migrate")
+    first = run("seed")
+    second = run("seed")
+
+    assert migrate.exit_code == 0, migrate.output
+    assert "Database is at the latest migration." in migrate.stdout
+    assert (data_dir / "rehab.db").is_file()
+    assert first.exit_code == 0, first.output
+    assert seed_counts(first.stdout) == {
+        "exercises": (len(bundle.exercises), 0, 0),
+        "conditions": (len(bundle.conditions), 0, 0),
+        "programs": (len(bundle.programs), 0, 0),
+    }
+    assert second.exit_code == 0, second.output
+    assert seed_counts(second.stdout) == {
+        "exercises": (0, 0, len(bundle.exercises)),
+        "conditions": (0, 0, len(bundle.conditions)),
+        "programs": (0, 0, len(bundle.programs)),
+    }
+    assert exercise_slugs() == {item.slug for item in bundle.exercises}
+
+
+def test_seed_with_a_broken_file_names_the_file_and_writes_nothing(
+    migrated: Path, tmp_path: Path
+) -> None:
+    content = tmp_path / "content"
+    (content / "exercises").mkdir(parents=True)
+    (content / "exercises" / "good.yaml").write_text(
+        yaml.safe_dump({"exercises": [exercise("bird-dog")]}), encoding="utf-8"
+    )
+    (content / "exercises" / "broken.yaml").write_text(
+        yaml.safe_dump({"exercises": [exercise("clam-shell", difficulty="impossible")]}),
+        encoding="utf-8",
+    )
+
+    result = run("seed", str(content))
+
+    assert result.exit_code == 1, result.output
+    assert "The content has problems; nothing was written:" in result.stderr
+    [problem] = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert "exercises/broken.yaml (clam-shell): difficulty:" in problem
+    assert "Seeded" not in result.stdout
+    assert exercise_slugs() == set()
+
+
+def test_seed_of_a_missing_folder_exits_1(migrated: Path, tmp_path: Path) -> None:
+    result = run("seed", str(tmp_path / "nowhere"))
+
+    assert result.exit_code == 1, result.output
+    assert "no such content folder" in result.stderr
+
+
+# ---------------------------------------------------------------------------
+# import
+
+
+def test_import_reports_what_it_created_and_is_idempotent(migrated: Path, tmp_path: Path) -> None:
+    library = write_json(
+        tmp_path / "library.json", [fedb_record("Hammer_Curl"), fedb_record("Zottman_Curl")]
+    )
+
+    first = run("import", "--format", "free-exercise-db", str(library))
+    second = run("import", "--format", "free-exercise-db", str(library))
+
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip() == (
+        "Imported from free-exercise-db: 2 created, 0 updated, 0 unchanged, 0 skipped as invalid."
+    )
+    assert second.exit_code == 0, second.output
+    assert "0 created, 0 updated, 2 unchanged" in second.stdout
+    assert exercise_slugs() == {"fedb-hammer-curl", "fedb-zottman-curl"}
+
+
+def test_import_of_a_file_with_bad_records_lists_each_one_and_writes_nothing(
+    migrated: Path, tmp_path: Path
+) -> None:
+    library = write_json(
+        tmp_path / "library.json",
+        [
+            fedb_record("Hammer_Curl"),
+            fedb_record("Bad_Level", level="guru"),
+            fedb_record("Bad_Gear", equipment="rowing machine"),
+            fedb_record("Hammer_Curl"),
+        ],
+    )
+
+    result = run("import", "--format", "free-exercise-db", str(library))
+
+    assert result.exit_code == 1, result.output
+    assert f"{library}: 3 invalid record(s); nothing was written:" in result.stderr
+    listed = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert len(listed) == 3
+    assert "record 1 (id 'Bad_Level'): level:" in listed[0]
+    assert "record 2 (id 'Bad_Gear'): equipment:" in listed[1]
+    assert "record 3 (id 'Hammer_Curl'): the id appears more than once" in listed[2]
+    assert "Imported" not in result.stdout
+    assert exercise_slugs() == set()
+
+
+def test_import_of_a_file_that_is_not_json_exits_1(migrated: Path, tmp_path: Path) -> None:
+    library = tmp_path / "library.json"
+    library.write_text("id,name\nPlank,Plank\n", encoding="utf-8")
+
+    result = run("import", "--format", "free-exercise-db", str(library))
+
+    assert result.exit_code == 1, result.output
+    assert "the file is not valid JSON" in result.stderr
+    assert exercise_slugs() == set()
+
+
+def test_import_with_skip_invalid_imports_the_good_records_and_reports_the_rest(
+    migrated: Path, tmp_path: Path
+) -> None:
+    library = write_json(
+        tmp_path / "library.json",
+        [
+            fedb_record("Hammer_Curl"),
+            fedb_record("Bad_Level", level="guru"),
+            fedb_record("Bool_Name", name=True),
+        ],
+    )
+
+    result = run("import", "--format", "free-exercise-db", "--skip-invalid", str(library))
+
+    assert result.exit_code == 0, result.output
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped: ")]
+    assert len(skipped) == 2
+    assert "record 1 (id 'Bad_Level')" in skipped[0]
+    assert "record 2 (id 'Bool_Name')" in skipped[1]
+    assert "1 created, 0 updated, 0 unchanged, 2 skipped as invalid." in result.stdout
+    assert exercise_slugs() == {"fedb-hammer-curl"}
+
+
+def test_import_refuses_an_unknown_format(migrated: Path, tmp_path: Path) -> None:
+    library = write_json(tmp_path / "library.json", [fedb_record("Hammer_Curl")])
+
+    result = run("import", "--format", "wger", str(library))
+
+    assert result.exit_code == 2
+    assert exercise_slugs() == set()
+
+
+# ---------------------------------------------------------------------------
+# openapi
+
+
+def test_openapi_writes_the_document_to_a_file(data_dir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "openapi.json"
+
+    result = run("openapi", "--output", str(target))
+
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {target}." in result.stdout
+    document = json.loads(target.read_text(encoding="utf-8"))
+    assert document["openapi"].startswith("3.")
+    assert "/v1/exercises" in document["paths"]
+    assert "/v1/exercises/{slug}" in document["paths"]
