@@ -108,6 +108,41 @@ def import_library(
     typer.echo(report.summary())
 
 
+@cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Argument(help="The administrator's email.")],
+    display_name: Annotated[str, typer.Option(help="Name shown in the app.")] = "Administrator",
+    password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REHAB_ADMIN_PASSWORD",
+            help="Read from REHAB_ADMIN_PASSWORD, or asked for (never echoed).",
+        ),
+    ] = None,
+) -> None:
+    """Create an administrator account."""
+    from pydantic import ValidationError
+
+    from app.core.db import Database
+    from app.core.errors import ProblemError
+    from app.identity.service import create_admin as create_admin_account
+
+    secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    database = Database.from_settings(get_settings())
+    try:
+        with database.write_session() as session:
+            user = create_admin_account(
+                session, email=email, password=secret, display_name=display_name
+            )
+    except ProblemError as exc:
+        _fail([exc.detail], "The administrator was not created:")
+    except ValidationError as exc:
+        _fail([str(err["msg"]) for err in exc.errors()], "The administrator was not created:")
+    finally:
+        database.dispose()
+    typer.echo(f"Created administrator {user.email} (id {user.id}).")
+
+
 @cli.command()
 def openapi(
     output: Annotated[

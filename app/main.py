@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic.json_schema import models_json_schema
 
+from app.access.router import router as media_router
 from app.catalog.cache import CatalogCache
 from app.catalog.router import router as catalog_router
 from app.core.config import Settings, get_settings
@@ -18,13 +19,20 @@ from app.core.db import Database
 from app.core.docs import install_docs
 from app.core.errors import Problem, ValidationProblem, install_problem_handlers
 from app.core.health import router as health_router
+from app.core.http_cache import ETagMiddleware
+from app.core.jwt import TokenCodec
 from app.core.media import MediaSigner
+from app.core.ratelimit import RateLimiter
 from app.core.secrets import resolve_secret_key
+from app.identity.router import router as identity_router
 
 DESCRIPTION = """
 Musculoskeletal rehabilitation content: **conditions**, the **programs** that
 treat them in ordered **stages**, and the **exercises** of each stage with their
 dosage.
+
+Sign in with **Authorize** (your email and password): the API decides, for
+you, which exercises come back unlocked.
 
 Every exercise comes back either `locked` (a public teaser, with a `lock`
 object saying why and how to unlock it) or `unlocked` (video, instructions,
@@ -39,6 +47,13 @@ TAGS: list[dict[str, Any]] = [
         "name": "exercises",
         "description": "Exercises: a public teaser, premium content when unlocked.",
     },
+    {
+        "name": "auth",
+        "description": "Accounts and tokens: register, sign in (OAuth2 password flow), "
+        "refresh, sign out.",
+    },
+    {"name": "me", "description": "The signed-in person's own account."},
+    {"name": "media", "description": "Teaser images, and premium media through signed links."},
     {"name": "operations", "description": "Liveness and readiness probes."},
 ]
 
@@ -77,14 +92,24 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     app.state.db = database
     app.state.media = media
+    app.state.tokens = TokenCodec(
+        secret=secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+    app.state.rate_limiter = RateLimiter(storage_uri=settings.redis_url)
     app.state.catalog = CatalogCache(
         database, media_url=media.public_url, poll_seconds=settings.content_poll_seconds
     )
 
     install_problem_handlers(app)
     install_docs(app)
+    app.add_middleware(ETagMiddleware)
     app.include_router(health_router)
+    app.include_router(identity_router)
     app.include_router(catalog_router)
+    app.include_router(media_router)
     _install_openapi(app)
     return app
 

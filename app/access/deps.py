@@ -1,26 +1,42 @@
-"""Who is calling, and the presenter that renders exercises for them."""
+"""Who is looking, as the lock policy sees them, and the presenter that renders for them."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends
 
-from app.access.policy import ANONYMOUS, Viewer
+from app.access.policy import ANONYMOUS, Role, Viewer
 from app.access.presenter import ExercisePresenter
-from app.core.deps import MediaSignerDep
+from app.core.db import Database
+from app.core.deps import DatabaseDep, MediaSignerDep
+from app.core.jwt import TokenCodec
+from app.identity.deps import BearerToken, TokenCodecDep, resolve_principal
+from app.progress.service import current_stages
 
 
-def current_viewer() -> Viewer:
-    """Every caller is anonymous until sign-in exists."""
-    return ANONYMOUS
+def load_viewer(database: Database, codec: TokenCodec, token: str) -> Viewer:
+    principal = resolve_principal(database, codec, token)
+    user = principal.user
+    assert user.id is not None
+    with database.read_session() as session:
+        stages = current_stages(session, user.id)
+    return Viewer(user_id=user.id, role=Role(user.role), current_stages=stages)
+
+
+async def current_viewer(database: DatabaseDep, codec: TokenCodecDep, token: BearerToken) -> Viewer:
+    """Anonymous callers cost nothing; a token is checked off the event loop."""
+    if token is None:
+        return ANONYMOUS
+    return await to_thread.run_sync(load_viewer, database, codec, token)
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 
 
 def exercise_presenter(viewer: ViewerDep, media: MediaSignerDep) -> ExercisePresenter:
-    return ExercisePresenter(viewer, media.sign)
+    return ExercisePresenter(viewer, media)
 
 
 PresenterDep = Annotated[ExercisePresenter, Depends(exercise_presenter)]

@@ -6,20 +6,23 @@ into it; the unlocked shape adds them and a signed, expiring video link.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from app.access.policy import Access, Locked, Viewer, decide, decide_standalone
 from app.catalog.snapshot import ExerciseEntry, StageItem
+from app.core.media import MediaSigner
 
 JSONDict = dict[str, Any]
-SignMedia = Callable[[str], JSONDict]
 
 
 class ExercisePresenter:
-    def __init__(self, viewer: Viewer, sign_media: SignMedia) -> None:
+    def __init__(self, viewer: Viewer, media: MediaSigner) -> None:
         self.viewer = viewer
-        self._sign_media = sign_media
+        self._media = media
+
+    def link_expiry(self) -> int:
+        """When the links this presenter signs expire: part of a personalised ETag."""
+        return self._media.current_expiry()
 
     def in_stage(self, item: StageItem) -> JSONDict:
         """An exercise as it appears inside a program stage."""
@@ -43,6 +46,6 @@ class ExercisePresenter:
         return {
             "access": "unlocked",
             **entry.teaser,
-            "video": self._sign_media(entry.video_key) if entry.video_key else None,
+            "video": self._media.sign(entry.video_key) if entry.video_key else None,
             **entry.premium,
         }

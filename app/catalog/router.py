@@ -7,11 +7,14 @@ response models document them and the tests validate bodies against them.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.access.deps import PresenterDep
+from app.access.policy import Viewer
 from app.access.presenter import ExercisePresenter
 from app.catalog.models import BodyRegion, Difficulty
 from app.catalog.schemas import (
@@ -30,7 +33,10 @@ from app.catalog.snapshot import (
     filter_exercises,
     filter_programs,
 )
+from app.core.config import Settings
+from app.core.deps import SettingsDep
 from app.core.errors import NotFoundError, error_responses
+from app.core.http_cache import etag_matches
 from app.core.json import JSONBytesResponse
 from app.core.pagination import PageDep, envelope
 
@@ -55,6 +61,38 @@ SearchQuery = Annotated[
 SlugPath = Annotated[str, Path(max_length=120, description="The item's slug.")]
 LIST_ERRORS = error_responses(422)
 DETAIL_ERRORS = error_responses(404, 422)
+PERSONAL_LIST_ERRORS = error_responses(401, 422)
+PERSONAL_DETAIL_ERRORS = error_responses(401, 404, 422)
+
+
+def _viewer_tag(viewer: Viewer, link_expiry: int) -> str:
+    """What a personalised body depends on besides the content: who, how far, which links."""
+    if viewer.is_anonymous:
+        return "anon"
+    state = f"{viewer.user_id}|{viewer.role}|{sorted(viewer.current_stages.items())}|{link_expiry}"
+    return hashlib.blake2b(state.encode(), digest_size=8).hexdigest()
+
+
+def _respond(
+    request: Request,
+    settings: Settings,
+    snapshot: CatalogSnapshot,
+    render: Callable[[], Any],
+    presenter: ExercisePresenter | None = None,
+) -> Response:
+    """Answer with an ETag from the content version (and the viewer), or 304 without rendering."""
+    if presenter is None or presenter.viewer.is_anonymous:
+        tag = "anon"
+        cache = f"public, max-age={settings.public_cache_seconds}"
+    else:
+        tag = _viewer_tag(presenter.viewer, presenter.link_expiry())
+        cache = "private, no-cache"
+    headers = {"ETag": f'W/"c{snapshot.version}-{tag}"', "Cache-Control": cache}
+    if presenter is not None:
+        headers["Vary"] = "Authorization"
+    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return JSONBytesResponse(render(), headers=headers)
 
 
 def _condition_detail(snapshot: CatalogSnapshot, entry: ConditionEntry) -> dict[str, Any]:
@@ -98,13 +136,20 @@ def _program_detail(entry: ProgramEntry, presenter: ExercisePresenter) -> dict[s
     responses=LIST_ERRORS,
 )
 async def list_conditions(
+    request: Request,
+    settings: SettingsDep,
     snapshot: CatalogDep,
     page: PageDep,
     q: SearchQuery = None,
     region: Annotated[BodyRegion | None, Query(description="Only this body region.")] = None,
-) -> JSONBytesResponse:
+) -> Response:
     found = filter_conditions(snapshot, region=region, query=q)
-    return JSONBytesResponse(envelope([c.summary for c in page.slice(found)], len(found), page))
+    return _respond(
+        request,
+        settings,
+        snapshot,
+        lambda: envelope([c.summary for c in page.slice(found)], len(found), page),
+    )
 
 
 @router.get(
@@ -115,11 +160,13 @@ async def list_conditions(
     response_model=ConditionDetail,
     responses=DETAIL_ERRORS,
 )
-async def get_condition(snapshot: CatalogDep, slug: SlugPath) -> JSONBytesResponse:
+async def get_condition(
+    request: Request, settings: SettingsDep, snapshot: CatalogDep, slug: SlugPath
+) -> Response:
     entry = snapshot.condition_by_slug.get(slug)
     if entry is None:
         raise NotFoundError(f"No condition with slug '{slug}'.")
-    return JSONBytesResponse(_condition_detail(snapshot, entry))
+    return _respond(request, settings, snapshot, lambda: _condition_detail(snapshot, entry))
 
 
 @router.get(
@@ -131,15 +178,22 @@ async def get_condition(snapshot: CatalogDep, slug: SlugPath) -> JSONBytesRespon
     responses=LIST_ERRORS,
 )
 async def list_programs(
+    request: Request,
+    settings: SettingsDep,
     snapshot: CatalogDep,
     page: PageDep,
     q: SearchQuery = None,
     condition: Annotated[
         str | None, Query(max_length=120, description="Only programs for this condition slug.")
     ] = None,
-) -> JSONBytesResponse:
+) -> Response:
     found = filter_programs(snapshot, condition=condition, query=q)
-    return JSONBytesResponse(envelope([p.summary for p in page.slice(found)], len(found), page))
+    return _respond(
+        request,
+        settings,
+        snapshot,
+        lambda: envelope([p.summary for p in page.slice(found)], len(found), page),
+    )
 
 
 @router.get(
@@ -148,15 +202,21 @@ async def list_programs(
     name="get_program",
     summary="A program: its stages in order, each with its rule and exercises",
     response_model=ProgramDetail,
-    responses=DETAIL_ERRORS,
+    responses=PERSONAL_DETAIL_ERRORS,
 )
 async def get_program(
-    snapshot: CatalogDep, presenter: PresenterDep, slug: SlugPath
-) -> JSONBytesResponse:
+    request: Request,
+    settings: SettingsDep,
+    snapshot: CatalogDep,
+    presenter: PresenterDep,
+    slug: SlugPath,
+) -> Response:
     entry = snapshot.program_by_slug.get(slug)
     if entry is None:
         raise NotFoundError(f"No program with slug '{slug}'.")
-    return JSONBytesResponse(_program_detail(entry, presenter))
+    return _respond(
+        request, settings, snapshot, lambda: _program_detail(entry, presenter), presenter
+    )
 
 
 @router.get(
@@ -165,9 +225,11 @@ async def get_program(
     name="list_exercises",
     summary="List exercises",
     response_model=ExercisePage,
-    responses=LIST_ERRORS,
+    responses=PERSONAL_LIST_ERRORS,
 )
 async def list_exercises(
+    request: Request,
+    settings: SettingsDep,
     snapshot: CatalogDep,
     presenter: PresenterDep,
     page: PageDep,
@@ -180,7 +242,7 @@ async def list_exercises(
         str | None, Query(max_length=60, description="Only exercises using this equipment.")
     ] = None,
     difficulty: Annotated[Difficulty | None, Query(description="Only this difficulty.")] = None,
-) -> JSONBytesResponse:
+) -> Response:
     found = filter_exercises(
         snapshot,
         query=q,
@@ -189,8 +251,13 @@ async def list_exercises(
         equipment=equipment,
         difficulty=difficulty,
     )
-    items = [presenter.standalone(entry) for entry in page.slice(found)]
-    return JSONBytesResponse(envelope(items, len(found), page))
+    return _respond(
+        request,
+        settings,
+        snapshot,
+        lambda: envelope([presenter.standalone(e) for e in page.slice(found)], len(found), page),
+        presenter,
+    )
 
 
 @router.get(
@@ -199,12 +266,16 @@ async def list_exercises(
     name="get_exercise",
     summary="One exercise: unlocked when any program context unlocks it for you",
     response_model=ExerciseOut,
-    responses=DETAIL_ERRORS,
+    responses=PERSONAL_DETAIL_ERRORS,
 )
 async def get_exercise(
-    snapshot: CatalogDep, presenter: PresenterDep, slug: SlugPath
-) -> JSONBytesResponse:
+    request: Request,
+    settings: SettingsDep,
+    snapshot: CatalogDep,
+    presenter: PresenterDep,
+    slug: SlugPath,
+) -> Response:
     entry = snapshot.exercise_by_slug.get(slug)
     if entry is None:
         raise NotFoundError(f"No exercise with slug '{slug}'.")
-    return JSONBytesResponse(presenter.standalone(entry))
+    return _respond(request, settings, snapshot, lambda: presenter.standalone(entry), presenter)

@@ -241,6 +241,7 @@ def _exercise_entry(
         teaser=teaser,
         premium=premium,
         video_key=row.video,
+        thumbnail_key=row.thumbnail,
         body_regions=frozenset(row.body_regions),
         muscles=frozenset(m.casefold() for m in row.muscles),
         equipment=frozenset(e.casefold() for e in row.equipment),

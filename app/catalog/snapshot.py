@@ -26,6 +26,7 @@ class ExerciseEntry:
     teaser: JSONDict
     premium: JSONDict
     video_key: str | None
+    thumbnail_key: str | None
     body_regions: frozenset[str]
     muscles: frozenset[str]
     equipment: frozenset[str]
@@ -82,6 +83,8 @@ class CatalogSnapshot:
     condition_by_slug: dict[str, ConditionEntry] = field(default_factory=dict)
     program_by_slug: dict[str, ProgramEntry] = field(default_factory=dict)
     exercise_by_slug: dict[str, ExerciseEntry] = field(default_factory=dict)
+    # Teaser images anyone may fetch without a signed link.
+    public_media: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -102,6 +105,7 @@ class CatalogSnapshot:
             condition_by_slug={entry.slug: entry for entry in conditions_},
             program_by_slug={entry.slug: entry for entry in programs_},
             exercise_by_slug={entry.slug: entry for entry in exercises_},
+            public_media=frozenset(e.thumbnail_key for e in exercises_ if e.thumbnail_key),
         )
 
 

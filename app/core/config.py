@@ -40,6 +40,17 @@ class Settings(BaseSettings):
         default=None,
         description="At least 32 random bytes; development generates one under DATA_DIR.",
     )
+    jwt_issuer: str = "rehab-api"
+    jwt_audience: str = "rehab-api"
+    access_token_minutes: int = Field(default=15, ge=1, le=60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    jwt_leeway_seconds: int = Field(default=10, ge=0, le=60)
+    redis_url: str | None = Field(
+        default=None, description="Shared rate-limit counters; process memory when unset."
+    )
+    login_rate_per_account: str = "5/minute"
+    login_rate_per_address: str = "20/minute"
+    register_rate_per_address: str = "10/hour"
     media_dir: Path = Field(default=PROJECT_ROOT / "var" / "media")
     media_base_url: str = Field(
         default="/media",

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session, create_engine
 
 from app.core.config import Settings
+from app.core.errors import ProblemError
 
 _BEGIN_MODE = "sqlite_begin_mode"
 
@@ -79,6 +80,12 @@ class Database:
             try:
                 yield session
                 session.commit()
+            except ProblemError as exc:
+                if exc.keeps_changes:
+                    session.commit()
+                else:
+                    session.rollback()
+                raise
             except BaseException:
                 session.rollback()
                 raise

@@ -67,6 +67,9 @@ class ProblemError(Exception):
 
     status: ClassVar[int] = 500
     type: ClassVar[str] = "about:blank"
+    # A refusal that must still record something (a reused refresh token
+    # revoking its family) sets this, and the request's session commits.
+    keeps_changes: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -94,6 +97,37 @@ class ConflictError(ProblemError):
 class InvalidInputError(ProblemError):
     status = 422
     type = "/problems/validation-error"
+
+    @classmethod
+    def for_field(cls, pointer: str, detail: str, kind: str = "value_error") -> InvalidInputError:
+        return cls(
+            f"{pointer}: {detail}",
+            extra={"errors": [{"pointer": pointer, "detail": detail, "type": kind}]},
+        )
+
+
+class UnauthorizedError(ProblemError):
+    """No credentials, or credentials that do not hold: 401 with a Bearer challenge."""
+
+    status = 401
+    type = "/problems/unauthorized"
+
+    def __init__(self, detail: str, *, invalid_token: bool = False) -> None:
+        challenge = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class ForbiddenError(ProblemError):
+    status = 403
+    type = "/problems/forbidden"
+
+
+class TooManyRequestsError(ProblemError):
+    status = 429
+    type = "/problems/rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
 
 
 def problem_response(

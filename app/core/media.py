@@ -32,12 +32,15 @@ class MediaSigner:
         message = f"{key}\n{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
+    def current_expiry(self, *, now: float | None = None) -> int:
+        """The expiry every link signed now gets (so it also marks a response's version)."""
+        moment = time.time() if now is None else now
+        buckets = math.ceil((moment + self._ttl_seconds) / EXPIRY_BUCKET_SECONDS)
+        return buckets * EXPIRY_BUCKET_SECONDS
+
     def sign(self, key: str, *, now: float | None = None) -> dict[str, Any]:
         """A link to `key` that works until the returned `expires_at`."""
-        moment = time.time() if now is None else now
-        expires = (
-            math.ceil((moment + self._ttl_seconds) / EXPIRY_BUCKET_SECONDS) * EXPIRY_BUCKET_SECONDS
-        )
+        expires = self.current_expiry(now=now)
         query = urlencode({"expires": expires, "signature": self.signature(key, expires)})
         return {
             "url": f"{self.public_url(key)}?{query}",

@@ -40,7 +40,9 @@ def test_search_matches_program_names_case_insensitively(client: TestClient) -> 
 def test_running_gait_beginner_needs_two_weeks_and_every_exercise_easy(
     client: TestClient,
 ) -> None:
-    program = ProgramDetail.model_validate(client.get("/v1/programs/running-gait-retraining").json())
+    program = ProgramDetail.model_validate(
+        client.get("/v1/programs/running-gait-retraining").json()
+    )
     beginner, advanced = program.stages
     assert (beginner.position, beginner.name) == (1, "Beginner")
     assert (advanced.position, advanced.name) == (2, "Advanced")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.catalog.models import Exercise, Program, Stage, StageExercise
 from app.catalog.schemas import ContentBundle
@@ -92,7 +92,7 @@ class TestIdempotence:
             ),
         )
         with database.read_session() as session:
-            stage_ids = session.exec(select(Stage.id).order_by(Stage.position)).all()
+            stage_ids = session.exec(select(Stage.id).order_by(col(Stage.position))).all()
         report = apply(
             database,
             bundle_of(
@@ -103,7 +103,7 @@ class TestIdempotence:
         )
         assert report.updated["program"] == ["p"]
         with database.read_session() as session:
-            assert session.exec(select(Stage.id).order_by(Stage.position)).all() == stage_ids
+            assert session.exec(select(Stage.id).order_by(col(Stage.position))).all() == stage_ids
             first_stage = session.exec(
                 select(StageExercise).where(StageExercise.stage_id == stage_ids[0])
             ).all()
@@ -173,9 +173,7 @@ class TestContentFiles:
         target.write_text(yaml.safe_dump(data))
         with pytest.raises(ContentError) as caught:
             read_content_dir(tmp_path / "seed")
-        assert any(
-            "exercises/core.yaml" in p and "difficulty" in p for p in caught.value.problems
-        )
+        assert any("exercises/core.yaml" in p and "difficulty" in p for p in caught.value.problems)
 
     def test_a_missing_folder_is_reported(self, tmp_path: Path) -> None:
         with pytest.raises(ContentError, match="no such content folder"):

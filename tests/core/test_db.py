@@ -41,8 +41,12 @@ def test_concurrent_read_then_write_transactions_all_succeed(database: Database)
 
 
 def test_a_failed_write_session_keeps_nothing(database: Database) -> None:
-    with pytest.raises(RuntimeError), database.write_session() as session:
-        bump_content_version(session)
-        raise RuntimeError("fail after writing")
+    def write_then_fail() -> None:
+        with database.write_session() as session:
+            bump_content_version(session)
+            raise RuntimeError("fail after writing")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
     with database.read_session() as session:
         assert session.exec(select(ContentVersion)).all() == []

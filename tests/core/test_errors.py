@@ -16,7 +16,7 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 
 
 def assert_problem(response_json: dict[str, object], status: int) -> None:
-    assert PROBLEM_KEYS <= response_json.keys()
+    assert response_json.keys() >= PROBLEM_KEYS
     assert response_json["status"] == status
 
 

@@ -29,9 +29,7 @@ def test_readyz_is_503_when_migrations_are_behind(client: TestClient, database: 
         response = client.get("/readyz")
     finally:
         with database.engine.begin() as connection:
-            connection.execute(
-                text("UPDATE alembic_version SET version_num = :v"), {"v": revision}
-            )
+            connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "old" in response.json()["detail"]

@@ -1,0 +1,61 @@
+"""Accounts and the refresh-token families that keep people signed in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, String
+from sqlmodel import Field, SQLModel
+
+from app.access.policy import Role
+from app.core.models import timestamp_field
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_type=String(320), unique=True, nullable=False)
+    password_hash: str = Field(sa_type=String(255), nullable=False)
+    display_name: str = Field(sa_type=String(100), nullable=False)
+    role: Role = Field(default=Role.MEMBER, sa_type=String(16), nullable=False)
+    disabled: bool = Field(default=False, nullable=False)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class RefreshFamily(SQLModel, table=True):
+    """One sign-in on one device: every refresh token rotated from it shares the family.
+
+    Revoking the family (logout, password change, or a reused refresh token)
+    ends that sign-in at once, including its access tokens.
+    """
+
+    __tablename__ = "refresh_family"
+
+    id: str = Field(sa_type=String(32), primary_key=True)
+    user_id: int = Field(
+        foreign_key="user_account.id", nullable=False, index=True, ondelete="CASCADE"
+    )
+    created_at: datetime = timestamp_field()
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_reason: str | None = Field(default=None, sa_type=String(32))
+
+
+class RefreshToken(SQLModel, table=True):
+    """A refresh token, stored only as a hash; `used_at` marks it spent."""
+
+    __tablename__ = "refresh_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    family_id: str = Field(
+        sa_type=String(32),
+        foreign_key="refresh_family.id",
+        nullable=False,
+        index=True,
+        ondelete="CASCADE",
+    )
+    token_hash: str = Field(sa_type=String(64), unique=True, nullable=False)
+    issued_at: datetime = timestamp_field()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -1,0 +1,169 @@
+"""Registration, the OAuth2 token endpoint, logout and the signed-in person's account."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Request, Response, status
+
+from app.core.deps import SessionDep, SettingsDep
+from app.core.errors import InvalidInputError, ProblemError, error_responses
+from app.core.ratelimit import RateLimiter, account_key, client_address
+from app.identity import service
+from app.identity.deps import CurrentUserDep, PrincipalDep, TokenCodecDep
+from app.identity.models import User
+from app.identity.schemas import MeUpdate, PasswordChange, RegisterIn, TokenOut, UserOut
+
+router = APIRouter(prefix="/v1")
+
+GrantType = Literal["password", "refresh_token", "client_credentials"]
+FormText = Annotated[str | None, Form(max_length=4096)]
+
+
+class UnsupportedGrantError(ProblemError):
+    status = 400
+    type = "/problems/unsupported-grant-type"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, extra={"error": "unsupported_grant_type"})
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def _private(response: Response) -> None:
+    response.headers["Cache-Control"] = "private, no-store"
+
+
+@router.post(
+    "/auth/register",
+    tags=["auth"],
+    name="register",
+    summary="Create an account",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses=error_responses(409, 422, 429),
+)
+def register(
+    body: RegisterIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
+) -> User:
+    _limiter(request).hit(
+        settings.register_rate_per_address, scope="register", key=client_address(request)
+    )
+    user = service.register(session, body)
+    response.headers["Location"] = "/v1/me"
+    _private(response)
+    return user
+
+
+@router.post(
+    "/auth/token",
+    tags=["auth"],
+    name="issue_token",
+    summary="Sign in (password), or exchange a refresh token for a new pair",
+    response_model=TokenOut,
+    responses=error_responses(400, 422, 429),
+)
+def issue_token(
+    session: SessionDep,
+    settings: SettingsDep,
+    codec: TokenCodecDep,
+    request: Request,
+    response: Response,
+    grant_type: Annotated[GrantType, Form(description="`password` or `refresh_token`.")],
+    username: Annotated[str | None, Form(max_length=320, description="Your email.")] = None,
+    password: Annotated[str | None, Form(max_length=128)] = None,
+    refresh_token: FormText = None,
+    scope: FormText = None,
+) -> TokenOut:
+    """OAuth2 token endpoint (form-encoded, so the Authorize button in `/docs` works)."""
+    _private(response)
+    if grant_type == "password":
+        if not username or not password:
+            raise InvalidInputError.for_field(
+                "body.username", "username and password are required", "missing"
+            )
+        limiter = _limiter(request)
+        limiter.hit(settings.login_rate_per_address, scope="login-ip", key=client_address(request))
+        limiter.hit(settings.login_rate_per_account, scope="login-acct", key=account_key(username))
+        user = service.authenticate(session, username, password)
+        if user is None:
+            raise service.InvalidGrantError("The email or password is not correct.")
+        pair = service.start_session(session, user, codec, settings)
+    elif grant_type == "refresh_token":
+        if not refresh_token:
+            raise InvalidInputError.for_field(
+                "body.refresh_token", "refresh_token is required", "missing"
+            )
+        pair = service.rotate_refresh_token(session, refresh_token, codec, settings)
+    else:
+        raise UnsupportedGrantError("This grant type is for clinic API clients.")
+    return TokenOut(
+        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+    )
+
+
+@router.post(
+    "/auth/logout",
+    tags=["auth"],
+    name="logout",
+    summary="Sign out: end this sign-in and every token issued to it",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401),
+)
+def logout(session: SessionDep, principal: PrincipalDep) -> Response:
+    service.revoke_family(session, principal.family_id, reason="logout")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/me",
+    tags=["me"],
+    name="get_me",
+    summary="Your account",
+    response_model=UserOut,
+    responses=error_responses(401),
+)
+def get_me(user: CurrentUserDep, response: Response) -> User:
+    _private(response)
+    return user
+
+
+@router.patch(
+    "/me",
+    tags=["me"],
+    name="update_me",
+    summary="Change your display name",
+    response_model=UserOut,
+    responses=error_responses(401, 422),
+)
+def update_me(
+    body: MeUpdate, session: SessionDep, user: CurrentUserDep, response: Response
+) -> User:
+    _private(response)
+    return service.update_me(session, session.merge(user), body)
+
+
+@router.post(
+    "/me/password",
+    tags=["me"],
+    name="change_password",
+    summary="Change your password; every other sign-in ends",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 422),
+)
+def change_password(body: PasswordChange, session: SessionDep, principal: PrincipalDep) -> Response:
+    service.change_password(
+        session,
+        session.merge(principal.user),
+        current=body.current_password,
+        new=body.new_password,
+        keep_family=principal.family_id,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,89 @@
+"""API shapes for accounts and tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, EmailStr, Field, StringConstraints
+
+from app.access.policy import Role
+from app.core.schemas import InputModel, OutputModel
+from app.identity.passwords import MAX_LENGTH
+
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH)]
+
+
+class RegisterIn(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "sam@example.com",
+                    "password": "a long and uncommon passphrase",
+                    "display_name": "Sam",
+                }
+            ]
+        }
+    )
+
+    email: Annotated[EmailStr, Field(max_length=320)]
+    password: Password
+    display_name: DisplayName
+
+
+class MeUpdate(InputModel):
+    """What a person may change about themselves: role, email and status are not theirs to set."""
+
+    display_name: DisplayName
+
+
+class PasswordChange(InputModel):
+    current_password: Password
+    new_password: Password
+
+
+class UserOut(OutputModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "email": "sam@example.com",
+                    "display_name": "Sam",
+                    "role": "member",
+                    "created_at": "2026-11-24T10:00:00Z",
+                }
+            ]
+        },
+    )
+
+    id: int
+    email: str
+    display_name: str
+    role: Role
+    created_at: datetime
+
+
+class TokenOut(OutputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                    "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                }
+            ]
+        }
+    )
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type)
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str | None = Field(
+        default=None, description="Exchange for a new pair at this endpoint; usable once."
+    )
