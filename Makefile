@@ -24,7 +24,7 @@ install: $(STAMP) ## Create .venv and install the package with its dev tools
 
 run: $(STAMP) ## Migrate, seed and serve the API on http://$(HOST):$(PORT) (SQLite under var/)
 	$(BIN)/rehab migrate
-	$(BIN)/rehab seed
+	$(BIN)/rehab seed --placeholder-media
 	$(BIN)/rehab serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) ## Run the test suite (PostgreSQL too when TEST_DATABASE_URL is set)

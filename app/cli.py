@@ -61,6 +61,13 @@ def seed(
     folder: Annotated[
         Path | None, typer.Argument(help="Content folder (default: SEED_DIR, ./seed).")
     ] = None,
+    placeholder_media: Annotated[
+        bool,
+        typer.Option(
+            "--placeholder-media",
+            help="Write stand-ins under MEDIA_DIR for media keys without a file (development).",
+        ),
+    ] = False,
 ) -> None:
     """Create or update the authored content by slug; unchanged content writes nothing."""
     from app.catalog.seed import read_content_dir
@@ -78,6 +85,11 @@ def seed(
     finally:
         database.dispose()
     typer.echo(f"Seeded: {report.summary()}.")
+    if placeholder_media:
+        from app.catalog.placeholders import write_placeholder_media
+
+        written = write_placeholder_media(bundle, settings.media_dir)
+        typer.echo(f"Wrote {written} placeholder media file(s) under {settings.media_dir}.")
 
 
 @cli.command("import")

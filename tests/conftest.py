@@ -4,19 +4,27 @@ cleaned before every test, and an app wired to it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import text
 
+from app.access.policy import Role
 from app.catalog.schemas import ContentBundle
 from app.catalog.seed import read_content_dir
 from app.catalog.service import ContentReport, apply_content
 from app.core.config import PROJECT_ROOT, Environment, Settings
 from app.core.db import Database, create_db_engine
 from app.core.migrations import upgrade_to_head
+from app.identity import passwords
+from app.identity.schemas import RegisterIn
+from app.identity.service import register
 from app.main import create_app
 from app.models import metadata
 
@@ -100,3 +108,68 @@ def seeded(database: Database, seed_bundle: ContentBundle) -> ContentReport:
     """The authored content, loaded as `rehab seed` loads it."""
     with database.write_session() as session:
         return apply_content(session, seed_bundle)
+
+
+# ---------------------------------------------------------------------------
+# People
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Iterator[None]:
+    """argon2id at test strength: the same algorithm, far less memory and time."""
+    original = passwords._hasher
+    passwords._hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    yield
+    passwords._hasher = original
+
+
+@dataclass
+class Person:
+    id: int
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def sign_in(client: TestClient, email: str, password: str) -> dict[str, Any]:
+    response = client.post(
+        "/v1/auth/token", data={"grant_type": "password", "username": email, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens
+
+
+PersonFactory = Callable[..., Person]
+
+
+@pytest.fixture
+def make_person(client: TestClient, database: Database) -> PersonFactory:
+    """Create an account with a role, sign it in, and return its tokens."""
+    counter = iter(range(1, 1_000_000))
+
+    def make(role: Role = Role.MEMBER, *, email: str | None = None) -> Person:
+        email = email or f"person{next(counter)}@example.com"
+        password = "a sturdy passphrase 42"
+        with database.write_session() as session:
+            user = register(
+                session,
+                RegisterIn(email=email, password=password, display_name=email.split("@")[0]),
+                role=role,
+            )
+            assert user.id is not None
+            user_id = user.id
+        tokens = sign_in(client, email, password)
+        return Person(user_id, email, password, tokens["access_token"], tokens["refresh_token"])
+
+    return make
+
+
+@pytest.fixture
+def member(make_person: PersonFactory) -> Person:
+    return make_person(Role.MEMBER)

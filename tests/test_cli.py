@@ -22,6 +22,8 @@ from app.catalog.seed import read_content_dir
 from app.cli import cli
 from app.core.config import PROJECT_ROOT, get_settings
 from app.core.db import Database
+from app.identity.models import User
+from app.identity.service import authenticate
 from tests.factories import exercise
 
 # Anything in the caller's environment that would point the CLI elsewhere.
@@ -266,3 +268,47 @@ def test_openapi_writes_the_document_to_a_file(data_dir: Path, tmp_path: Path) -
     assert document["openapi"].startswith("3.")
     assert "/v1/exercises" in document["paths"]
     assert "/v1/exercises/{slug}" in document["paths"]
+
+
+def test_seed_with_placeholder_media_writes_a_file_per_missing_key_once(migrated: Path) -> None:
+    data_dir = migrated
+    first = run("seed", "--placeholder-media")
+    assert first.exit_code == 0, first.output
+    videos = list((data_dir / "media" / "videos").glob("*.mp4"))
+    thumbnails = list((data_dir / "media" / "thumbnails").glob("*.jpg"))
+    assert len(videos) >= 40
+    assert len(thumbnails) >= 40
+    assert thumbnails[0].read_bytes().startswith(b"\x89PNG")
+    second = run("seed", "--placeholder-media")
+    assert "Wrote 0 placeholder" in second.output
+
+
+def test_create_admin_makes_an_administrator_who_can_sign_in(
+    migrated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REHAB_ADMIN_PASSWORD", "a sturdy passphrase 42")
+    result = run("create-admin", "Boss@Example.com")
+    assert result.exit_code == 0, result.output
+    assert "boss@example.com" in result.output
+    database = Database.from_settings(get_settings())
+    try:
+        with database.read_session() as session:
+            user = session.exec(select(User)).one()
+            assert (user.email, user.role) == ("boss@example.com", "admin")
+            assert authenticate(session, "boss@example.com", "a sturdy passphrase 42") is not None
+    finally:
+        database.dispose()
+
+
+def test_create_admin_refuses_a_taken_email_and_a_weak_password(
+    migrated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REHAB_ADMIN_PASSWORD", "a sturdy passphrase 42")
+    assert run("create-admin", "boss@example.com").exit_code == 0
+    taken = run("create-admin", "boss@example.com")
+    assert taken.exit_code == 1
+    assert "already exists" in taken.output
+    monkeypatch.setenv("REHAB_ADMIN_PASSWORD", "password123")
+    weak = run("create-admin", "other@example.com")
+    assert weak.exit_code == 1
+    assert "common" in weak.output

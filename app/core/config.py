@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     login_rate_per_account: str = "5/minute"
     login_rate_per_address: str = "20/minute"
     register_rate_per_address: str = "10/hour"
-    media_dir: Path = Field(default=PROJECT_ROOT / "var" / "media")
+    media_dir: Path = Field(
+        default=Path(), description="Where media files live; empty means DATA_DIR/media."
+    )
     media_base_url: str = Field(
         default="/media",
         description="Where media links point: this API's /media route, or a CDN or bucket.",
@@ -73,6 +75,12 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value.removeprefix(prefix)
         return value
+
+    @model_validator(mode="after")
+    def _media_under_data_dir(self) -> Settings:
+        if self.media_dir == Path():
+            self.media_dir = self.data_dir / "media"
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, EmailStr, Field, StringConstraints
 
 from app.access.policy import Role
-from app.core.schemas import InputModel, OutputModel
+from app.core.schemas import InputModel, OutputModel, UTCDateTime
 from app.identity.passwords import MAX_LENGTH
 
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -64,7 +63,7 @@ class UserOut(OutputModel):
     email: str
     display_name: str
     role: Role
-    created_at: datetime
+    created_at: UTCDateTime
 
 
 class TokenOut(OutputModel):
