@@ -81,13 +81,18 @@ class TokenCodec:
                     "leeway": self.leeway_seconds,
                 },
             )
-        except JOSEError as exc:
+        except (JOSEError, TypeError, ValueError) as exc:
+            # python-jose raises TypeError for a signed token whose `exp` or `iat`
+            # is not a number; every malformed token must end here, never as a 500.
             raise InvalidTokenError(str(exc)) from exc
         missing = [claim for claim in REQUIRED_CLAIMS if claim not in claims]
         if missing:
             raise InvalidTokenError(f"missing claims: {', '.join(missing)}")
         if claims["typ"] != expected.value:
             raise InvalidTokenError("wrong token type")
-        if not isinstance(claims["iat"], int) or claims["iat"] > time.time() + self.leeway_seconds:
+        for claim in ("iat", "exp"):
+            if not isinstance(claims[claim], int) or isinstance(claims[claim], bool):
+                raise InvalidTokenError(f"{claim} must be a whole number of seconds")
+        if claims["iat"] > time.time() + self.leeway_seconds:
             raise InvalidTokenError("issued in the future")
         return claims

@@ -18,6 +18,9 @@ from slowapi.util import get_remote_address
 
 from app.core.errors import TooManyRequestsError
 
+# Namespaces the counters, so deployments can share one Redis.
+KEY_PREFIX = "rehab"
+
 
 class RateLimiter:
     def __init__(self, *, storage_uri: str | None) -> None:
@@ -25,16 +28,15 @@ class RateLimiter:
             key_func=get_remote_address,
             storage_uri=storage_uri or "memory://",
             strategy="moving-window",
-            key_prefix="rehab",
         )
 
     def hit(self, rate: str, *, scope: str, key: str) -> None:
         """Count one attempt; raise 429 with Retry-After once `rate` is exceeded."""
         item = parse(rate)
         strategy = self._limiter.limiter
-        if strategy.hit(item, scope, key):
+        if strategy.hit(item, KEY_PREFIX, scope, key):
             return
-        reset_at = strategy.get_window_stats(item, scope, key).reset_time
+        reset_at = strategy.get_window_stats(item, KEY_PREFIX, scope, key).reset_time
         raise TooManyRequestsError(
             "Too many attempts. Wait a little and try again.",
             retry_after=math.ceil(reset_at - time.time()),
