@@ -25,6 +25,7 @@ from app.core.media import MediaSigner
 from app.core.ratelimit import RateLimiter
 from app.core.secrets import resolve_secret_key
 from app.identity.router import router as identity_router
+from app.progress.router import router as progress_router
 
 DESCRIPTION = """
 Musculoskeletal rehabilitation content: **conditions**, the **programs** that
@@ -53,6 +54,14 @@ TAGS: list[dict[str, Any]] = [
         "refresh, sign out.",
     },
     {"name": "me", "description": "The signed-in person's own account."},
+    {
+        "name": "progress",
+        "description": "Programs you follow, each stage's advance rule, advancing, progress.",
+    },
+    {
+        "name": "sessions",
+        "description": "Logging sessions by client UUID (safe to retry), batch sync, change feed.",
+    },
     {"name": "media", "description": "Teaser images, and premium media through signed links."},
     {"name": "operations", "description": "Liveness and readiness probes."},
 ]
@@ -109,6 +118,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(health_router)
     app.include_router(identity_router)
     app.include_router(catalog_router)
+    app.include_router(progress_router)
     app.include_router(media_router)
     _install_openapi(app)
     return app

@@ -9,27 +9,35 @@ from fastapi import Depends
 
 from app.access.policy import ANONYMOUS, Role, Viewer
 from app.access.presenter import ExercisePresenter
+from app.catalog.deps import CatalogDep
+from app.catalog.snapshot import CatalogSnapshot
 from app.core.db import Database
 from app.core.deps import DatabaseDep, MediaSignerDep
 from app.core.jwt import TokenCodec
+from app.core.models import utcnow
 from app.identity.deps import BearerToken, TokenCodecDep, resolve_principal
-from app.progress.service import current_stages
+from app.progress.service import viewer_progress
 
 
-def load_viewer(database: Database, codec: TokenCodec, token: str) -> Viewer:
+def load_viewer(
+    database: Database, codec: TokenCodec, token: str, snapshot: CatalogSnapshot
+) -> Viewer:
+    """The signed-in viewer: role, stage reached per program, and what opens the next."""
     principal = resolve_principal(database, codec, token)
     user = principal.user
     assert user.id is not None
     with database.read_session() as session:
-        stages = current_stages(session, user.id)
-    return Viewer(user_id=user.id, role=Role(user.role), current_stages=stages)
+        stages, hints = viewer_progress(session, user_id=user.id, snapshot=snapshot, now=utcnow())
+    return Viewer(user_id=user.id, role=Role(user.role), current_stages=stages, stage_hints=hints)
 
 
-async def current_viewer(database: DatabaseDep, codec: TokenCodecDep, token: BearerToken) -> Viewer:
+async def current_viewer(
+    database: DatabaseDep, codec: TokenCodecDep, token: BearerToken, snapshot: CatalogDep
+) -> Viewer:
     """Anonymous callers cost nothing; a token is checked off the event loop."""
     if token is None:
         return ANONYMOUS
-    return await to_thread.run_sync(load_viewer, database, codec, token)
+    return await to_thread.run_sync(load_viewer, database, codec, token, snapshot)
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 
-from app.catalog.router import CatalogDep
+from app.catalog.deps import CatalogDep
 from app.core.deps import MediaSignerDep, SettingsDep
 from app.core.errors import ForbiddenError, NotFoundError, error_responses
 

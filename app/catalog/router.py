@@ -11,11 +11,12 @@ import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.access.deps import PresenterDep
 from app.access.policy import Viewer
 from app.access.presenter import ExercisePresenter
+from app.catalog.deps import CatalogDep
 from app.catalog.models import BodyRegion, Difficulty
 from app.catalog.schemas import (
     ConditionDetail,
@@ -42,13 +43,6 @@ from app.core.pagination import PageDep, envelope
 
 router = APIRouter(prefix="/v1", default_response_class=JSONBytesResponse)
 
-
-async def current_catalog(request: Request) -> CatalogSnapshot:
-    snapshot: CatalogSnapshot = await request.app.state.catalog.current()
-    return snapshot
-
-
-CatalogDep = Annotated[CatalogSnapshot, Depends(current_catalog)]
 
 SearchQuery = Annotated[
     str | None,

@@ -297,6 +297,7 @@ def _program_entry(
     return ProgramEntry(
         id=program.id,
         slug=program.slug,
+        name=program.name,
         summary={
             "slug": program.slug,
             "name": program.name,

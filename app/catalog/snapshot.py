@@ -56,10 +56,20 @@ class StageEntry:
 class ProgramEntry:
     id: int
     slug: str
+    name: str
     summary: JSONDict
     condition_slugs: frozenset[str]
     stages: tuple[StageEntry, ...]
     search_text: str
+
+    def stage(self, position: int) -> StageEntry | None:
+        return self.stages[position - 1] if 1 <= position <= len(self.stages) else None
+
+    def exercise_ids_up_to(self, position: int) -> frozenset[int]:
+        """Exercises a person at `position` has met: that stage's and every earlier one's."""
+        return frozenset(
+            item.exercise.id for stage in self.stages[:position] for item in stage.items
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,8 @@ class CatalogSnapshot:
     condition_by_slug: dict[str, ConditionEntry] = field(default_factory=dict)
     program_by_slug: dict[str, ProgramEntry] = field(default_factory=dict)
     exercise_by_slug: dict[str, ExerciseEntry] = field(default_factory=dict)
+    program_by_id: dict[int, ProgramEntry] = field(default_factory=dict)
+    exercise_by_id: dict[int, ExerciseEntry] = field(default_factory=dict)
     # Teaser images anyone may fetch without a signed link.
     public_media: frozenset[str] = frozenset()
 
@@ -105,6 +117,8 @@ class CatalogSnapshot:
             condition_by_slug={entry.slug: entry for entry in conditions_},
             program_by_slug={entry.slug: entry for entry in programs_},
             exercise_by_slug={entry.slug: entry for entry in exercises_},
+            program_by_id={entry.id: entry for entry in programs_},
+            exercise_by_id={entry.id: entry for entry in exercises_},
             public_media=frozenset(e.thumbnail_key for e in exercises_ if e.thumbnail_key),
         )
 

@@ -1,10 +1,366 @@
-"""Progression queries. (Enrollment rules and session logs build on these.)"""
+"""Enrollments and progression: the evaluation of a stage's rule, and advancing.
+
+No FastAPI here. The catalogue comes in as the in-memory snapshot (stages,
+rules and their exercises); the database is asked only for what a person did,
+in a fixed number of indexed queries whatever the length of their history.
+"""
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from app.progress.models import Enrollment
+from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.catalog.snapshot import CatalogSnapshot, ProgramEntry, StageEntry
+from app.core.errors import ConflictError, NotFoundError
+from app.progress.models import Enrollment, SessionEntry, SessionLog, StageChange, StageChangeReason
+from app.progress.rules import PAIN_WINDOW, AdvanceRule, Evaluation, StageFacts, evaluate
+
+
+class AdvanceRefusedError(ConflictError):
+    """Not every criterion of the stage's rule is met; the body lists the unmet ones."""
+
+    type = "/problems/advance-refused"
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentState:
+    enrollment: Enrollment
+    program: ProgramEntry
+    evaluation: Evaluation | None  # None once the program is completed
+
+
+def rule_of(stage: StageEntry) -> AdvanceRule:
+    return AdvanceRule(
+        min_days=stage.rule["min_days"],
+        min_sessions=stage.rule["min_sessions"],
+        all_exercises_easy=stage.rule["all_exercises_easy"],
+        max_pain=stage.rule["max_pain"],
+    )
+
+
+def published_program(snapshot: CatalogSnapshot, slug: str) -> ProgramEntry:
+    program = snapshot.program_by_slug.get(slug)
+    if program is None:
+        raise NotFoundError(f"No program with slug '{slug}'.")
+    return program
+
+
+# ---------------------------------------------------------------------------
+# Enrollments
+
+
+def enroll(
+    session: Session,
+    *,
+    user_id: int,
+    program: ProgramEntry,
+    now: datetime,
+    assigned_by: int | None = None,
+) -> Enrollment:
+    """Start `program` at stage 1; enrolling twice is a conflict the database decides."""
+    enrollment = Enrollment(
+        user_id=user_id,
+        program_id=program.id,
+        current_stage=1,
+        started_at=now,
+        stage_started_at=now,
+        assigned_by_id=assigned_by,
+    )
+    try:
+        with session.begin_nested():
+            session.add(enrollment)
+    except IntegrityError as exc:
+        raise ConflictError(f"You are already enrolled in '{program.slug}'.") from exc
+    assert enrollment.id is not None
+    session.add(
+        StageChange(
+            enrollment_id=enrollment.id,
+            from_stage=None,
+            to_stage=1,
+            reason=StageChangeReason.ENROLLED,
+            changed_by_id=assigned_by or user_id,
+            changed_at=now,
+        )
+    )
+    session.flush()
+    return enrollment
+
+
+def list_enrollments(session: Session, user_id: int) -> list[Enrollment]:
+    return list(
+        session.exec(
+            select(Enrollment).where(Enrollment.user_id == user_id).order_by(col(Enrollment.id))
+        )
+    )
+
+
+def get_enrollment(
+    session: Session, *, user_id: int, program: ProgramEntry, for_update: bool = False
+) -> Enrollment:
+    query = select(Enrollment).where(
+        Enrollment.user_id == user_id, Enrollment.program_id == program.id
+    )
+    if for_update:
+        query = query.with_for_update()
+    enrollment = session.exec(query).first()
+    if enrollment is None:
+        raise NotFoundError(f"You are not enrolled in '{program.slug}'.")
+    return enrollment
+
+
+def leave(session: Session, *, user_id: int, program: ProgramEntry) -> None:
+    """Stop following a program. Logged sessions are kept; enrolling again starts at stage 1."""
+    enrollment = get_enrollment(session, user_id=user_id, program=program)
+    session.execute(delete(Enrollment).where(col(Enrollment.id) == enrollment.id))
+
+
+def history(session: Session, enrollment_id: int) -> list[StageChange]:
+    return list(
+        session.exec(
+            select(StageChange)
+            .where(StageChange.enrollment_id == enrollment_id)
+            .order_by(col(StageChange.changed_at), col(StageChange.id))
+        )
+    )
+
+
+# ---------------------------------------------------------------------------
+# Evaluation
+
+
+def load_facts(
+    session: Session, enrollments: Iterable[tuple[Enrollment, StageEntry]], now: datetime
+) -> dict[int, StageFacts]:
+    """What each enrollment's person did at their current stage: three queries for them all."""
+    pairs = [(e, stage) for e, stage in enrollments if e.id is not None]
+    if not pairs:
+        return {}
+    user_id = pairs[0][0].user_id
+    keys = {(e.program_id, e.current_stage): e for e, _ in pairs}
+    started = {key: e.stage_started_at for key, e in keys.items()}
+    program_ids = [program_id for program_id, _ in keys]
+
+    at_stage = or_(
+        *(
+            and_(
+                col(SessionLog.program_id) == program_id,
+                col(SessionLog.stage_position) == stage,
+                col(SessionLog.performed_at) >= since,
+            )
+            for (program_id, stage), since in started.items()
+        )
+    )
+    counts: dict[tuple[int, int], int] = {
+        (program_id, stage): count
+        for program_id, stage, count in session.exec(
+            select(SessionLog.program_id, SessionLog.stage_position, func.count())
+            .where(SessionLog.user_id == user_id, col(SessionLog.deleted_at).is_(None), at_stage)
+            .group_by(col(SessionLog.program_id), col(SessionLog.stage_position))
+        )
+    }
+
+    latest = _latest_ratings(session, user_id, keys, started)
+
+    pain: dict[tuple[int, int], int] = {}
+    for program_id, stage_position, worst in session.exec(
+        select(SessionEntry.program_id, SessionEntry.stage_position, func.max(SessionEntry.pain))
+        .where(
+            SessionEntry.user_id == user_id,
+            col(SessionEntry.program_id).in_(program_ids),
+            col(SessionEntry.performed_at) >= now - PAIN_WINDOW,
+        )
+        .group_by(col(SessionEntry.program_id), col(SessionEntry.stage_position))
+    ):
+        pain[(program_id, stage_position)] = worst
+
+    facts: dict[int, StageFacts] = {}
+    for enrollment, stage in pairs:
+        key = (enrollment.program_id, enrollment.current_stage)
+        assert enrollment.id is not None
+        facts[enrollment.id] = StageFacts(
+            stage_started_at=_aware(enrollment.stage_started_at),
+            sessions=counts.get(key, 0),
+            exercise_ids=[item.exercise.id for item in stage.items],
+            latest_ratings=latest.get(key, {}),
+            worst_recent_pain=pain.get(key),
+        )
+    return facts
+
+
+def _latest_ratings(
+    session: Session,
+    user_id: int,
+    keys: dict[tuple[int, int], Enrollment],
+    started: dict[tuple[int, int], datetime],
+) -> dict[tuple[int, int], dict[int, str]]:
+    """The newest rating of each exercise at each current stage (an index seek per exercise)."""
+    newer = SessionEntry.__table__.alias("newer")  # type: ignore[attr-defined]
+    newest_only = ~(
+        select(newer.c.id)
+        .where(
+            newer.c.user_id == SessionEntry.user_id,
+            newer.c.program_id == SessionEntry.program_id,
+            newer.c.stage_position == SessionEntry.stage_position,
+            newer.c.exercise_id == SessionEntry.exercise_id,
+            (newer.c.performed_at > SessionEntry.performed_at)
+            | (
+                (newer.c.performed_at == SessionEntry.performed_at) & (newer.c.id > SessionEntry.id)
+            ),
+        )
+        .exists()
+    )
+    rows = session.execute(
+        sa_select(  # five columns: past sqlmodel's typed overloads
+            col(SessionEntry.program_id),
+            col(SessionEntry.stage_position),
+            col(SessionEntry.exercise_id),
+            col(SessionEntry.difficulty),
+            col(SessionEntry.performed_at),
+        ).where(
+            col(SessionEntry.user_id) == user_id,
+            col(SessionEntry.program_id).in_([program_id for program_id, _ in keys]),
+            newest_only,
+        )
+    )
+    ratings: dict[tuple[int, int], dict[int, str]] = defaultdict(dict)
+    for program_id, stage, exercise_id, difficulty, performed_at in rows:
+        key = (program_id, stage)
+        if key in started and _aware(performed_at) >= _aware(started[key]):
+            ratings[key][exercise_id] = str(difficulty)
+    return ratings
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes; everything stored is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def enrollment_states(
+    session: Session, *, user_id: int, snapshot: CatalogSnapshot, now: datetime
+) -> list[EnrollmentState]:
+    """Every enrollment of a person with the evaluation of its current stage."""
+    pairs: list[tuple[Enrollment, ProgramEntry, StageEntry | None]] = []
+    for enrollment in list_enrollments(session, user_id):
+        program = snapshot.program_by_id.get(enrollment.program_id)
+        if program is None:  # unpublished since: nothing to show
+            continue
+        stage = None if enrollment.completed_at else program.stage(enrollment.current_stage)
+        pairs.append((enrollment, program, stage))
+    facts = load_facts(session, [(e, s) for e, _, s in pairs if s is not None], now)
+    return [
+        EnrollmentState(
+            enrollment=e,
+            program=program,
+            evaluation=(
+                evaluate(rule_of(stage), facts[e.id or 0], now) if stage is not None else None
+            ),
+        )
+        for e, program, stage in pairs
+    ]
+
+
+def enrollment_state(
+    session: Session,
+    *,
+    user_id: int,
+    program: ProgramEntry,
+    now: datetime,
+    for_update: bool = False,
+) -> EnrollmentState:
+    enrollment = get_enrollment(session, user_id=user_id, program=program, for_update=for_update)
+    stage = None if enrollment.completed_at else program.stage(enrollment.current_stage)
+    if stage is None:
+        return EnrollmentState(enrollment, program, None)
+    facts = load_facts(session, [(enrollment, stage)], now)
+    return EnrollmentState(
+        enrollment, program, evaluate(rule_of(stage), facts[enrollment.id or 0], now)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Advancing
+
+
+def advance(
+    session: Session, *, user_id: int, program: ProgramEntry, now: datetime
+) -> EnrollmentState:
+    """Move exactly one stage when every criterion is met; at the last stage, complete."""
+    state = enrollment_state(session, user_id=user_id, program=program, now=now, for_update=True)
+    enrollment = state.enrollment
+    if state.evaluation is None:
+        raise ConflictError(f"You have already completed '{program.slug}'.")
+    if not state.evaluation.can_advance:
+        unmet = state.evaluation.unmet
+        raise AdvanceRefusedError(
+            "Not yet: " + "; ".join(result.summary for result in unmet) + ".",
+            extra={
+                "unmet": [
+                    {
+                        "criterion": r.criterion.value,
+                        "current": r.current,
+                        "required": r.required,
+                        "summary": r.summary,
+                    }
+                    for r in unmet
+                ],
+                "pain_hold": state.evaluation.pain_hold,
+            },
+        )
+    from_stage = enrollment.current_stage
+    last = from_stage >= len(program.stages)
+    values = (
+        {"completed_at": now}
+        if last
+        else {"current_stage": from_stage + 1, "stage_started_at": now}
+    )
+    # Conditional on the stage we evaluated: of two racing calls, one moves.
+    moved = session.execute(
+        update(Enrollment)
+        .where(col(Enrollment.id) == enrollment.id, col(Enrollment.current_stage) == from_stage)
+        .where(col(Enrollment.completed_at).is_(None))
+        .values(**values)
+    )
+    if getattr(moved, "rowcount", 0) != 1:
+        raise ConflictError("The stage changed while this request was running; look again.")
+    assert enrollment.id is not None
+    session.add(
+        StageChange(
+            enrollment_id=enrollment.id,
+            from_stage=from_stage,
+            to_stage=from_stage if last else from_stage + 1,
+            reason=StageChangeReason.COMPLETED if last else StageChangeReason.RULE,
+            changed_at=now,
+        )
+    )
+    session.flush()
+    session.refresh(enrollment)
+    return enrollment_state(session, user_id=user_id, program=program, now=now)
+
+
+# ---------------------------------------------------------------------------
+# The viewer's unlock state
+
+
+def viewer_progress(
+    session: Session, *, user_id: int, snapshot: CatalogSnapshot, now: datetime
+) -> tuple[dict[int, int], dict[int, str]]:
+    """Stage reached per program, and what remains before the next one (for lock hints)."""
+    stages: dict[int, int] = {}
+    hints: dict[int, str] = {}
+    for state in enrollment_states(session, user_id=user_id, snapshot=snapshot, now=now):
+        program_id = state.enrollment.program_id
+        stages[program_id] = state.enrollment.current_stage
+        if state.evaluation is not None:
+            next_stage = state.enrollment.current_stage + 1
+            hints[program_id] = f"To reach stage {next_stage}: {state.evaluation.hint()}."
+    return stages, hints
 
 
 def current_stages(session: Session, user_id: int) -> dict[int, int]:

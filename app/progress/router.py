@@ -1,0 +1,425 @@
+"""Progression endpoints for the signed-in person: enrollments, sessions, sync, progress."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from app.catalog.deps import CatalogDep
+from app.catalog.snapshot import CatalogSnapshot
+from app.core.deps import SessionDep
+from app.core.errors import InvalidInputError, NotFoundError, error_responses
+from app.core.models import utcnow
+from app.core.pagination import PageDep, envelope
+from app.core.schemas import Page, Slug
+from app.identity.deps import CurrentUserDep
+from app.progress import report, service, sessions
+from app.progress.models import SessionEntry, SessionLog, StageChange
+from app.progress.schemas import (
+    EnrollmentCreate,
+    EnrollmentDetail,
+    EnrollmentOut,
+    ProgressOut,
+    SessionFeed,
+    SessionIn,
+    SessionOut,
+    SyncIn,
+    SyncItem,
+    SyncOut,
+)
+from app.progress.service import EnrollmentState
+
+router = APIRouter(prefix="/v1/me")
+
+ProgramPath = Annotated[Slug, Path(description="The program's slug.")]
+SessionIdPath = Annotated[UUID, Path(description="The client-generated UUID of the session.")]
+PRIVATE = "private, no-cache"
+
+
+class EnrollmentPage(Page[EnrollmentOut]):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# Presenting
+
+
+def _enrollment(state: EnrollmentState) -> dict[str, Any]:
+    enrollment, program = state.enrollment, state.program
+    stage = program.stage(enrollment.current_stage)
+    return {
+        "program": program.slug,
+        "program_name": program.name,
+        "current_stage": {
+            "position": enrollment.current_stage,
+            "name": stage.name if stage else "",
+        },
+        "stage_count": len(program.stages),
+        "started_at": enrollment.started_at,
+        "stage_started_at": enrollment.stage_started_at,
+        "completed_at": enrollment.completed_at,
+        "assigned_by": enrollment.assigned_by_id,
+    }
+
+
+def _evaluation(state: EnrollmentState) -> dict[str, Any] | None:
+    evaluation = state.evaluation
+    if evaluation is None:
+        return None
+    return {
+        "can_advance": evaluation.can_advance,
+        "pain_hold": evaluation.pain_hold,
+        "hint": evaluation.hint(),
+        "criteria": [
+            {
+                "criterion": r.criterion,
+                "met": r.met,
+                "current": r.current,
+                "required": r.required,
+                "summary": r.summary,
+            }
+            for r in evaluation.criteria
+        ],
+    }
+
+
+def _detail(state: EnrollmentState, changes: list[StageChange]) -> EnrollmentDetail:
+    return EnrollmentDetail.model_validate(
+        {
+            **_enrollment(state),
+            "evaluation": _evaluation(state),
+            "history": [
+                {
+                    "from_stage": c.from_stage,
+                    "to_stage": c.to_stage,
+                    "reason": c.reason,
+                    "changed_by": c.changed_by_id,
+                    "note": c.note,
+                    "changed_at": c.changed_at,
+                }
+                for c in changes
+            ],
+        }
+    )
+
+
+def _session(
+    log: SessionLog, entries: list[tuple[SessionEntry, str]], snapshot: CatalogSnapshot
+) -> SessionOut:
+    program = snapshot.program_by_id.get(log.program_id)
+    return SessionOut.model_validate(
+        {
+            "id": log.id,
+            "program": program.slug if program else str(log.program_id),
+            "stage": log.stage_position,
+            "performed_at": log.performed_at,
+            "note": log.note,
+            "updated_at": log.updated_at,
+            "entries": [
+                {
+                    "exercise": slug,
+                    "sets_done": e.sets_done,
+                    "reps_done": e.reps_done,
+                    "hold_seconds_done": e.hold_seconds_done,
+                    "difficulty": str(e.difficulty),
+                    "pain": e.pain,
+                    "note": e.note,
+                }
+                for e, slug in entries
+            ],
+        }
+    )
+
+
+def _detail_of(session: SessionDep, state: EnrollmentState) -> EnrollmentDetail:
+    assert state.enrollment.id is not None
+    return _detail(state, service.history(session, state.enrollment.id))
+
+
+# ---------------------------------------------------------------------------
+# Enrollments
+
+
+@router.post(
+    "/enrollments",
+    tags=["progress"],
+    name="enroll",
+    summary="Start a program at stage 1",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentDetail,
+    responses=error_responses(401, 404, 409, 422),
+)
+def enroll(
+    body: EnrollmentCreate,
+    session: SessionDep,
+    user: CurrentUserDep,
+    snapshot: CatalogDep,
+    response: Response,
+) -> EnrollmentDetail:
+    assert user.id is not None
+    program = service.published_program(snapshot, body.program)
+    now = utcnow()
+    service.enroll(session, user_id=user.id, program=program, now=now)
+    state = service.enrollment_state(session, user_id=user.id, program=program, now=now)
+    response.headers["Location"] = f"/v1/me/enrollments/{program.slug}"
+    return _detail_of(session, state)
+
+
+@router.get(
+    "/enrollments",
+    tags=["progress"],
+    name="list_enrollments",
+    summary="The programs you follow",
+    response_model=EnrollmentPage,
+    responses=error_responses(401, 422),
+)
+def list_enrollments(
+    session: SessionDep,
+    user: CurrentUserDep,
+    snapshot: CatalogDep,
+    page: PageDep,
+    response: Response,
+) -> dict[str, Any]:
+    assert user.id is not None
+    states = service.enrollment_states(session, user_id=user.id, snapshot=snapshot, now=utcnow())
+    response.headers["Cache-Control"] = PRIVATE
+    return envelope([_enrollment(s) for s in page.slice(states)], len(states), page)
+
+
+@router.get(
+    "/enrollments/{program}",
+    tags=["progress"],
+    name="get_enrollment",
+    summary="Your stage in a program and its advance rule, criterion by criterion",
+    response_model=EnrollmentDetail,
+    responses=error_responses(401, 404, 422),
+)
+def get_enrollment(
+    program: ProgramPath,
+    session: SessionDep,
+    user: CurrentUserDep,
+    snapshot: CatalogDep,
+    response: Response,
+) -> EnrollmentDetail:
+    assert user.id is not None
+    entry = service.published_program(snapshot, program)
+    state = service.enrollment_state(session, user_id=user.id, program=entry, now=utcnow())
+    response.headers["Cache-Control"] = PRIVATE
+    return _detail_of(session, state)
+
+
+@router.delete(
+    "/enrollments/{program}",
+    tags=["progress"],
+    name="leave_program",
+    summary="Stop following a program (your logged sessions are kept)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 404, 422),
+)
+def leave_program(
+    program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
+) -> Response:
+    assert user.id is not None
+    service.leave(session, user_id=user.id, program=service.published_program(snapshot, program))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/enrollments/{program}/advance",
+    tags=["progress"],
+    name="advance",
+    summary="Move to the next stage when every criterion is met (409 lists what is not)",
+    response_model=EnrollmentDetail,
+    responses=error_responses(401, 404, 409, 422),
+)
+def advance(
+    program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
+) -> EnrollmentDetail:
+    assert user.id is not None
+    entry = service.published_program(snapshot, program)
+    state = service.advance(session, user_id=user.id, program=entry, now=utcnow())
+    return _detail_of(session, state)
+
+
+# ---------------------------------------------------------------------------
+# Sessions
+
+
+@router.put(
+    "/sessions/{session_id}",
+    tags=["sessions"],
+    name="put_session",
+    summary="Log a session by its client UUID: 201 created, 200 replaced or unchanged",
+    response_model=SessionOut,
+    responses={
+        201: {"description": "Created", "model": SessionOut},
+        **error_responses(401, 404, 422),
+    },
+)
+def put_session(
+    session_id: SessionIdPath,
+    body: SessionIn,
+    session: SessionDep,
+    user: CurrentUserDep,
+    snapshot: CatalogDep,
+    response: Response,
+) -> SessionOut:
+    assert user.id is not None
+    log, outcome = sessions.put_session(
+        session, user_id=user.id, session_id=session_id, body=body, snapshot=snapshot, now=utcnow()
+    )
+    if outcome is sessions.Outcome.CREATED:
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = f"/v1/me/sessions/{log.id}"
+    return _session(log, sessions.entries_of(session, [log.id])[log.id], snapshot)
+
+
+@router.post(
+    "/sessions/sync",
+    tags=["sessions"],
+    name="sync_sessions",
+    summary="Log up to 100 sessions at once; each gets its own result",
+    response_model=SyncOut,
+    responses=error_responses(401, 422),
+)
+def sync_sessions(
+    body: SyncIn, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
+) -> SyncOut:
+    """Items are checked one by one: an invalid item is `rejected` with its reasons and
+    never stops the others."""
+    assert user.id is not None
+    items = [item.model_dump() if isinstance(item, SyncItem) else item for item in body.sessions]
+    results = sessions.sync_sessions(
+        session, user_id=user.id, items=items, snapshot=snapshot, now=utcnow()
+    )
+    return SyncOut.model_validate(
+        {
+            "results": [
+                {"id": r.id, "status": r.status, "detail": r.detail, "errors": r.errors}
+                for r in results
+            ]
+        }
+    )
+
+
+@router.get(
+    "/sessions",
+    tags=["sessions"],
+    name="list_session_changes",
+    summary="Sessions changed since a cursor (deletions included), oldest change first",
+    response_model=SessionFeed,
+    responses=error_responses(401, 422),
+)
+def list_session_changes(
+    session: SessionDep,
+    user: CurrentUserDep,
+    snapshot: CatalogDep,
+    response: Response,
+    since: Annotated[
+        str | None,
+        Query(max_length=64, description="`next_cursor` from the previous page; omit to start."),
+    ] = None,
+    program: Annotated[Slug | None, Query(description="Only sessions of this program.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+) -> SessionFeed:
+    assert user.id is not None
+    program_id = None
+    if program is not None:
+        program_id = service.published_program(snapshot, program).id
+    page = sessions.changes_since(
+        session,
+        user_id=user.id,
+        since=sessions.decode_cursor(since),
+        program_id=program_id,
+        limit=limit,
+    )
+    items: list[Any] = [
+        {"id": log.id, "deleted": True, "deleted_at": log.deleted_at}
+        if log.deleted_at is not None
+        else _session(log, page.entries.get(log.id, []), snapshot)
+        for log in page.logs
+    ]
+    response.headers["Cache-Control"] = PRIVATE
+    return SessionFeed.model_validate(
+        {
+            "items": items,
+            "next_cursor": sessions.encode_cursor(page.next_seq),
+            "has_more": page.has_more,
+        }
+    )
+
+
+@router.get(
+    "/sessions/{session_id}",
+    tags=["sessions"],
+    name="get_session",
+    summary="One of your sessions",
+    response_model=SessionOut,
+    responses=error_responses(401, 404, 422),
+)
+def get_session(
+    session_id: SessionIdPath,
+    session: SessionDep,
+    user: CurrentUserDep,
+    snapshot: CatalogDep,
+    response: Response,
+) -> SessionOut:
+    log = session.get(SessionLog, str(session_id))
+    if log is None or log.user_id != user.id or log.deleted_at is not None:
+        raise NotFoundError("No such session.")
+    response.headers["Cache-Control"] = PRIVATE
+    return _session(log, sessions.entries_of(session, [log.id])[log.id], snapshot)
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    tags=["sessions"],
+    name="delete_session",
+    summary="Delete one of your sessions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 404, 422),
+)
+def delete_session(
+    session_id: SessionIdPath, session: SessionDep, user: CurrentUserDep
+) -> Response:
+    assert user.id is not None
+    sessions.delete_session(session, user_id=user.id, session_id=session_id, now=utcnow())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------------------
+# Progress
+
+
+@router.get(
+    "/progress",
+    tags=["progress"],
+    name="get_progress",
+    summary="Each program's stage, adherence, 14-day pain trend and streak",
+    response_model=ProgressOut,
+    responses=error_responses(401, 422),
+)
+def get_progress(
+    session: SessionDep,
+    user: CurrentUserDep,
+    snapshot: CatalogDep,
+    response: Response,
+    tz: Annotated[
+        str,
+        Query(max_length=64, description="IANA time zone for day boundaries, e.g. Europe/London."),
+    ] = "UTC",
+) -> ProgressOut:
+    assert user.id is not None
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInputError.for_field("query.tz", f"Unknown time zone '{tz}'.") from exc
+    now = utcnow()
+    programs = report.progress_report(
+        session, user_id=user.id, snapshot=snapshot, now=now, zone=zone
+    )
+    response.headers["Cache-Control"] = PRIVATE
+    return ProgressOut.model_validate({"programs": programs, "as_of": now, "timezone": tz})

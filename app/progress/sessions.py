@@ -1,0 +1,378 @@
+"""Session logs: idempotent by the client's UUID, synced by a per-person change counter.
+
+Phones log offline and retry, and one person may use several devices. So a
+session is written by its UUID (a replay returns what is stored), a batch
+answers item by item, and every change (deletions too) takes the next number
+of the person's counter, which a `since` cursor follows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
+from app.core.errors import InvalidInputError, NotFoundError, ProblemError
+from app.progress.models import Enrollment, SessionEntry, SessionLog, SessionSequence
+from app.progress.schemas import SessionIn, SyncItem
+
+CLOCK_SKEW = timedelta(minutes=5)
+FEED_PAGE = 100
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    REPLACED = "replaced"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedEntry:
+    exercise_id: int
+    exercise_slug: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A session body checked against the catalogue and the person's enrollment."""
+
+    program: ProgramEntry
+    stage: int
+    performed_at: datetime
+    note: str | None
+    entries: tuple[ResolvedEntry, ...]
+
+
+def _invalid(pointer: str, detail: str) -> InvalidInputError:
+    return InvalidInputError.for_field(pointer, detail)
+
+
+def resolve(
+    session: Session, *, user_id: int, body: SessionIn, snapshot: CatalogSnapshot, now: datetime
+) -> Resolved:
+    """Check what only the server knows: the program, the enrollment, the stage, the time."""
+    if body.performed_at > now + CLOCK_SKEW:
+        raise _invalid("body.performed_at", "performed_at is in the future.")
+    program = snapshot.program_by_slug.get(body.program)
+    if program is None:
+        raise _invalid("body.program", f"No program with slug '{body.program}'.")
+    reached = session.exec(
+        select(Enrollment.current_stage).where(
+            Enrollment.user_id == user_id, Enrollment.program_id == program.id
+        )
+    ).first()
+    if reached is None:
+        raise _invalid("body.program", f"You are not enrolled in '{program.slug}'.")
+    if body.stage > min(reached, len(program.stages)):
+        raise _invalid(
+            "body.stage", f"You have reached stage {reached}; stage {body.stage} is ahead."
+        )
+    allowed = program.exercise_ids_up_to(body.stage)
+    entries: list[ResolvedEntry] = []
+    for index, entry in enumerate(body.entries):
+        exercise = snapshot.exercise_by_slug.get(entry.exercise)
+        if exercise is None or exercise.id not in allowed:
+            raise _invalid(
+                f"body.entries.{index}.exercise",
+                f"'{entry.exercise}' is not an exercise of stage {body.stage} or earlier "
+                f"of '{program.slug}'.",
+            )
+        entries.append(
+            ResolvedEntry(
+                exercise_id=exercise.id,
+                exercise_slug=exercise.slug,
+                values=entry.model_dump(exclude={"exercise"}),
+            )
+        )
+    return Resolved(program, body.stage, body.performed_at, body.note, tuple(entries))
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def next_seq(session: Session, user_id: int) -> int:
+    """Take the person's next change number; its row lock orders concurrent writers."""
+    insert = _insert(session)
+    statement = (
+        insert(SessionSequence)
+        .values(user_id=user_id, last_seq=1)
+        .on_conflict_do_update(
+            index_elements=["user_id"], set_={"last_seq": SessionSequence.last_seq + 1}
+        )
+        .returning(SessionSequence.last_seq)
+    )
+    seq: int = session.execute(statement).scalar_one()
+    return seq
+
+
+def _locked(session: Session, session_id: str) -> SessionLog | None:
+    return session.exec(
+        select(SessionLog)
+        .where(SessionLog.id == session_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _entry_rows(session: Session, session_id: str) -> list[SessionEntry]:
+    return list(
+        session.exec(
+            select(SessionEntry)
+            .where(SessionEntry.session_id == session_id)
+            .order_by(col(SessionEntry.position))
+        )
+    )
+
+
+def _same(log: SessionLog, entries: list[SessionEntry], resolved: Resolved) -> bool:
+    if (
+        log.deleted_at is not None
+        or log.program_id != resolved.program.id
+        or log.stage_position != resolved.stage
+        or _utc(log.performed_at) != _utc(resolved.performed_at)
+        or log.note != resolved.note
+        or len(entries) != len(resolved.entries)
+    ):
+        return False
+    return all(
+        row.exercise_id == want.exercise_id
+        and all(getattr(row, name) == value for name, value in want.values.items())
+        for row, want in zip(entries, resolved.entries, strict=True)
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def put_session(
+    session: Session,
+    *,
+    user_id: int,
+    session_id: UUID,
+    body: SessionIn,
+    snapshot: CatalogSnapshot,
+    now: datetime,
+) -> tuple[SessionLog, Outcome]:
+    """Create or replace one session by its client UUID."""
+    resolved = resolve(session, user_id=user_id, body=body, snapshot=snapshot, now=now)
+    key = str(session_id)
+    existing = _locked(session, key)
+    if existing is not None and existing.user_id != user_id:
+        raise NotFoundError("No such session.")  # another person's UUID: never say more
+    if existing is not None and _same(existing, _entry_rows(session, key), resolved):
+        return existing, Outcome.UNCHANGED
+    seq = next_seq(session, user_id)
+    if existing is None:
+        created = _insert(session)(SessionLog).values(
+            id=key,
+            user_id=user_id,
+            program_id=resolved.program.id,
+            stage_position=resolved.stage,
+            performed_at=resolved.performed_at,
+            note=resolved.note,
+            seq=seq,
+            created_at=now,
+            updated_at=now,
+        )
+        if session.execute(created.on_conflict_do_nothing(index_elements=["id"])).rowcount == 1:  # type: ignore[attr-defined]
+            _write_entries(session, key, user_id, resolved)
+            log = _locked(session, key)
+            assert log is not None
+            return log, Outcome.CREATED
+        # Another device created it a moment ago: replace it like any other.
+        existing = _locked(session, key)
+        assert existing is not None
+        if existing.user_id != user_id:
+            raise NotFoundError("No such session.")
+    outcome = Outcome.CREATED if existing.deleted_at is not None else Outcome.REPLACED
+    existing.program_id = resolved.program.id
+    existing.stage_position = resolved.stage
+    existing.performed_at = resolved.performed_at
+    existing.note = resolved.note
+    existing.seq = seq
+    existing.updated_at = now
+    existing.deleted_at = None
+    session.add(existing)
+    session.execute(delete(SessionEntry).where(col(SessionEntry.session_id) == key))
+    _write_entries(session, key, user_id, resolved)
+    return existing, outcome
+
+
+def _write_entries(session: Session, session_id: str, user_id: int, resolved: Resolved) -> None:
+    session.add_all(
+        SessionEntry(
+            session_id=session_id,
+            user_id=user_id,
+            program_id=resolved.program.id,
+            stage_position=resolved.stage,
+            performed_at=resolved.performed_at,
+            exercise_id=entry.exercise_id,
+            position=position,
+            **entry.values,
+        )
+        for position, entry in enumerate(resolved.entries, start=1)
+    )
+    session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResultItem:
+    id: str
+    status: str
+    log: SessionLog | None = None
+    detail: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+def sync_sessions(
+    session: Session,
+    *,
+    user_id: int,
+    items: list[dict[str, Any]],
+    snapshot: CatalogSnapshot,
+    now: datetime,
+) -> list[SyncResultItem]:
+    """Write each item in its own savepoint: one bad item never drops the others."""
+    results: list[SyncResultItem] = []
+    for index, raw in enumerate(items):
+        raw_id = str(raw.get("id", f"#{index}")) if isinstance(raw, dict) else f"#{index}"
+        try:
+            item = SyncItem.model_validate(raw)
+        except ValidationError as exc:
+            errors = [
+                {"pointer": ".".join(str(p) for p in err["loc"]), "detail": err["msg"]}
+                for err in exc.errors()
+            ]
+            results.append(
+                SyncResultItem(raw_id, "rejected", detail="Invalid session.", errors=errors)
+            )
+            continue
+        body = SessionIn.model_validate(item.model_dump(exclude={"id"}))
+        try:
+            with session.begin_nested():
+                log, outcome = put_session(
+                    session,
+                    user_id=user_id,
+                    session_id=item.id,
+                    body=body,
+                    snapshot=snapshot,
+                    now=now,
+                )
+        except ProblemError as exc:
+            errors = exc.extra.get("errors") or []
+            results.append(
+                SyncResultItem(str(item.id), "rejected", detail=exc.detail, errors=errors)
+            )
+            continue
+        results.append(SyncResultItem(str(item.id), outcome.value, log=log))
+    return results
+
+
+def delete_session(session: Session, *, user_id: int, session_id: UUID, now: datetime) -> None:
+    """Delete one session, leaving a tombstone so other devices learn of it."""
+    key = str(session_id)
+    log = _locked(session, key)
+    if log is None or log.user_id != user_id:
+        raise NotFoundError("No such session.")
+    if log.deleted_at is not None:
+        return  # already deleted: a retried DELETE succeeds quietly
+    log.seq = next_seq(session, user_id)
+    log.deleted_at = now
+    log.updated_at = now
+    session.add(log)
+    session.execute(delete(SessionEntry).where(col(SessionEntry.session_id) == key))
+    session.flush()
+
+
+# ---------------------------------------------------------------------------
+# The change feed
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s1:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "s1":
+            raise ValueError(prefix)
+        return max(0, int(number))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInputError.for_field("query.since", "Not a cursor from this API.") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    logs: list[SessionLog]
+    entries: dict[str, list[tuple[SessionEntry, str]]]
+    next_seq: int
+    has_more: bool
+
+
+def changes_since(
+    session: Session,
+    *,
+    user_id: int,
+    since: int,
+    program_id: int | None,
+    limit: int = FEED_PAGE,
+) -> FeedPage:
+    """Sessions changed after `since`, deletions included, oldest change first."""
+    query = (
+        select(SessionLog)
+        .where(SessionLog.user_id == user_id, col(SessionLog.seq) > since)
+        .order_by(col(SessionLog.seq))
+        .limit(limit + 1)
+    )
+    if program_id is not None:
+        query = query.where(SessionLog.program_id == program_id)
+    logs = list(session.exec(query))
+    has_more = len(logs) > limit
+    logs = logs[:limit]
+    return FeedPage(
+        logs=logs,
+        entries=entries_of(session, [log.id for log in logs if log.deleted_at is None]),
+        next_seq=logs[-1].seq if logs else since,
+        has_more=has_more,
+    )
+
+
+def entries_of(
+    session: Session, session_ids: list[str]
+) -> dict[str, list[tuple[SessionEntry, str]]]:
+    """Entries of several sessions with their exercise slugs, in one query."""
+    from app.catalog.models import Exercise
+
+    found: dict[str, list[tuple[SessionEntry, str]]] = defaultdict(list)
+    if not session_ids:
+        return found
+    rows = session.exec(
+        select(SessionEntry, Exercise.slug)
+        .join(Exercise, col(Exercise.id) == SessionEntry.exercise_id)
+        .where(col(SessionEntry.session_id).in_(session_ids))
+        .order_by(col(SessionEntry.session_id), col(SessionEntry.position))
+    )
+    for entry, slug in rows:
+        found[entry.session_id].append((entry, slug))
+    return found
