@@ -101,7 +101,7 @@ class InvalidInputError(ProblemError):
     @classmethod
     def for_field(cls, pointer: str, detail: str, kind: str = "value_error") -> InvalidInputError:
         return cls(
-            f"{pointer}: {detail}",
+            detail,
             extra={"errors": [{"pointer": pointer, "detail": detail, "type": kind}]},
         )
 

@@ -257,7 +257,10 @@ def sync_sessions(
             item = SyncItem.model_validate(raw)
         except ValidationError as exc:
             errors = [
-                {"pointer": ".".join(str(p) for p in err["loc"]), "detail": err["msg"]}
+                {
+                    "pointer": ".".join(["body", "sessions", str(index), *map(str, err["loc"])]),
+                    "detail": err["msg"],
+                }
                 for err in exc.errors()
             ]
             results.append(
