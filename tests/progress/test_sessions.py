@@ -1,0 +1,216 @@
+"""PUT /v1/me/sessions/{id}: created, replayed, replaced, and every rejection changing nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import func, select
+
+from app.core.db import Database
+from app.progress.models import SessionEntry, SessionLog
+from tests.conftest import Person, PersonFactory
+from tests.progress.conftest import Backdate, enroll, log, now, session_body, stage_slugs
+
+pytestmark = pytest.mark.usefixtures("seeded")
+PROGRAM = "whole-leg-rehabilitation"
+
+
+@pytest.fixture
+def enrolled(client: TestClient, member: Person) -> Person:
+    enroll(client, member, PROGRAM)
+    return member
+
+
+def counts(database: Database) -> tuple[int, int]:
+    with database.read_session() as session:
+        logs = session.exec(select(func.count()).select_from(SessionLog)).one()
+        entries = session.exec(select(func.count()).select_from(SessionEntry)).one()
+    return logs, entries
+
+
+def level(client: TestClient, position: int) -> list[str]:
+    return stage_slugs(client, PROGRAM, position)
+
+
+def test_a_new_session_is_201_with_location_and_its_entries(
+    client: TestClient, enrolled: Person
+) -> None:
+    session_id = str(uuid.uuid4())
+    body = session_body(PROGRAM, 1, level(client, 1)[:2], pain=2)
+    response = log(client, enrolled, body, session_id)
+    assert response.status_code == 201
+    assert response.headers["location"] == f"/v1/me/sessions/{session_id}"
+    stored = response.json()
+    assert stored["id"] == session_id
+    assert [e["exercise"] for e in stored["entries"]] == level(client, 1)[:2]
+    assert stored["entries"][0]["pain"] == 2
+    fetched = client.get(f"/v1/me/sessions/{session_id}", headers=enrolled.headers)
+    assert fetched.json() == stored
+
+
+def test_a_replay_returns_the_stored_result_and_writes_nothing(
+    client: TestClient, enrolled: Person, database: Database
+) -> None:
+    session_id = str(uuid.uuid4())
+    body = session_body(PROGRAM, 1, level(client, 1)[:2])
+    first = log(client, enrolled, body, session_id)
+    before = counts(database)
+    replay = log(client, enrolled, body, session_id)
+    assert replay.status_code == 200
+    assert replay.json() == first.json()
+    assert counts(database) == before
+
+
+def test_the_same_owner_replaces_a_session(client: TestClient, enrolled: Person) -> None:
+    session_id = str(uuid.uuid4())
+    log(client, enrolled, session_body(PROGRAM, 1, level(client, 1)[:2]), session_id)
+    changed = session_body(PROGRAM, 1, level(client, 1)[:1], difficulty="hard", pain=3)
+    response = log(client, enrolled, changed, session_id)
+    assert response.status_code == 200
+    entries = response.json()["entries"]
+    assert [(e["exercise"], e["difficulty"], e["pain"]) for e in entries] == [
+        (level(client, 1)[0], "hard", 3)
+    ]
+
+
+def test_another_persons_uuid_is_404_and_changes_nothing(
+    client: TestClient, make_person: PersonFactory
+) -> None:
+    owner, intruder = make_person(), make_person()
+    enroll(client, owner, PROGRAM)
+    enroll(client, intruder, PROGRAM)
+    session_id = str(uuid.uuid4())
+    original = log(client, owner, session_body(PROGRAM, 1, level(client, 1)[:2]), session_id).json()
+    attempt = log(client, intruder, session_body(PROGRAM, 1, level(client, 1)[:1]), session_id)
+    assert attempt.status_code == 404
+    assert client.get(f"/v1/me/sessions/{session_id}", headers=owner.headers).json() == original
+    assert client.get(f"/v1/me/sessions/{session_id}", headers=intruder.headers).status_code == 404
+    deleting = client.delete(f"/v1/me/sessions/{session_id}", headers=intruder.headers)
+    assert deleting.status_code == 404
+
+
+def test_exercises_of_earlier_stages_may_be_logged_at_a_later_stage(
+    client: TestClient, enrolled: Person, database: Database
+) -> None:
+    from sqlalchemy import update
+    from sqlmodel import col
+
+    from app.progress.models import Enrollment
+
+    with database.write_session() as session:
+        session.execute(
+            update(Enrollment).where(col(Enrollment.user_id) == enrolled.id).values(current_stage=2)
+        )
+    body = session_body(PROGRAM, 2, [level(client, 2)[0], level(client, 1)[0]])
+    assert log(client, enrolled, body).status_code == 201
+
+
+REJECTIONS: list[tuple[str, Any, str]] = [
+    (
+        "exercise from a later stage",
+        lambda c, b: b["entries"][0].update(exercise=level(c, 2)[0]),
+        "body.entries.0.exercise",
+    ),
+    (
+        "exercise of another program",
+        lambda c, b: b["entries"][0].update(exercise="modified-pigeon-stretch"),
+        "body.entries.0.exercise",
+    ),
+    (
+        "unknown exercise",
+        lambda c, b: b["entries"][0].update(exercise="moon-walk"),
+        "body.entries.0.exercise",
+    ),
+    ("stage ahead of the person", lambda c, b: b.update(stage=2), "body.stage"),
+    (
+        "program not enrolled in",
+        lambda c, b: b.update(program="tight-hip-stretches"),
+        "body.program",
+    ),
+    ("unknown program", lambda c, b: b.update(program="nope"), "body.program"),
+    (
+        "performed in the future",
+        lambda c, b: b.update(performed_at=(now() + timedelta(hours=1)).isoformat()),
+        "body.performed_at",
+    ),
+    (
+        "time without a zone",
+        lambda c, b: b.update(performed_at="2026-11-20T10:00:00"),
+        "body.performed_at",
+    ),
+    ("unknown field", lambda c, b: b.update(mood="great"), "body.mood"),
+    (
+        "unknown entry field",
+        lambda c, b: b["entries"][0].update(calories=5),
+        "body.entries.0.calories",
+    ),
+    ("pain above 10", lambda c, b: b["entries"][0].update(pain=11), "body.entries.0.pain"),
+    ("negative pain", lambda c, b: b["entries"][0].update(pain=-1), "body.entries.0.pain"),
+    ("pain as a boolean", lambda c, b: b["entries"][0].update(pain=True), "body.entries.0.pain"),
+    ("pain as a string", lambda c, b: b["entries"][0].update(pain="3"), "body.entries.0.pain"),
+    (
+        "unknown rating",
+        lambda c, b: b["entries"][0].update(difficulty="trivial"),
+        "body.entries.0.difficulty",
+    ),
+    ("the same exercise twice", lambda c, b: b["entries"].append(dict(b["entries"][0])), "body"),
+    ("no entries", lambda c, b: b.update(entries=[]), "body.entries"),
+    ("51 entries", lambda c, b: b.update(entries=b["entries"] * 26), "body.entries"),
+    (
+        "sets as a float",
+        lambda c, b: b["entries"][0].update(sets_done=2.5),
+        "body.entries.0.sets_done",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutation", "pointer"), [(m, p) for _, m, p in REJECTIONS], ids=[r[0] for r in REJECTIONS]
+)
+def test_invalid_sessions_are_422_and_write_nothing(
+    client: TestClient, enrolled: Person, database: Database, mutation: Any, pointer: str
+) -> None:
+    body = session_body(PROGRAM, 1, level(client, 1)[:2])
+    mutation(client, body)
+    before = counts(database)
+    response = log(client, enrolled, body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    pointers = [error["pointer"] for error in response.json()["errors"]]
+    assert any(p.startswith(pointer) for p in pointers), pointers
+    assert counts(database) == before
+
+
+def test_a_session_id_must_be_a_uuid(client: TestClient, enrolled: Person) -> None:
+    response = client.put(
+        "/v1/me/sessions/not-a-uuid",
+        headers=enrolled.headers,
+        json=session_body(PROGRAM, 1, level(client, 1)[:1]),
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "path.session_id"
+
+
+def test_sessions_need_a_sign_in(client: TestClient) -> None:
+    response = client.put(
+        f"/v1/me/sessions/{uuid.uuid4()}", json=session_body(PROGRAM, 1, ["glute-bridge"])
+    )
+    assert response.status_code == 401
+
+
+def test_sessions_before_the_stage_began_do_not_count_toward_it(
+    client: TestClient, enrolled: Person, set_stage_age: Backdate
+) -> None:
+    early = session_body(PROGRAM, 1, level(client, 1), performed_at=now() - timedelta(days=2))
+    assert log(client, enrolled, early).status_code == 201
+    detail = client.get(f"/v1/me/enrollments/{PROGRAM}", headers=enrolled.headers).json()
+    sessions = next(c for c in detail["evaluation"]["criteria"] if c["criterion"] == "min_sessions")
+    assert sessions["current"] == 0
+    set_stage_age(enrolled, PROGRAM, 3)
+    detail = client.get(f"/v1/me/enrollments/{PROGRAM}", headers=enrolled.headers).json()
+    sessions = next(c for c in detail["evaluation"]["criteria"] if c["criterion"] == "min_sessions")
+    assert sessions["current"] == 1
