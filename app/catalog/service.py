@@ -548,46 +548,56 @@ def _mark_updated(report: ContentReport, kind: str, slug: str) -> None:
     report.unchanged[kind] -= 1
 
 
-def _sync_relations(session: Session, condition: ConditionIn, ids: dict[str, int]) -> bool:
-    condition_id = ids[condition.slug]
-    wanted = [(ids[slug], position) for position, slug in enumerate(condition.related)]
+LinkModel = type[ConditionRelation] | type[ProgramCondition]
+
+
+def _sync_links(
+    session: Session,
+    model: LinkModel,
+    *,
+    owner: str,
+    target: str,
+    owner_id: int,
+    target_ids: list[int],
+) -> bool:
+    """Make `owner_id`'s ordered links to `target_ids` exactly so; True when they changed."""
+    owner_column, target_column = getattr(model, owner), getattr(model, target)
     current = session.exec(
-        select(ConditionRelation.related_id, ConditionRelation.position)
-        .where(ConditionRelation.condition_id == condition_id)
-        .order_by(col(ConditionRelation.position))
+        select(target_column).where(owner_column == owner_id).order_by(col(model.position))
     ).all()
-    if [tuple(row) for row in current] == wanted:
+    if list(current) == target_ids:
         return False
-    session.execute(
-        delete(ConditionRelation).where(col(ConditionRelation.condition_id) == condition_id)
-    )
+    session.execute(delete(model).where(owner_column == owner_id))
     session.add_all(
-        ConditionRelation(condition_id=condition_id, related_id=related_id, position=position)
-        for related_id, position in wanted
+        model(**{owner: owner_id, target: target_id, "position": position})
+        for position, target_id in enumerate(target_ids)
     )
     session.flush()
     return True
+
+
+def _sync_relations(session: Session, condition: ConditionIn, ids: dict[str, int]) -> bool:
+    return _sync_links(
+        session,
+        ConditionRelation,
+        owner="condition_id",
+        target="related_id",
+        owner_id=ids[condition.slug],
+        target_ids=[ids[slug] for slug in condition.related],
+    )
 
 
 def _sync_program_conditions(
     session: Session, program: ProgramIn, program_ids: dict[str, int], condition_ids: dict[str, int]
 ) -> bool:
-    program_id = program_ids[program.slug]
-    wanted = [(condition_ids[slug], position) for position, slug in enumerate(program.conditions)]
-    current = session.exec(
-        select(ProgramCondition.condition_id, ProgramCondition.position)
-        .where(ProgramCondition.program_id == program_id)
-        .order_by(col(ProgramCondition.position))
-    ).all()
-    if [tuple(row) for row in current] == wanted:
-        return False
-    session.execute(delete(ProgramCondition).where(col(ProgramCondition.program_id) == program_id))
-    session.add_all(
-        ProgramCondition(program_id=program_id, condition_id=condition_id, position=position)
-        for condition_id, position in wanted
+    return _sync_links(
+        session,
+        ProgramCondition,
+        owner="program_id",
+        target="condition_id",
+        owner_id=program_ids[program.slug],
+        target_ids=[condition_ids[slug] for slug in program.conditions],
     )
-    session.flush()
-    return True
 
 
 def _sync_stages(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+from app.core.models import as_utc
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
@@ -24,12 +26,7 @@ MediaKey = Annotated[
 ]
 
 
-def _as_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+UTCDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 def slugify(text: str) -> str:

@@ -7,7 +7,7 @@ at 23:30 in Auckland belongs to that evening, not to the next UTC day.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from statistics import mean
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
+from app.core.models import as_utc
 from app.progress.models import SessionEntry, SessionLog
 from app.progress.rules import days_at_stage
 from app.progress.service import EnrollmentState, enrollment_states
@@ -58,10 +59,6 @@ def streak(days_with_sessions: set[date], today: date) -> int:
     return count
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def progress_report(
     session: Session, *, user_id: int, snapshot: CatalogSnapshot, now: datetime, zone: ZoneInfo
 ) -> list[dict[str, Any]]:
@@ -79,7 +76,7 @@ def progress_report(
             col(SessionLog.performed_at) >= now - timedelta(days=STREAK_LOOKBACK_DAYS),
         )
     ):
-        session_times[program_id].append(_utc(performed_at))
+        session_times[program_id].append(as_utc(performed_at))
     worst_by_day: dict[int, dict[date, int]] = defaultdict(dict)
     for program_id, performed_at, pain in session.exec(
         select(SessionEntry.program_id, SessionEntry.performed_at, SessionEntry.pain).where(
@@ -88,7 +85,7 @@ def progress_report(
             col(SessionEntry.performed_at) >= now - timedelta(days=TREND_DAYS + 1),
         )
     ):
-        day = _utc(performed_at).astimezone(zone).date()
+        day = as_utc(performed_at).astimezone(zone).date()
         if (today - day).days < TREND_DAYS:
             days = worst_by_day[program_id]
             days[day] = max(pain, days.get(day, 0))
@@ -125,7 +122,7 @@ def _program_progress(
             "name": stage.name if stage else "",
         },
         "completed": enrollment.completed_at is not None,
-        "days_at_stage": days_at_stage(_utc(enrollment.stage_started_at), now),
+        "days_at_stage": days_at_stage(as_utc(enrollment.stage_started_at), now),
         "sessions_last_7_days": last_week,
         "prescribed_sessions_per_week": prescribed,
         "adherence": round(min(1.0, last_week / prescribed), 2) if prescribed else 0.0,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy import select as sa_select
@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry, StageEntry
 from app.core.errors import ConflictError, NotFoundError
+from app.core.models import as_utc
 from app.progress.models import Enrollment, SessionEntry, SessionLog, StageChange, StageChangeReason
 from app.progress.rules import PAIN_WINDOW, AdvanceRule, Evaluation, StageFacts, evaluate
 
@@ -185,7 +186,7 @@ def load_facts(
         key = (enrollment.program_id, enrollment.current_stage)
         assert enrollment.id is not None
         facts[enrollment.id] = StageFacts(
-            stage_started_at=_aware(enrollment.stage_started_at),
+            stage_started_at=as_utc(enrollment.stage_started_at),
             sessions=counts.get(key, 0),
             exercise_ids=[item.exercise.id for item in stage.items],
             latest_ratings=latest.get(key, {}),
@@ -232,14 +233,9 @@ def _latest_ratings(
     ratings: dict[tuple[int, int], dict[int, str]] = defaultdict(dict)
     for program_id, stage, exercise_id, difficulty, performed_at in rows:
         key = (program_id, stage)
-        if key in started and _aware(performed_at) >= _aware(started[key]):
+        if key in started and as_utc(performed_at) >= as_utc(started[key]):
             ratings[key][exercise_id] = str(difficulty)
     return ratings
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything stored is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def enrollment_states(
@@ -361,11 +357,3 @@ def viewer_progress(
             next_stage = state.enrollment.current_stage + 1
             hints[program_id] = f"To reach stage {next_stage}: {state.evaluation.hint()}."
     return stages, hints
-
-
-def current_stages(session: Session, user_id: int) -> dict[int, int]:
-    """The stage position the person has reached in each program they follow (one query)."""
-    rows = session.exec(
-        select(Enrollment.program_id, Enrollment.current_stage).where(Enrollment.user_id == user_id)
-    ).all()
-    return dict(rows)

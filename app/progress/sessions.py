@@ -22,8 +22,10 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from app.catalog.models import Exercise
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.core.errors import InvalidInputError, NotFoundError, ProblemError
+from app.core.models import as_utc
 from app.progress.models import Enrollment, SessionEntry, SessionLog, SessionSequence
 from app.progress.schemas import SessionIn, SyncItem
 
@@ -143,7 +145,7 @@ def _same(log: SessionLog, entries: list[SessionEntry], resolved: Resolved) -> b
         log.deleted_at is not None
         or log.program_id != resolved.program.id
         or log.stage_position != resolved.stage
-        or _utc(log.performed_at) != _utc(resolved.performed_at)
+        or as_utc(log.performed_at) != as_utc(resolved.performed_at)
         or log.note != resolved.note
         or len(entries) != len(resolved.entries)
     ):
@@ -153,12 +155,6 @@ def _same(log: SessionLog, entries: list[SessionEntry], resolved: Resolved) -> b
         and all(getattr(row, name) == value for name, value in want.values.items())
         for row, want in zip(entries, resolved.entries, strict=True)
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def put_session(
@@ -365,8 +361,6 @@ def entries_of(
     session: Session, session_ids: list[str]
 ) -> dict[str, list[tuple[SessionEntry, str]]]:
     """Entries of several sessions with their exercise slugs, in one query."""
-    from app.catalog.models import Exercise
-
     found: dict[str, list[tuple[SessionEntry, str]]] = defaultdict(list)
     if not session_ids:
         return found
