@@ -55,12 +55,13 @@ def read_content_version(session: Session) -> int:
 
 def bump_content_version(session: Session) -> None:
     """Mark the catalogue changed, so every process rebuilds its snapshot."""
-    result = session.execute(
+    bumped = session.execute(
         update(ContentVersion)
         .where(col(ContentVersion.id) == 1)
         .values(version=ContentVersion.version + 1, updated_at=utcnow())
-    )
-    if getattr(result, "rowcount", 0) == 0:
+        .returning(col(ContentVersion.version))
+    ).first()
+    if bumped is None:
         session.add(ContentVersion(id=1, version=1))
     session.flush()
 

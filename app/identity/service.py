@@ -203,8 +203,9 @@ def rotate_refresh_token(
         update(RefreshToken)
         .where(col(RefreshToken.id) == stored.id, col(RefreshToken.used_at).is_(None))
         .values(used_at=utcnow())
-    )
-    if getattr(spent, "rowcount", 0) != 1:
+        .returning(col(RefreshToken.id))
+    ).first()
+    if spent is None:
         revoke_family(session, stored.family_id, reason="refresh_reused")
         raise RefreshReuseError(
             "This refresh token was already used, so this sign-in has been ended. Sign in again."

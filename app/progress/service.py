@@ -322,8 +322,9 @@ def advance(
         .where(col(Enrollment.id) == enrollment.id, col(Enrollment.current_stage) == from_stage)
         .where(col(Enrollment.completed_at).is_(None))
         .values(**values)
-    )
-    if getattr(moved, "rowcount", 0) != 1:
+        .returning(col(Enrollment.id))
+    ).first()
+    if moved is None:
         raise ConflictError("The stage changed while this request was running; look again.")
     assert enrollment.id is not None
     session.add(

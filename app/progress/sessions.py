@@ -187,7 +187,11 @@ def put_session(
             created_at=now,
             updated_at=now,
         )
-        if session.execute(created.on_conflict_do_nothing(index_elements=["id"])).rowcount == 1:  # type: ignore[attr-defined]
+        # RETURNING says whether this insert won: rowcount is not reliable across drivers.
+        won = session.execute(
+            created.on_conflict_do_nothing(index_elements=["id"]).returning(SessionLog.id)
+        ).first()
+        if won is not None:
             _write_entries(session, key, user_id, resolved)
             log = _locked(session, key)
             assert log is not None
