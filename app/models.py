@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 import app.core.models  # noqa: F401  (naming convention first)
 from app.catalog import models as catalog_models  # noqa: F401
+from app.clinics import models as clinic_models  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401
 from app.progress import models as progress_models  # noqa: F401
 

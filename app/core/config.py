@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     login_rate_per_account: str = "5/minute"
     login_rate_per_address: str = "20/minute"
     register_rate_per_address: str = "10/hour"
+    invitation_days: int = Field(default=7, ge=1, le=60)
+    redeem_rate_per_account: str = "10/hour"
+    client_token_minutes: int = Field(default=15, ge=1, le=60)
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Allow webhook URLs on loopback/private networks and plain http (testing).",
+    )
+    webhook_worker: bool = Field(
+        default=True, description="Deliver webhooks from a background thread of the API process."
+    )
+    webhook_poll_seconds: float = Field(default=2.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_backoff_seconds: int = Field(default=30, ge=1)
     media_dir: Path = Field(
         default=Path(), description="Where media files live; empty means DATA_DIR/media."
     )

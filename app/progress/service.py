@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry, StageEntry
+from app.clinics.events import emit
+from app.clinics.models import EventType
 from app.core.errors import ConflictError, NotFoundError
 from app.core.models import as_utc
 from app.progress.models import Enrollment, SessionEntry, SessionLog, StageChange, StageChangeReason
@@ -136,54 +138,78 @@ def history(session: Session, enrollment_id: int) -> list[StageChange]:
 # Evaluation
 
 
+StageKey = tuple[int, int, int]  # (user id, program id, stage position)
+
+
 def load_facts(
     session: Session, enrollments: Iterable[tuple[Enrollment, StageEntry]], now: datetime
 ) -> dict[int, StageFacts]:
-    """What each enrollment's person did at their current stage: three queries for them all."""
+    """What each enrollment's person did at their current stage.
+
+    Three queries for any number of enrollments (of one person or of a clinic's
+    patients), each bounded by the catalogue and the time window, never by
+    the length of anyone's history.
+    """
     pairs = [(e, stage) for e, stage in enrollments if e.id is not None]
     if not pairs:
         return {}
-    user_id = pairs[0][0].user_id
-    keys = {(e.program_id, e.current_stage): e for e, _ in pairs}
-    started = {key: e.stage_started_at for key, e in keys.items()}
-    program_ids = [program_id for program_id, _ in keys]
+    started: dict[StageKey, datetime] = {
+        (e.user_id, e.program_id, e.current_stage): e.stage_started_at for e, _ in pairs
+    }
+    user_ids = sorted({user_id for user_id, _, _ in started})
+    program_ids = sorted({program_id for _, program_id, _ in started})
 
     at_stage = or_(
         *(
             and_(
+                col(SessionLog.user_id) == user_id,
                 col(SessionLog.program_id) == program_id,
                 col(SessionLog.stage_position) == stage,
                 col(SessionLog.performed_at) >= since,
             )
-            for (program_id, stage), since in started.items()
+            for (user_id, program_id, stage), since in started.items()
         )
     )
-    counts: dict[tuple[int, int], int] = {
-        (program_id, stage): count
-        for program_id, stage, count in session.exec(
-            select(SessionLog.program_id, SessionLog.stage_position, func.count())
-            .where(SessionLog.user_id == user_id, col(SessionLog.deleted_at).is_(None), at_stage)
-            .group_by(col(SessionLog.program_id), col(SessionLog.stage_position))
+    counts: dict[StageKey, int] = {
+        (user_id, program_id, stage): count
+        for user_id, program_id, stage, count in session.exec(
+            select(
+                SessionLog.user_id, SessionLog.program_id, SessionLog.stage_position, func.count()
+            )
+            .where(col(SessionLog.deleted_at).is_(None), at_stage)
+            .group_by(
+                col(SessionLog.user_id), col(SessionLog.program_id), col(SessionLog.stage_position)
+            )
         )
     }
 
-    latest = _latest_ratings(session, user_id, keys, started)
+    latest = _latest_ratings(session, user_ids, program_ids, started)
 
-    pain: dict[tuple[int, int], int] = {}
-    for program_id, stage_position, worst in session.exec(
-        select(SessionEntry.program_id, SessionEntry.stage_position, func.max(SessionEntry.pain))
-        .where(
-            SessionEntry.user_id == user_id,
-            col(SessionEntry.program_id).in_(program_ids),
-            col(SessionEntry.performed_at) >= now - PAIN_WINDOW,
+    pain: dict[StageKey, int] = {
+        (user_id, program_id, stage): worst
+        for user_id, program_id, stage, worst in session.exec(
+            select(
+                SessionEntry.user_id,
+                SessionEntry.program_id,
+                SessionEntry.stage_position,
+                func.max(SessionEntry.pain),
+            )
+            .where(
+                col(SessionEntry.user_id).in_(user_ids),
+                col(SessionEntry.program_id).in_(program_ids),
+                col(SessionEntry.performed_at) >= now - PAIN_WINDOW,
+            )
+            .group_by(
+                col(SessionEntry.user_id),
+                col(SessionEntry.program_id),
+                col(SessionEntry.stage_position),
+            )
         )
-        .group_by(col(SessionEntry.program_id), col(SessionEntry.stage_position))
-    ):
-        pain[(program_id, stage_position)] = worst
+    }
 
     facts: dict[int, StageFacts] = {}
     for enrollment, stage in pairs:
-        key = (enrollment.program_id, enrollment.current_stage)
+        key = (enrollment.user_id, enrollment.program_id, enrollment.current_stage)
         assert enrollment.id is not None
         facts[enrollment.id] = StageFacts(
             stage_started_at=as_utc(enrollment.stage_started_at),
@@ -197,10 +223,10 @@ def load_facts(
 
 def _latest_ratings(
     session: Session,
-    user_id: int,
-    keys: dict[tuple[int, int], Enrollment],
-    started: dict[tuple[int, int], datetime],
-) -> dict[tuple[int, int], dict[int, str]]:
+    user_ids: list[int],
+    program_ids: list[int],
+    started: dict[StageKey, datetime],
+) -> dict[StageKey, dict[int, str]]:
     """The newest rating of each exercise at each current stage (an index seek per exercise)."""
     newer = SessionEntry.__table__.alias("newer")  # type: ignore[attr-defined]
     newest_only = ~(
@@ -218,21 +244,22 @@ def _latest_ratings(
         .exists()
     )
     rows = session.execute(
-        sa_select(  # five columns: past sqlmodel's typed overloads
+        sa_select(  # six columns: past sqlmodel's typed overloads
+            col(SessionEntry.user_id),
             col(SessionEntry.program_id),
             col(SessionEntry.stage_position),
             col(SessionEntry.exercise_id),
             col(SessionEntry.difficulty),
             col(SessionEntry.performed_at),
         ).where(
-            col(SessionEntry.user_id) == user_id,
-            col(SessionEntry.program_id).in_([program_id for program_id, _ in keys]),
+            col(SessionEntry.user_id).in_(user_ids),
+            col(SessionEntry.program_id).in_(program_ids),
             newest_only,
         )
     )
-    ratings: dict[tuple[int, int], dict[int, str]] = defaultdict(dict)
-    for program_id, stage, exercise_id, difficulty, performed_at in rows:
-        key = (program_id, stage)
+    ratings: dict[StageKey, dict[int, str]] = defaultdict(dict)
+    for user_id, program_id, stage, exercise_id, difficulty, performed_at in rows:
+        key = (user_id, program_id, stage)
         if key in started and as_utc(performed_at) >= as_utc(started[key]):
             ratings[key][exercise_id] = str(difficulty)
     return ratings
@@ -242,8 +269,33 @@ def enrollment_states(
     session: Session, *, user_id: int, snapshot: CatalogSnapshot, now: datetime
 ) -> list[EnrollmentState]:
     """Every enrollment of a person with the evaluation of its current stage."""
+    return states_of(list_enrollments(session, user_id), session, snapshot=snapshot, now=now)
+
+
+def enrollment_states_of_people(
+    session: Session, *, user_ids: list[int], snapshot: CatalogSnapshot, now: datetime
+) -> dict[int, list[EnrollmentState]]:
+    """The same for several people at once (a clinic's patients): no query per person."""
+    enrollments = session.exec(
+        select(Enrollment)
+        .where(col(Enrollment.user_id).in_(user_ids))
+        .order_by(col(Enrollment.user_id), col(Enrollment.id))
+    ).all()
+    by_person: dict[int, list[EnrollmentState]] = {user_id: [] for user_id in user_ids}
+    for state in states_of(enrollments, session, snapshot=snapshot, now=now):
+        by_person[state.enrollment.user_id].append(state)
+    return by_person
+
+
+def states_of(
+    enrollments: Iterable[Enrollment],
+    session: Session,
+    *,
+    snapshot: CatalogSnapshot,
+    now: datetime,
+) -> list[EnrollmentState]:
     pairs: list[tuple[Enrollment, ProgramEntry, StageEntry | None]] = []
-    for enrollment in list_enrollments(session, user_id):
+    for enrollment in enrollments:
         program = snapshot.program_by_id.get(enrollment.program_id)
         if program is None:  # unpublished since: nothing to show
             continue
@@ -338,6 +390,19 @@ def advance(
     )
     session.flush()
     session.refresh(enrollment)
+    emit(
+        session,
+        patient_id=user_id,
+        event_type=EventType.STAGE_ADVANCED,
+        data={
+            "program": program.slug,
+            "from_stage": from_stage,
+            "to_stage": from_stage if last else from_stage + 1,
+            "completed": last,
+            "by": "rule",
+        },
+        now=now,
+    )
     return enrollment_state(session, user_id=user_id, program=program, now=now)
 
 

@@ -24,6 +24,8 @@ from sqlmodel import Session, col, select
 
 from app.catalog.models import Exercise
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
+from app.clinics.events import emit
+from app.clinics.models import EventType
 from app.core.errors import InvalidInputError, NotFoundError, ProblemError
 from app.core.models import as_utc
 from app.progress.models import Enrollment, SessionEntry, SessionLog, SessionSequence
@@ -166,9 +168,48 @@ def put_session(
     snapshot: CatalogSnapshot,
     now: datetime,
 ) -> tuple[SessionLog, Outcome]:
-    """Create or replace one session by its client UUID."""
+    """Create or replace one session by its client UUID; tell linked clinics about it."""
     resolved = resolve(session, user_id=user_id, body=body, snapshot=snapshot, now=now)
-    key = str(session_id)
+    log, outcome = _write(session, user_id=user_id, key=str(session_id), resolved=resolved, now=now)
+    if outcome is not Outcome.UNCHANGED:
+        _announce(session, log, resolved, outcome, now)
+    return log, outcome
+
+
+def _announce(
+    session: Session, log: SessionLog, resolved: Resolved, outcome: Outcome, now: datetime
+) -> None:
+    worst = max(entry.values["pain"] for entry in resolved.entries)
+    program = resolved.program
+    common = {"session_id": log.id, "program": program.slug, "stage": resolved.stage}
+    emit(
+        session,
+        patient_id=log.user_id,
+        event_type=EventType.SESSION_LOGGED,
+        data={
+            **common,
+            "performed_at": as_utc(resolved.performed_at).isoformat(),
+            "outcome": outcome.value,
+            "entries": len(resolved.entries),
+            "worst_pain": worst,
+        },
+        now=now,
+    )
+    stage = program.stage(resolved.stage)
+    limit = stage.rule["max_pain"] if stage else 10
+    if worst >= limit:
+        emit(
+            session,
+            patient_id=log.user_id,
+            event_type=EventType.PAIN_REPORTED,
+            data={**common, "pain": worst, "max_pain": limit},
+            now=now,
+        )
+
+
+def _write(
+    session: Session, *, user_id: int, key: str, resolved: Resolved, now: datetime
+) -> tuple[SessionLog, Outcome]:
     existing = _locked(session, key)
     if existing is not None and existing.user_id != user_id:
         raise NotFoundError("No such session.")  # another person's UUID: never say more
@@ -279,7 +320,11 @@ def sync_sessions(
                     now=now,
                 )
         except ProblemError as exc:
-            errors = exc.extra.get("errors") or []
+            # Point into the batch, as validation errors do: body.X -> body.sessions.N.X
+            errors = [
+                {**error, "pointer": error["pointer"].replace("body", f"body.sessions.{index}", 1)}
+                for error in exc.extra.get("errors") or []
+            ]
             results.append(
                 SyncResultItem(str(item.id), "rejected", detail=exc.detail, errors=errors)
             )

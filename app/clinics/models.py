@@ -1,0 +1,158 @@
+"""Clinics, their clinicians, consented patient links, API clients and webhooks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.models import timestamp_field
+
+
+class MemberRole(StrEnum):
+    OWNER = "owner"
+    CLINICIAN = "clinician"
+
+
+class Scope(StrEnum):
+    PATIENTS_READ = "patients:read"
+    PROGRAMS_WRITE = "programs:write"
+    WEBHOOKS_MANAGE = "webhooks:manage"
+
+
+class EventType(StrEnum):
+    SESSION_LOGGED = "session.logged"
+    STAGE_ADVANCED = "stage.advanced"
+    PAIN_REPORTED = "pain.reported"
+    LINK_CREATED = "link.created"
+    LINK_REVOKED = "link.revoked"
+    PROGRAM_ASSIGNED = "program.assigned"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Clinic(SQLModel, table=True):
+    __tablename__ = "clinic"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(200), nullable=False)
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+    created_at: datetime = timestamp_field()
+
+
+class ClinicMember(SQLModel, table=True):
+    __tablename__ = "clinic_member"
+
+    clinic_id: int = Field(foreign_key="clinic.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(
+        foreign_key="user_account.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    role: MemberRole = Field(default=MemberRole.CLINICIAN, sa_type=String(16), nullable=False)
+    added_at: datetime = timestamp_field()
+
+
+class PatientInvitation(SQLModel, table=True):
+    """A short, single-use, expiring code a patient redeems to consent to a link.
+
+    Only a hash of the code is kept; the code itself is shown once, to the clinician.
+    """
+
+    __tablename__ = "patient_invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", nullable=False, index=True, ondelete="CASCADE")
+    code_hash: str = Field(sa_type=String(64), unique=True, nullable=False)
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    redeemed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    redeemed_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+
+
+class PatientLink(SQLModel, table=True):
+    """A patient's consent for a clinic to see their programs, sessions and progress."""
+
+    __tablename__ = "patient_link"
+    __table_args__ = (UniqueConstraint("clinic_id", "patient_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", nullable=False, ondelete="CASCADE")
+    patient_id: int = Field(
+        foreign_key="user_account.id", nullable=False, index=True, ondelete="CASCADE"
+    )
+    created_at: datetime = timestamp_field()
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ApiClient(SQLModel, table=True):
+    """A clinic system's credentials: a public client id and a secret kept only as a hash."""
+
+    __tablename__ = "api_client"
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", nullable=False, index=True, ondelete="CASCADE")
+    client_id: str = Field(sa_type=String(64), unique=True, nullable=False)
+    secret_hash: str = Field(sa_type=String(255), nullable=False)
+    name: str = Field(sa_type=String(200), nullable=False)
+    scopes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+    created_at: datetime = timestamp_field()
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class WebhookSubscription(SQLModel, table=True):
+    __tablename__ = "webhook_subscription"
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", nullable=False, index=True, ondelete="CASCADE")
+    url: str = Field(sa_type=String(2000), nullable=False)
+    # The signing secret, encrypted with a key derived from SECRET_KEY: it must be
+    # readable to sign each delivery, so a hash would not do.
+    secret_encrypted: str = Field(sa_type=Text, nullable=False)
+    event_types: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    active: bool = Field(default=True, nullable=False)
+    created_at: datetime = timestamp_field()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The outbox: one event for one subscription, written in the transaction that caused it."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(
+        foreign_key="webhook_subscription.id", nullable=False, index=True, ondelete="CASCADE"
+    )
+    event_id: str = Field(sa_type=String(36), nullable=False)
+    event_type: str = Field(sa_type=String(32), nullable=False)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+    status: DeliveryStatus = Field(
+        default=DeliveryStatus.PENDING, sa_type=String(16), nullable=False
+    )
+    attempts: int = Field(default=0, nullable=False)
+    next_attempt_at: datetime = timestamp_field()
+    locked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_status_code: int | None = Field(default=None)
+    last_error: str | None = Field(default=None, sa_type=String(500))
+    created_at: datetime = timestamp_field()
+    delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

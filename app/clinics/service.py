@@ -1,0 +1,496 @@
+"""Clinics: membership, consent (invitations and links), patients, assignments, API clients.
+
+No FastAPI here. Every query about patients goes through `linked_patient`,
+which only finds people with a live link to the clinic: withdrawn consent
+takes effect on the very next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.access.policy import Role
+from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
+from app.clinics.events import emit
+from app.clinics.models import (
+    ApiClient,
+    Clinic,
+    ClinicMember,
+    EventType,
+    MemberRole,
+    PatientInvitation,
+    PatientLink,
+    Scope,
+)
+from app.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from app.core.models import as_utc
+from app.identity.models import User
+from app.identity.service import normalize_email
+from app.progress import service as progress
+from app.progress.models import (
+    Enrollment,
+    SessionEntry,
+    SessionLog,
+    StageChange,
+    StageChangeReason,
+)
+
+# Crockford's base32 without look-alikes: 10 characters carry 50 bits.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 10
+ALL_SCOPES = frozenset(scope.value for scope in Scope)
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicActor:
+    """Who acts on a clinic: one of its clinicians, an admin, or one of its API clients."""
+
+    clinic_id: int
+    scopes: frozenset[str]
+    user: User | None = None
+    client: ApiClient | None = None
+    is_owner: bool = False
+
+    @property
+    def actor_user_id(self) -> int | None:
+        return self.user.id if self.user else None
+
+    def require(self, scope: Scope) -> None:
+        if scope.value not in self.scopes:
+            raise ForbiddenError(f"This needs the '{scope.value}' scope.")
+
+    def require_owner(self) -> None:
+        if not self.is_owner:
+            raise ForbiddenError("Only the clinic's owners (or an admin) may do this.")
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Clinics and members
+
+
+def create_clinic(session: Session, *, name: str, admin: User) -> Clinic:
+    clinic = Clinic(name=name, created_by_id=admin.id)
+    session.add(clinic)
+    session.flush()
+    return clinic
+
+
+def get_clinic(session: Session, clinic_id: int) -> Clinic:
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None:
+        raise NotFoundError("No such clinic.")
+    return clinic
+
+
+def clinics_of(session: Session, user: User) -> list[Clinic]:
+    query = select(Clinic).order_by(col(Clinic.name), col(Clinic.id))
+    if user.role != Role.ADMIN:
+        query = query.join(ClinicMember, col(ClinicMember.clinic_id) == Clinic.id).where(
+            ClinicMember.user_id == user.id
+        )
+    return list(session.exec(query))
+
+
+def membership(session: Session, clinic_id: int, user_id: int) -> ClinicMember | None:
+    return session.get(ClinicMember, (clinic_id, user_id))
+
+
+def members(session: Session, clinic_id: int) -> list[tuple[ClinicMember, User]]:
+    rows = session.exec(
+        select(ClinicMember, User)
+        .join(User, col(User.id) == ClinicMember.user_id)
+        .where(ClinicMember.clinic_id == clinic_id)
+        .order_by(col(User.display_name), col(User.id))
+    )
+    return [(member, user) for member, user in rows]
+
+
+def add_member(
+    session: Session, *, clinic_id: int, email: str, role: MemberRole
+) -> tuple[ClinicMember, User]:
+    """Add an existing account to the clinic; it becomes a clinician if it was a member."""
+    user = session.exec(select(User).where(User.email == normalize_email(email))).first()
+    if user is None or user.disabled:
+        raise InvalidInputError.for_field("body.email", "No active account has this email.")
+    assert user.id is not None
+    member = ClinicMember(clinic_id=clinic_id, user_id=user.id, role=role)
+    try:
+        with session.begin_nested():
+            session.add(member)
+    except IntegrityError as exc:
+        raise ConflictError("This person is already a member of the clinic.") from exc
+    if user.role == Role.MEMBER:
+        user.role = Role.CLINICIAN
+        session.add(user)
+    session.flush()
+    return member, user
+
+
+def remove_member(session: Session, *, clinic_id: int, user_id: int) -> None:
+    member = membership(session, clinic_id, user_id)
+    if member is None:
+        raise NotFoundError("No such member.")
+    owners = session.exec(
+        select(func.count())
+        .select_from(ClinicMember)
+        .where(ClinicMember.clinic_id == clinic_id, ClinicMember.role == MemberRole.OWNER)
+    ).one()
+    if member.role == MemberRole.OWNER and owners <= 1:
+        raise ConflictError("A clinic keeps at least one owner.")
+    session.delete(member)
+    session.flush()
+
+
+# ---------------------------------------------------------------------------
+# Consent: invitations and links
+
+
+def normalize_code(code: str) -> str:
+    cleaned = code.upper().replace("-", "").replace(" ", "")
+    return cleaned.replace("O", "0").replace("I", "1").replace("L", "1")
+
+
+def create_invitation(
+    session: Session, *, actor: ClinicActor, now: datetime, valid_for: timedelta
+) -> tuple[PatientInvitation, str]:
+    """A single-use code for one patient; only its hash is stored."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    invitation = PatientInvitation(
+        clinic_id=actor.clinic_id,
+        code_hash=_digest(raw),
+        created_by_id=actor.actor_user_id,
+        created_at=now,
+        expires_at=now + valid_for,
+    )
+    session.add(invitation)
+    session.flush()
+    return invitation, f"{raw[:5]}-{raw[5:]}"
+
+
+def invitations(session: Session, clinic_id: int) -> list[PatientInvitation]:
+    return list(
+        session.exec(
+            select(PatientInvitation)
+            .where(PatientInvitation.clinic_id == clinic_id)
+            .order_by(col(PatientInvitation.created_at).desc())
+        )
+    )
+
+
+def redeem(session: Session, *, patient: User, code: str, now: datetime) -> PatientLink:
+    """The patient consents: the code is spent (once) and the clinic is linked."""
+    assert patient.id is not None
+    spent = session.execute(
+        update(PatientInvitation)
+        .where(
+            col(PatientInvitation.code_hash) == _digest(normalize_code(code)),
+            col(PatientInvitation.redeemed_at).is_(None),
+            col(PatientInvitation.expires_at) > now,
+        )
+        .values(redeemed_at=now, redeemed_by_id=patient.id)
+        .returning(col(PatientInvitation.clinic_id))
+    ).first()
+    if spent is None:
+        # One answer for unknown, used and expired codes: nothing to learn by guessing.
+        raise InvalidInputError.for_field(
+            "body.code", "This code is not valid (it may have expired or been used)."
+        )
+    clinic_id = spent[0]
+    link = session.exec(
+        select(PatientLink).where(
+            PatientLink.clinic_id == clinic_id, PatientLink.patient_id == patient.id
+        )
+    ).first()
+    if link is not None and link.revoked_at is None:
+        raise ConflictError("You are already linked to this clinic.")
+    if link is None:
+        link = PatientLink(clinic_id=clinic_id, patient_id=patient.id, created_at=now)
+    else:  # consenting again after withdrawing
+        link.revoked_at = None
+        link.created_at = now
+    session.add(link)
+    session.flush()
+    emit(
+        session,
+        patient_id=patient.id,
+        event_type=EventType.LINK_CREATED,
+        data={},
+        clinic_id=clinic_id,
+        now=now,
+    )
+    return link
+
+
+def links_of(session: Session, patient_id: int) -> list[tuple[PatientLink, Clinic]]:
+    rows = session.exec(
+        select(PatientLink, Clinic)
+        .join(Clinic, col(Clinic.id) == PatientLink.clinic_id)
+        .where(PatientLink.patient_id == patient_id, col(PatientLink.revoked_at).is_(None))
+        .order_by(col(Clinic.name))
+    )
+    return [(link, clinic) for link, clinic in rows]
+
+
+def withdraw(session: Session, *, patient_id: int, clinic_id: int, now: datetime) -> None:
+    """The patient withdraws consent: from now on the clinic sees nothing of them."""
+    link = session.exec(
+        select(PatientLink).where(
+            PatientLink.clinic_id == clinic_id,
+            PatientLink.patient_id == patient_id,
+            col(PatientLink.revoked_at).is_(None),
+        )
+    ).first()
+    if link is None:
+        raise NotFoundError("You are not linked to this clinic.")
+    # The clinic hears of it while the link still stands, then it is cut.
+    emit(
+        session,
+        patient_id=patient_id,
+        event_type=EventType.LINK_REVOKED,
+        data={},
+        clinic_id=clinic_id,
+        now=now,
+    )
+    link.revoked_at = now
+    session.add(link)
+    session.flush()
+
+
+def linked_patient(session: Session, clinic_id: int, patient_id: int) -> User:
+    """The patient, if linked to this clinic with live consent; 404 otherwise."""
+    row = session.exec(
+        select(User)
+        .join(PatientLink, col(PatientLink.patient_id) == User.id)
+        .where(
+            PatientLink.clinic_id == clinic_id,
+            PatientLink.patient_id == patient_id,
+            col(PatientLink.revoked_at).is_(None),
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError("No such patient.")
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Patients
+
+
+@dataclass
+class PatientSummary:
+    user: User
+    linked_at: datetime
+    programs: list[dict[str, Any]] = field(default_factory=list)
+    sessions_last_7_days: int = 0
+    latest_pain: dict[str, Any] | None = None
+
+    @property
+    def pain_hold(self) -> bool:
+        return any(program["pain_hold"] for program in self.programs)
+
+    @property
+    def inactive(self) -> bool:
+        return self.sessions_last_7_days == 0
+
+
+def patient_summaries(
+    session: Session, *, clinic_id: int, snapshot: CatalogSnapshot, now: datetime
+) -> list[PatientSummary]:
+    """Every linked patient: programs, adherence, latest pain, holds. No query per patient."""
+    rows = session.exec(
+        select(User, PatientLink.created_at)
+        .join(PatientLink, col(PatientLink.patient_id) == User.id)
+        .where(PatientLink.clinic_id == clinic_id, col(PatientLink.revoked_at).is_(None))
+        .order_by(col(User.display_name), col(User.id))
+    ).all()
+    summaries = {user.id: PatientSummary(user, as_utc(linked)) for user, linked in rows}
+    user_ids = [uid for uid in summaries if uid is not None]
+    if not user_ids:
+        return []
+    week_ago = now - timedelta(days=7)
+    states = progress.enrollment_states_of_people(
+        session, user_ids=user_ids, snapshot=snapshot, now=now
+    )
+    recent = session.exec(
+        select(SessionLog.user_id, SessionLog.program_id, func.count())
+        .where(
+            col(SessionLog.user_id).in_(user_ids),
+            col(SessionLog.deleted_at).is_(None),
+            col(SessionLog.performed_at) >= week_ago,
+        )
+        .group_by(col(SessionLog.user_id), col(SessionLog.program_id))
+    ).all()
+    recent_counts = {(user_id, program_id): count for user_id, program_id, count in recent}
+    for user_id, user_states in states.items():
+        summary = summaries[user_id]
+        for state in user_states:
+            program = state.program
+            count = recent_counts.get((user_id, program.id), 0)
+            summary.sessions_last_7_days += count
+            summary.programs.append(
+                {
+                    "program": program.slug,
+                    "stage": state.enrollment.current_stage,
+                    "stage_name": (
+                        program.stage(state.enrollment.current_stage) or program.stages[0]
+                    ).name,
+                    "completed": state.enrollment.completed_at is not None,
+                    "sessions_last_7_days": count,
+                    "pain_hold": bool(state.evaluation and state.evaluation.pain_hold),
+                }
+            )
+    for user_id, performed_at, pain in session.exec(
+        select(SessionEntry.user_id, SessionEntry.performed_at, func.max(SessionEntry.pain))
+        .where(
+            col(SessionEntry.user_id).in_(user_ids),
+            col(SessionEntry.performed_at) >= now - timedelta(days=30),
+        )
+        .group_by(col(SessionEntry.user_id), col(SessionEntry.performed_at))
+    ):
+        summary = summaries[user_id]
+        moment = as_utc(performed_at)
+        if summary.latest_pain is None or moment > summary.latest_pain["at"]:
+            summary.latest_pain = {"value": pain, "at": moment}
+    return list(summaries.values())
+
+
+def assign_program(
+    session: Session,
+    *,
+    actor: ClinicActor,
+    patient: User,
+    program: ProgramEntry,
+    now: datetime,
+) -> Enrollment:
+    assert patient.id is not None
+    enrollment = progress.enroll(
+        session,
+        user_id=patient.id,
+        program=program,
+        now=now,
+        assigned_by=actor.actor_user_id,
+    )
+    emit(
+        session,
+        patient_id=patient.id,
+        event_type=EventType.PROGRAM_ASSIGNED,
+        data={"program": program.slug, "assigned_by": actor.actor_user_id},
+        clinic_id=actor.clinic_id,
+        now=now,
+    )
+    return enrollment
+
+
+def set_stage(
+    session: Session,
+    *,
+    actor: ClinicActor,
+    patient: User,
+    program: ProgramEntry,
+    stage: int,
+    reason: str,
+    now: datetime,
+) -> Enrollment:
+    """A clinician's override of the rule: recorded in the history, and the lock follows."""
+    assert patient.id is not None
+    if program.stage(stage) is None:
+        raise InvalidInputError.for_field(
+            "body.stage", f"'{program.slug}' has stages 1 to {len(program.stages)}."
+        )
+    enrollment = progress.get_enrollment(
+        session, user_id=patient.id, program=program, for_update=True
+    )
+    from_stage = enrollment.current_stage
+    enrollment.current_stage = stage
+    enrollment.stage_started_at = now
+    enrollment.completed_at = None
+    session.add(enrollment)
+    assert enrollment.id is not None
+    session.add(
+        StageChange(
+            enrollment_id=enrollment.id,
+            from_stage=from_stage,
+            to_stage=stage,
+            reason=StageChangeReason.CLINICIAN,
+            changed_by_id=actor.actor_user_id,
+            note=reason,
+            changed_at=now,
+        )
+    )
+    session.flush()
+    emit(
+        session,
+        patient_id=patient.id,
+        event_type=EventType.STAGE_ADVANCED,
+        data={
+            "program": program.slug,
+            "from_stage": from_stage,
+            "to_stage": stage,
+            "by": "clinician",
+        },
+        now=now,
+    )
+    return enrollment
+
+
+# ---------------------------------------------------------------------------
+# API clients
+
+
+def create_api_client(
+    session: Session, *, actor: ClinicActor, name: str, scopes: list[str]
+) -> tuple[ApiClient, str]:
+    """New credentials; the secret is returned once and kept only as a hash."""
+    secret = secrets.token_urlsafe(32)
+    client = ApiClient(
+        clinic_id=actor.clinic_id,
+        client_id="rc_" + secrets.token_hex(12),
+        secret_hash=_digest(secret),
+        name=name,
+        scopes=sorted(set(scopes)),
+        created_by_id=actor.actor_user_id,
+    )
+    session.add(client)
+    session.flush()
+    return client, secret
+
+
+def api_clients(session: Session, clinic_id: int) -> list[ApiClient]:
+    return list(
+        session.exec(
+            select(ApiClient).where(ApiClient.clinic_id == clinic_id).order_by(col(ApiClient.id))
+        )
+    )
+
+
+def revoke_api_client(session: Session, *, clinic_id: int, client_id: int, now: datetime) -> None:
+    client = session.get(ApiClient, client_id)
+    if client is None or client.clinic_id != clinic_id:
+        raise NotFoundError("No such API client.")
+    if client.revoked_at is None:
+        client.revoked_at = now
+        session.add(client)
+        session.flush()
+
+
+def authenticate_client(session: Session, client_id: str, secret: str) -> ApiClient | None:
+    client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
+    # Compare even when the id is unknown, so timing says nothing about which ids exist.
+    expected = client.secret_hash if client else _digest("unknown-client")
+    matches = hmac.compare_digest(expected, _digest(secret))
+    if client is None or not matches or client.revoked_at is not None:
+        return None
+    return client
