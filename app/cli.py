@@ -120,6 +120,32 @@ def import_library(
     typer.echo(report.summary())
 
 
+@cli.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Send what is due, then exit.")] = False,
+) -> None:
+    """Deliver webhooks from the outbox (run beside servers started with WEBHOOK_WORKER=false)."""
+    from app.clinics.delivery import WebhookWorker
+    from app.clinics.webhooks import SecretBox
+    from app.core.db import Database
+    from app.core.secrets import resolve_secret_key
+    from app.main import delivery_settings
+
+    settings = get_settings()
+    database = Database.from_settings(settings)
+    sender = WebhookWorker(
+        database, SecretBox(resolve_secret_key(settings)), delivery_settings(settings)
+    )
+    try:
+        if once:
+            typer.echo(f"Attempted {sender.run_once()} delivery(ies).")
+        else:
+            typer.echo("Delivering webhooks; Ctrl+C to stop.")
+            sender.run_forever(settings.webhook_poll_seconds)
+    finally:
+        database.dispose()
+
+
 @cli.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Argument(help="The administrator's email.")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,10 @@ from pydantic.json_schema import models_json_schema
 from app.access.router import router as media_router
 from app.catalog.cache import CatalogCache
 from app.catalog.router import router as catalog_router
+from app.clinics.delivery import DeliverySettings, WebhookWorker
+from app.clinics.router import me_router as clinic_links_router
+from app.clinics.router import router as clinics_router
+from app.clinics.webhooks import SecretBox
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.docs import install_docs
@@ -62,9 +67,27 @@ TAGS: list[dict[str, Any]] = [
         "name": "sessions",
         "description": "Logging sessions by client UUID (safe to retry), batch sync, change feed.",
     },
+    {
+        "name": "clinics",
+        "description": "Clinics, clinicians, patient invitations, linked patients, program "
+        "assignment and stage overrides, API clients, webhooks. Outsiders get 404.",
+    },
+    {
+        "name": "clinic links",
+        "description": "A patient's consent: redeem a clinic's code, list, withdraw at any time.",
+    },
     {"name": "media", "description": "Teaser images, and premium media through signed links."},
     {"name": "operations", "description": "Liveness and readiness probes."},
 ]
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    return DeliverySettings(
+        max_attempts=settings.webhook_max_attempts,
+        backoff_seconds=settings.webhook_backoff_seconds,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        allow_private=settings.webhook_allow_private_targets,
+    )
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -81,9 +104,26 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         secret, base_url=settings.media_base_url, ttl_seconds=settings.media_link_seconds
     )
 
+    box = SecretBox(secret)
+    worker = WebhookWorker(database, box, delivery_settings(settings))
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if settings.webhook_worker:
+            # On SQLite one process delivers; on PostgreSQL every instance may (SKIP LOCKED).
+            thread = threading.Thread(
+                target=worker.run_forever,
+                args=(settings.webhook_poll_seconds, stop.is_set),
+                name="webhook-worker",
+                daemon=True,
+            )
+            thread.start()
         yield
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=settings.webhook_timeout_seconds + settings.webhook_poll_seconds)
         if owns_database:
             database.dispose()
 
@@ -108,6 +148,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         leeway_seconds=settings.jwt_leeway_seconds,
     )
     app.state.rate_limiter = RateLimiter(storage_uri=settings.redis_url)
+    app.state.webhook_box = box
+    app.state.webhook_worker = worker
     app.state.catalog = CatalogCache(
         database, media_url=media.public_url, poll_seconds=settings.content_poll_seconds
     )
@@ -119,6 +161,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(identity_router)
     app.include_router(catalog_router)
     app.include_router(progress_router)
+    app.include_router(clinics_router)
+    app.include_router(clinic_links_router)
     app.include_router(media_router)
     _install_openapi(app)
     return app

@@ -54,6 +54,8 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         secret_key=TEST_SECRET,
         seed_dir=PROJECT_ROOT / "seed",
         content_poll_seconds=0,
+        # Tests drive the webhook worker themselves, step by step.
+        webhook_worker=False,
     )
 
 

@@ -12,12 +12,17 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import secrets
 import socket
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
-from app.core.errors import InvalidInputError
+from app.clinics.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from app.core.errors import InvalidInputError, NotFoundError
 
 
 def signature(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
@@ -89,3 +94,78 @@ def check_target(url: str, *, allow_private: bool) -> None:
             raise UnsafeTargetError(
                 "The webhook URL resolves to a loopback, private, link-local or reserved address."
             )
+
+
+# ---------------------------------------------------------------------------
+# Subscriptions
+
+
+def create_subscription(
+    session: Session,
+    *,
+    clinic_id: int,
+    url: str,
+    event_types: list[str],
+    box: SecretBox,
+    allow_private: bool,
+) -> tuple[WebhookSubscription, str]:
+    """Subscribe `url` to `event_types`; the signing secret is returned once."""
+    try:
+        check_target(url, allow_private=allow_private)
+    except UnsafeTargetError as exc:
+        raise InvalidInputError.for_field("body.url", exc.detail, "unsafe_url") from exc
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    subscription = WebhookSubscription(
+        clinic_id=clinic_id, url=url, secret_encrypted=box.seal(secret), event_types=event_types
+    )
+    session.add(subscription)
+    session.flush()
+    return subscription, secret
+
+
+def subscriptions(session: Session, clinic_id: int) -> list[WebhookSubscription]:
+    return list(
+        session.exec(
+            select(WebhookSubscription)
+            .where(WebhookSubscription.clinic_id == clinic_id)
+            .order_by(col(WebhookSubscription.id))
+        )
+    )
+
+
+def subscription_of(session: Session, clinic_id: int, subscription_id: int) -> WebhookSubscription:
+    subscription = session.get(WebhookSubscription, subscription_id)
+    if subscription is None or subscription.clinic_id != clinic_id:
+        raise NotFoundError("No such webhook.")
+    return subscription
+
+
+def deliveries(
+    session: Session, subscription_id: int, *, limit: int, offset: int
+) -> tuple[list[WebhookDelivery], int]:
+    base = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+    total = session.exec(
+        select(func.count())
+        .select_from(WebhookDelivery)
+        .where(WebhookDelivery.subscription_id == subscription_id)
+    ).one()
+    rows = session.exec(
+        base.order_by(col(WebhookDelivery.id).desc()).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def redeliver(
+    session: Session, *, subscription_id: int, delivery_id: int, now: datetime
+) -> WebhookDelivery:
+    """Send a delivery again (the same event id, so receivers can drop a duplicate)."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.subscription_id != subscription_id:
+        raise NotFoundError("No such delivery.")
+    delivery.status = DeliveryStatus.PENDING
+    delivery.next_attempt_at = now
+    delivery.locked_until = None
+    delivery.attempts = 0
+    session.add(delivery)
+    session.flush()
+    return delivery

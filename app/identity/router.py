@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Literal
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Form, Request, Response, status
 
+from app.clinics import service as clinics
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import InvalidInputError, ProblemError, error_responses
+from app.core.jwt import TokenCodec, TokenType
 from app.core.ratelimit import RateLimiter, account_key, client_address
 from app.identity import service
 from app.identity.deps import CurrentUserDep, PrincipalDep, TokenCodecDep
@@ -20,12 +25,67 @@ GrantType = Literal["password", "refresh_token", "client_credentials"]
 FormText = Annotated[str | None, Form(max_length=4096)]
 
 
-class UnsupportedGrantError(ProblemError):
+class OAuthError(ProblemError):
+    """An RFC 6749 token error, as a problem document with the OAuth `error` code."""
+
     status = 400
-    type = "/problems/unsupported-grant-type"
+    type = "/problems/oauth"
+
+    def __init__(self, detail: str, *, error: str) -> None:
+        super().__init__(detail, extra={"error": error})
+
+
+class InvalidClientError(OAuthError):
+    status = 401
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, extra={"error": "unsupported_grant_type"})
+        super().__init__(detail, error="invalid_client")
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (unquote(client_id), unquote(secret)) if sep else None
+
+
+def _client_token(
+    session: SessionDep,
+    settings: SettingsDep,
+    codec: TokenCodec,
+    request: Request,
+    client_id: str | None,
+    client_secret: str | None,
+    scope: str | None,
+) -> TokenOut:
+    basic = _basic_credentials(request)
+    if basic is not None:
+        client_id, client_secret = basic
+    if not client_id or not client_secret:
+        raise InvalidClientError("client_id and client_secret are required.")
+    _limiter(request).hit(
+        settings.login_rate_per_address, scope="client-ip", key=client_address(request)
+    )
+    client = clinics.authenticate_client(session, client_id, client_secret)
+    if client is None:
+        raise InvalidClientError("Unknown client or wrong secret.")
+    granted = set(client.scopes)
+    wanted = set(scope.split()) if scope else granted
+    if not wanted <= granted:
+        raise OAuthError("The client does not have every scope asked for.", error="invalid_scope")
+    ttl = settings.client_token_minutes * 60
+    token, _ = codec.encode(
+        subject=f"client:{client.id}",
+        token_type=TokenType.CLIENT,
+        ttl_seconds=ttl,
+        extra={"cid": client.clinic_id, "scope": " ".join(sorted(wanted))},
+    )
+    return TokenOut(access_token=token, expires_in=ttl)
 
 
 def _limiter(request: Request) -> RateLimiter:
@@ -68,7 +128,7 @@ def register(
     name="issue_token",
     summary="Sign in (password), or exchange a refresh token for a new pair",
     response_model=TokenOut,
-    responses=error_responses(400, 422, 429),
+    responses=error_responses(400, 401, 422, 429),
 )
 def issue_token(
     session: SessionDep,
@@ -81,8 +141,17 @@ def issue_token(
     password: Annotated[str | None, Form(max_length=128)] = None,
     refresh_token: FormText = None,
     scope: FormText = None,
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=256)] = None,
 ) -> TokenOut:
-    """OAuth2 token endpoint (form-encoded, so the Authorize button in `/docs` works)."""
+    """OAuth2 token endpoint (form-encoded, so the Authorize button in `/docs` works).
+
+    - `password`: `username` (email) and `password` -> access and refresh tokens.
+    - `refresh_token`: `refresh_token` -> a new pair; each refresh token works once.
+    - `client_credentials`: a clinic API client's `client_id` and `client_secret`
+      (form fields or HTTP Basic) -> a short access token bound to that clinic and
+      the client's scopes (or the subset asked for in `scope`). It cannot act as a user.
+    """
     _private(response)
     if grant_type == "password":
         if not username or not password:
@@ -103,7 +172,7 @@ def issue_token(
             )
         pair = service.rotate_refresh_token(session, refresh_token, codec, settings)
     else:
-        raise UnsupportedGrantError("This grant type is for clinic API clients.")
+        return _client_token(session, settings, codec, request, client_id, client_secret, scope)
     return TokenOut(
         access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
     )

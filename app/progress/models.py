@@ -143,3 +143,22 @@ class SessionSequence(SQLModel, table=True):
 
     user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
     last_seq: int = Field(default=0, nullable=False)
+
+
+class ExerciseRating(SQLModel, table=True):
+    """The newest rating of one exercise at one stage, per person.
+
+    Kept in step by every session write and delete (for just the exercises
+    touched), so "is every exercise rated easy?" reads a handful of rows
+    however long the person's history is.
+    """
+
+    __tablename__ = "exercise_rating"
+
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    program_id: int = Field(foreign_key="program.id", primary_key=True, ondelete="RESTRICT")
+    stage_position: int = Field(primary_key=True)
+    exercise_id: int = Field(foreign_key="exercise.id", primary_key=True, ondelete="RESTRICT")
+    difficulty: Difficulty = Field(sa_type=String(16), nullable=False)
+    performed_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    session_id: str = Field(sa_type=String(36), nullable=False)

@@ -9,15 +9,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Path, Query, Response, status
 
 from app.catalog.deps import CatalogDep
-from app.catalog.snapshot import CatalogSnapshot
 from app.core.deps import SessionDep
 from app.core.errors import InvalidInputError, NotFoundError, error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
 from app.core.schemas import Page, Slug
 from app.identity.deps import CurrentUserDep
-from app.progress import report, service, sessions
-from app.progress.models import SessionEntry, SessionLog, StageChange
+from app.progress import present, report, service, sessions
+from app.progress.models import SessionLog
 from app.progress.schemas import (
     EnrollmentCreate,
     EnrollmentDetail,
@@ -30,7 +29,6 @@ from app.progress.schemas import (
     SyncItem,
     SyncOut,
 )
-from app.progress.service import EnrollmentState
 
 router = APIRouter(prefix="/v1/me")
 
@@ -41,102 +39,6 @@ PRIVATE = "private, no-cache"
 
 class EnrollmentPage(Page[EnrollmentOut]):
     pass
-
-
-# ---------------------------------------------------------------------------
-# Presenting
-
-
-def _enrollment(state: EnrollmentState) -> dict[str, Any]:
-    enrollment, program = state.enrollment, state.program
-    stage = program.stage(enrollment.current_stage)
-    return {
-        "program": program.slug,
-        "program_name": program.name,
-        "current_stage": {
-            "position": enrollment.current_stage,
-            "name": stage.name if stage else "",
-        },
-        "stage_count": len(program.stages),
-        "started_at": enrollment.started_at,
-        "stage_started_at": enrollment.stage_started_at,
-        "completed_at": enrollment.completed_at,
-        "assigned_by": enrollment.assigned_by_id,
-    }
-
-
-def _evaluation(state: EnrollmentState) -> dict[str, Any] | None:
-    evaluation = state.evaluation
-    if evaluation is None:
-        return None
-    return {
-        "can_advance": evaluation.can_advance,
-        "pain_hold": evaluation.pain_hold,
-        "hint": evaluation.hint(),
-        "criteria": [
-            {
-                "criterion": r.criterion,
-                "met": r.met,
-                "current": r.current,
-                "required": r.required,
-                "summary": r.summary,
-            }
-            for r in evaluation.criteria
-        ],
-    }
-
-
-def _detail(state: EnrollmentState, changes: list[StageChange]) -> EnrollmentDetail:
-    return EnrollmentDetail.model_validate(
-        {
-            **_enrollment(state),
-            "evaluation": _evaluation(state),
-            "history": [
-                {
-                    "from_stage": c.from_stage,
-                    "to_stage": c.to_stage,
-                    "reason": c.reason,
-                    "changed_by": c.changed_by_id,
-                    "note": c.note,
-                    "changed_at": c.changed_at,
-                }
-                for c in changes
-            ],
-        }
-    )
-
-
-def _session(
-    log: SessionLog, entries: list[tuple[SessionEntry, str]], snapshot: CatalogSnapshot
-) -> SessionOut:
-    program = snapshot.program_by_id.get(log.program_id)
-    return SessionOut.model_validate(
-        {
-            "id": log.id,
-            "program": program.slug if program else str(log.program_id),
-            "stage": log.stage_position,
-            "performed_at": log.performed_at,
-            "note": log.note,
-            "updated_at": log.updated_at,
-            "entries": [
-                {
-                    "exercise": slug,
-                    "sets_done": e.sets_done,
-                    "reps_done": e.reps_done,
-                    "hold_seconds_done": e.hold_seconds_done,
-                    "difficulty": str(e.difficulty),
-                    "pain": e.pain,
-                    "note": e.note,
-                }
-                for e, slug in entries
-            ],
-        }
-    )
-
-
-def _detail_of(session: SessionDep, state: EnrollmentState) -> EnrollmentDetail:
-    assert state.enrollment.id is not None
-    return _detail(state, service.history(session, state.enrollment.id))
 
 
 # ---------------------------------------------------------------------------
@@ -165,7 +67,7 @@ def enroll(
     service.enroll(session, user_id=user.id, program=program, now=now)
     state = service.enrollment_state(session, user_id=user.id, program=program, now=now)
     response.headers["Location"] = f"/v1/me/enrollments/{program.slug}"
-    return _detail_of(session, state)
+    return present.detail_of(session, state)
 
 
 @router.get(
@@ -186,7 +88,7 @@ def list_enrollments(
     assert user.id is not None
     states = service.enrollment_states(session, user_id=user.id, snapshot=snapshot, now=utcnow())
     response.headers["Cache-Control"] = PRIVATE
-    return envelope([_enrollment(s) for s in page.slice(states)], len(states), page)
+    return envelope([present.enrollment(s) for s in page.slice(states)], len(states), page)
 
 
 @router.get(
@@ -208,7 +110,7 @@ def get_enrollment(
     entry = service.published_program(snapshot, program)
     state = service.enrollment_state(session, user_id=user.id, program=entry, now=utcnow())
     response.headers["Cache-Control"] = PRIVATE
-    return _detail_of(session, state)
+    return present.detail_of(session, state)
 
 
 @router.delete(
@@ -241,7 +143,7 @@ def advance(
     assert user.id is not None
     entry = service.published_program(snapshot, program)
     state = service.advance(session, user_id=user.id, program=entry, now=utcnow())
-    return _detail_of(session, state)
+    return present.detail_of(session, state)
 
 
 # ---------------------------------------------------------------------------
@@ -274,7 +176,7 @@ def put_session(
     if outcome is sessions.Outcome.CREATED:
         response.status_code = status.HTTP_201_CREATED
         response.headers["Location"] = f"/v1/me/sessions/{log.id}"
-    return _session(log, sessions.entries_of(session, [log.id])[log.id], snapshot)
+    return present.session_out(log, sessions.entries_of(session, [log.id])[log.id], snapshot)
 
 
 @router.post(
@@ -336,20 +238,8 @@ def list_session_changes(
         program_id=program_id,
         limit=limit,
     )
-    items: list[Any] = [
-        {"id": log.id, "deleted": True, "deleted_at": log.deleted_at}
-        if log.deleted_at is not None
-        else _session(log, page.entries.get(log.id, []), snapshot)
-        for log in page.logs
-    ]
     response.headers["Cache-Control"] = PRIVATE
-    return SessionFeed.model_validate(
-        {
-            "items": items,
-            "next_cursor": sessions.encode_cursor(page.next_seq),
-            "has_more": page.has_more,
-        }
-    )
+    return present.feed(page, snapshot)
 
 
 @router.get(
@@ -371,7 +261,7 @@ def get_session(
     if log is None or log.user_id != user.id or log.deleted_at is not None:
         raise NotFoundError("No such session.")
     response.headers["Cache-Control"] = PRIVATE
-    return _session(log, sessions.entries_of(session, [log.id])[log.id], snapshot)
+    return present.session_out(log, sessions.entries_of(session, [log.id])[log.id], snapshot)
 
 
 @router.delete(

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, update
-from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -22,7 +21,14 @@ from app.clinics.events import emit
 from app.clinics.models import EventType
 from app.core.errors import ConflictError, NotFoundError
 from app.core.models import as_utc
-from app.progress.models import Enrollment, SessionEntry, SessionLog, StageChange, StageChangeReason
+from app.progress.models import (
+    Enrollment,
+    ExerciseRating,
+    SessionEntry,
+    SessionLog,
+    StageChange,
+    StageChangeReason,
+)
 from app.progress.rules import PAIN_WINDOW, AdvanceRule, Evaluation, StageFacts, evaluate
 
 
@@ -195,9 +201,17 @@ def load_facts(
                 func.max(SessionEntry.pain),
             )
             .where(
-                col(SessionEntry.user_id).in_(user_ids),
-                col(SessionEntry.program_id).in_(program_ids),
-                col(SessionEntry.performed_at) >= now - PAIN_WINDOW,
+                or_(
+                    *(
+                        and_(
+                            col(SessionEntry.user_id) == user_id,
+                            col(SessionEntry.program_id) == program_id,
+                            col(SessionEntry.stage_position) == stage,
+                            col(SessionEntry.performed_at) >= now - PAIN_WINDOW,
+                        )
+                        for user_id, program_id, stage in started
+                    )
+                )
             )
             .group_by(
                 col(SessionEntry.user_id),
@@ -227,41 +241,19 @@ def _latest_ratings(
     program_ids: list[int],
     started: dict[StageKey, datetime],
 ) -> dict[StageKey, dict[int, str]]:
-    """The newest rating of each exercise at each current stage (an index seek per exercise)."""
-    newer = SessionEntry.__table__.alias("newer")  # type: ignore[attr-defined]
-    newest_only = ~(
-        select(newer.c.id)
-        .where(
-            newer.c.user_id == SessionEntry.user_id,
-            newer.c.program_id == SessionEntry.program_id,
-            newer.c.stage_position == SessionEntry.stage_position,
-            newer.c.exercise_id == SessionEntry.exercise_id,
-            (newer.c.performed_at > SessionEntry.performed_at)
-            | (
-                (newer.c.performed_at == SessionEntry.performed_at) & (newer.c.id > SessionEntry.id)
-            ),
-        )
-        .exists()
-    )
-    rows = session.execute(
-        sa_select(  # six columns: past sqlmodel's typed overloads
-            col(SessionEntry.user_id),
-            col(SessionEntry.program_id),
-            col(SessionEntry.stage_position),
-            col(SessionEntry.exercise_id),
-            col(SessionEntry.difficulty),
-            col(SessionEntry.performed_at),
-        ).where(
-            col(SessionEntry.user_id).in_(user_ids),
-            col(SessionEntry.program_id).in_(program_ids),
-            newest_only,
+    """The newest rating of each exercise at each current stage, from the kept table:
+    rows bounded by the catalogue, never by the length of anyone's history."""
+    rows = session.exec(
+        select(ExerciseRating).where(
+            col(ExerciseRating.user_id).in_(user_ids),
+            col(ExerciseRating.program_id).in_(program_ids),
         )
     )
     ratings: dict[StageKey, dict[int, str]] = defaultdict(dict)
-    for user_id, program_id, stage, exercise_id, difficulty, performed_at in rows:
-        key = (user_id, program_id, stage)
-        if key in started and as_utc(performed_at) >= as_utc(started[key]):
-            ratings[key][exercise_id] = str(difficulty)
+    for rating in rows:
+        key = (rating.user_id, rating.program_id, rating.stage_position)
+        if key in started and as_utc(rating.performed_at) >= as_utc(started[key]):
+            ratings[key][rating.exercise_id] = str(rating.difficulty)
     return ratings
 
 

@@ -28,7 +28,13 @@ from app.clinics.events import emit
 from app.clinics.models import EventType
 from app.core.errors import InvalidInputError, NotFoundError, ProblemError
 from app.core.models import as_utc
-from app.progress.models import Enrollment, SessionEntry, SessionLog, SessionSequence
+from app.progress.models import (
+    Enrollment,
+    ExerciseRating,
+    SessionEntry,
+    SessionLog,
+    SessionSequence,
+)
 from app.progress.schemas import SessionIn, SyncItem
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -234,6 +240,7 @@ def _write(
         ).first()
         if won is not None:
             _write_entries(session, key, user_id, resolved)
+            refresh_ratings(session, user_id, _keys_of(resolved))
             log = _locked(session, key)
             assert log is not None
             return log, Outcome.CREATED
@@ -251,8 +258,10 @@ def _write(
     existing.updated_at = now
     existing.deleted_at = None
     session.add(existing)
+    touched = _rating_keys(session, key)
     session.execute(delete(SessionEntry).where(col(SessionEntry.session_id) == key))
     _write_entries(session, key, user_id, resolved)
+    refresh_ratings(session, user_id, touched | _keys_of(resolved))
     return existing, outcome
 
 
@@ -270,6 +279,60 @@ def _write_entries(session: Session, session_id: str, user_id: int, resolved: Re
         )
         for position, entry in enumerate(resolved.entries, start=1)
     )
+    session.flush()
+
+
+RatingKey = tuple[int, int, int]  # (program id, stage position, exercise id)
+
+
+def _keys_of(resolved: Resolved) -> set[RatingKey]:
+    return {(resolved.program.id, resolved.stage, e.exercise_id) for e in resolved.entries}
+
+
+def _rating_keys(session: Session, session_id: str) -> set[RatingKey]:
+    rows = session.exec(
+        select(
+            SessionEntry.program_id, SessionEntry.stage_position, SessionEntry.exercise_id
+        ).where(SessionEntry.session_id == session_id)
+    )
+    return {(program_id, stage, exercise_id) for program_id, stage, exercise_id in rows}
+
+
+def refresh_ratings(session: Session, user_id: int, keys: set[RatingKey]) -> None:
+    """Recompute the newest rating for each touched exercise: one index seek per key."""
+    session.flush()
+    for program_id, stage, exercise_id in sorted(keys):
+        newest = session.exec(
+            select(SessionEntry)
+            .where(
+                SessionEntry.user_id == user_id,
+                SessionEntry.program_id == program_id,
+                SessionEntry.stage_position == stage,
+                SessionEntry.exercise_id == exercise_id,
+            )
+            .order_by(col(SessionEntry.performed_at).desc(), col(SessionEntry.id).desc())
+            .limit(1)
+        ).first()
+        current = session.get(ExerciseRating, (user_id, program_id, stage, exercise_id))
+        if newest is None:
+            if current is not None:
+                session.delete(current)
+            continue
+        if current is None:
+            current = ExerciseRating(
+                user_id=user_id,
+                program_id=program_id,
+                stage_position=stage,
+                exercise_id=exercise_id,
+                difficulty=newest.difficulty,
+                performed_at=newest.performed_at,
+                session_id=newest.session_id,
+            )
+        else:
+            current.difficulty = newest.difficulty
+            current.performed_at = newest.performed_at
+            current.session_id = newest.session_id
+        session.add(current)
     session.flush()
 
 
@@ -345,8 +408,9 @@ def delete_session(session: Session, *, user_id: int, session_id: UUID, now: dat
     log.deleted_at = now
     log.updated_at = now
     session.add(log)
+    touched = _rating_keys(session, key)
     session.execute(delete(SessionEntry).where(col(SessionEntry.session_id) == key))
-    session.flush()
+    refresh_ratings(session, user_id, touched)
 
 
 # ---------------------------------------------------------------------------

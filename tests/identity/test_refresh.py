@@ -297,13 +297,13 @@ def test_a_password_sign_in_starts_a_new_family(
     assert len(families) == 2
 
 
-def test_the_client_credentials_grant_is_unsupported_here(client: TestClient) -> None:
+def test_client_credentials_of_an_unknown_client_are_refused(client: TestClient) -> None:
     response = client.post(
         TOKEN, data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}
     )
-    assert response.status_code == 400, response.text
+    assert response.status_code == 401, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["error"] == "unsupported_grant_type"
+    assert response.json()["error"] == "invalid_client"
 
 
 @pytest.mark.parametrize("grant_type", ["implicit", "authorization_code", "", "PASSWORD"])

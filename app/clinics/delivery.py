@@ -1,0 +1,173 @@
+"""The webhook delivery worker: claims due outbox rows, signs, posts, retries with backoff.
+
+Safe with several workers: a row is claimed by setting a short lease inside a
+transaction that locks it (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's
+single writer does the same job), so one worker sends it. A worker that dies
+mid-send leaves the lease to expire and the row is sent again: delivery is at
+least once, and `Webhook-Id` lets receivers drop duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import or_
+from sqlmodel import col, select
+
+from app.clinics.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from app.clinics.webhooks import SecretBox, UnsafeTargetError, check_target, signature
+from app.core.db import Database
+from app.core.json import dumps
+from app.core.models import utcnow
+
+logger = logging.getLogger("app.webhooks")
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    max_attempts: int
+    backoff_seconds: int
+    timeout_seconds: float
+    allow_private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    delivery_id: int
+    event_id: str
+    payload: dict[str, object]
+    url: str
+    secret: str
+
+
+def backoff(attempts: int, base_seconds: int) -> timedelta:
+    """Exponential: base, 2x base, 4x base, ... capped at six hours."""
+    return min(timedelta(seconds=base_seconds * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+class WebhookWorker:
+    def __init__(
+        self,
+        database: Database,
+        box: SecretBox,
+        settings: DeliverySettings,
+        *,
+        client: httpx.Client | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = database
+        self._box = box
+        self._settings = settings
+        self._client = client or httpx.Client(timeout=settings.timeout_seconds)
+        self._clock = clock
+
+    def run_once(self, limit: int = 50) -> int:
+        """Send what is due now; return how many deliveries were attempted."""
+        claimed = self._claim(limit)
+        for item in claimed:
+            self._send(item)
+        return len(claimed)
+
+    def run_forever(self, poll_seconds: float, stop: Callable[[], bool] = lambda: False) -> None:
+        while not stop():
+            try:
+                if self.run_once() == 0:
+                    time.sleep(poll_seconds)
+            except Exception:  # keep delivering after a database hiccup
+                logger.exception("Webhook delivery round failed")
+                time.sleep(poll_seconds)
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        now = self._clock()
+        with self._db.write_session() as session:
+            query = (
+                select(WebhookDelivery, WebhookSubscription)
+                .join(
+                    WebhookSubscription,
+                    col(WebhookSubscription.id) == WebhookDelivery.subscription_id,
+                )
+                .where(
+                    WebhookDelivery.status == DeliveryStatus.PENDING,
+                    col(WebhookDelivery.next_attempt_at) <= now,
+                    or_(
+                        col(WebhookDelivery.locked_until).is_(None),
+                        col(WebhookDelivery.locked_until) < now,
+                    ),
+                )
+                .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
+                .limit(limit)
+            )
+            if not self._db.is_sqlite:
+                query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
+            claimed = []
+            for delivery, subscription in session.exec(query).all():
+                assert delivery.id is not None
+                delivery.locked_until = now + LEASE
+                session.add(delivery)
+                claimed.append(
+                    Claimed(
+                        delivery_id=delivery.id,
+                        event_id=delivery.event_id,
+                        payload=delivery.payload,
+                        url=subscription.url,
+                        secret=self._box.open(subscription.secret_encrypted),
+                    )
+                )
+        return claimed
+
+    def _send(self, item: Claimed) -> None:
+        body = dumps(item.payload)
+        timestamp = int(self._clock().timestamp())
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            check_target(item.url, allow_private=self._settings.allow_private)
+            response = self._client.post(
+                item.url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "rehab-api-webhooks/1",
+                    "Webhook-Id": item.event_id,
+                    "Webhook-Timestamp": str(timestamp),
+                    "Webhook-Signature": signature(item.secret, item.event_id, timestamp, body),
+                },
+                follow_redirects=False,
+            )
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except UnsafeTargetError as exc:
+            error = exc.detail
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        self._record(item.delivery_id, status_code, error)
+
+    def _record(self, delivery_id: int, status_code: int | None, error: str | None) -> None:
+        now = self._clock()
+        with self._db.write_session() as session:
+            delivery = session.get(WebhookDelivery, delivery_id)
+            if delivery is None:
+                return
+            delivery.attempts += 1
+            delivery.last_attempt_at = now
+            delivery.last_status_code = status_code
+            delivery.last_error = error
+            delivery.locked_until = None
+            if error is None:
+                delivery.status = DeliveryStatus.DELIVERED
+                delivery.delivered_at = now
+            elif delivery.attempts >= self._settings.max_attempts:
+                delivery.status = DeliveryStatus.FAILED
+            else:
+                delivery.next_attempt_at = now + backoff(
+                    delivery.attempts, self._settings.backoff_seconds
+                )
+            session.add(delivery)

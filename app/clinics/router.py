@@ -1,0 +1,618 @@
+"""Clinic endpoints: clinics and members, invitations and consent, patients, API clients,
+webhooks. Everything under `/v1/clinics/{clinic_id}/` answers 404 to outsiders."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from app.access.policy import Role
+from app.catalog.deps import CatalogDep
+from app.clinics import service, webhooks
+from app.clinics.deps import ClinicActorDep, ClinicIdPath
+from app.clinics.models import (
+    ApiClient,
+    ClinicMember,
+    MemberRole,
+    PatientInvitation,
+    Scope,
+    WebhookSubscription,
+)
+from app.clinics.schemas import (
+    ApiClientCreate,
+    ApiClientCreated,
+    ApiClientOut,
+    AssignProgram,
+    ClinicCreate,
+    ClinicOut,
+    DeliveryOut,
+    DeliveryPage,
+    InvitationCreated,
+    InvitationOut,
+    LinkCreate,
+    LinkOut,
+    MemberAdd,
+    MemberOut,
+    PatientPage,
+    PatientSummaryOut,
+    StageOverride,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
+)
+from app.clinics.service import ClinicActor, PatientSummary
+from app.clinics.webhooks import SecretBox
+from app.core.deps import SessionDep, SettingsDep
+from app.core.errors import ForbiddenError, InvalidInputError, error_responses
+from app.core.models import utcnow
+from app.core.pagination import PageDep, envelope
+from app.core.ratelimit import RateLimiter
+from app.core.schemas import Slug
+from app.identity.deps import CurrentUserDep
+from app.identity.models import User
+from app.progress import present, report, sessions
+from app.progress import service as progress
+from app.progress.schemas import EnrollmentDetail, ProgressOut, SessionFeed
+
+router = APIRouter(prefix="/v1/clinics", tags=["clinics"])
+me_router = APIRouter(prefix="/v1/me/clinic-links", tags=["clinic links"])
+
+PatientIdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The patient's user id.")]
+PRIVATE = "private, no-cache"
+ACTOR_ERRORS = (401, 403, 404, 422)
+
+
+def _require_user(actor: ClinicActor) -> User:
+    if actor.user is None:
+        raise ForbiddenError("Only the clinic's clinicians can do this, not API clients.")
+    return actor.user
+
+
+def _box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.webhook_box
+    return box
+
+
+def _summary(summary: PatientSummary) -> dict[str, Any]:
+    user = summary.user
+    return {
+        "id": user.id,
+        "display_name": user.display_name,
+        "email": user.email,
+        "linked_at": summary.linked_at,
+        "programs": summary.programs,
+        "sessions_last_7_days": summary.sessions_last_7_days,
+        "latest_pain": summary.latest_pain,
+        "pain_hold": summary.pain_hold,
+        "inactive": summary.inactive,
+    }
+
+
+def _member(member: ClinicMember, user: User) -> dict[str, Any]:
+    return {
+        "user_id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": member.role,
+        "added_at": member.added_at,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Clinics and members
+
+
+@router.post(
+    "",
+    name="create_clinic",
+    summary="Create a clinic (admins)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClinicOut,
+    responses=error_responses(401, 403, 422),
+)
+def create_clinic(
+    body: ClinicCreate, session: SessionDep, user: CurrentUserDep, response: Response
+) -> Any:
+    if user.role != Role.ADMIN:
+        raise ForbiddenError("Only administrators create clinics.")
+    clinic = service.create_clinic(session, name=body.name, admin=user)
+    response.headers["Location"] = f"/v1/clinics/{clinic.id}"
+    return clinic
+
+
+@router.get(
+    "",
+    name="list_clinics",
+    summary="Clinics you belong to (all of them, for admins)",
+    response_model=list[ClinicOut],
+    responses=error_responses(401),
+)
+def list_clinics(session: SessionDep, user: CurrentUserDep) -> Any:
+    return service.clinics_of(session, user)
+
+
+@router.get(
+    "/{clinic_id}",
+    name="get_clinic",
+    summary="A clinic",
+    response_model=ClinicOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def get_clinic(actor: ClinicActorDep, session: SessionDep) -> Any:
+    return service.get_clinic(session, actor.clinic_id)
+
+
+@router.get(
+    "/{clinic_id}/members",
+    name="list_members",
+    summary="The clinic's owners and clinicians",
+    response_model=list[MemberOut],
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_members(actor: ClinicActorDep, session: SessionDep) -> Any:
+    _require_user(actor)
+    return [_member(m, u) for m, u in service.members(session, actor.clinic_id)]
+
+
+@router.post(
+    "/{clinic_id}/members",
+    name="add_member",
+    summary="Add an existing account as clinician or owner (owners, admins)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberOut,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def add_member(body: MemberAdd, actor: ClinicActorDep, session: SessionDep) -> Any:
+    actor.require_owner()
+    member, user = service.add_member(
+        session, clinic_id=actor.clinic_id, email=body.email, role=MemberRole(body.role)
+    )
+    return _member(member, user)
+
+
+@router.delete(
+    "/{clinic_id}/members/{user_id}",
+    name="remove_member",
+    summary="Remove a member (owners, admins)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def remove_member(
+    user_id: Annotated[int, Path(ge=1, le=2**31 - 1)], actor: ClinicActorDep, session: SessionDep
+) -> Response:
+    actor.require_owner()
+    service.remove_member(session, clinic_id=actor.clinic_id, user_id=user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------------------
+# Invitations
+
+
+@router.post(
+    "/{clinic_id}/invitations",
+    name="create_invitation",
+    summary="A single-use code a patient redeems to consent to this clinic",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InvitationCreated,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def create_invitation(actor: ClinicActorDep, session: SessionDep, settings: SettingsDep) -> Any:
+    _require_user(actor)
+    invitation, code = service.create_invitation(
+        session, actor=actor, now=utcnow(), valid_for=timedelta(days=settings.invitation_days)
+    )
+    return {**invitation.model_dump(), "code": code}
+
+
+@router.get(
+    "/{clinic_id}/invitations",
+    name="list_invitations",
+    summary="Invitations made, without their codes",
+    response_model=list[InvitationOut],
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_invitations(actor: ClinicActorDep, session: SessionDep) -> list[PatientInvitation]:
+    _require_user(actor)
+    return service.invitations(session, actor.clinic_id)
+
+
+# ---------------------------------------------------------------------------
+# Patients
+
+
+@router.get(
+    "/{clinic_id}/patients",
+    name="list_patients",
+    summary="Linked patients: programs, adherence, latest pain, holds",
+    response_model=PatientPage,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_patients(
+    actor: ClinicActorDep,
+    session: SessionDep,
+    snapshot: CatalogDep,
+    page: PageDep,
+    response: Response,
+    flag: Annotated[
+        Literal["pain_hold", "inactive"] | None,
+        Query(description="Only patients with a pain hold, or with no session in 7 days."),
+    ] = None,
+) -> Any:
+    actor.require(Scope.PATIENTS_READ)
+    found = service.patient_summaries(
+        session, clinic_id=actor.clinic_id, snapshot=snapshot, now=utcnow()
+    )
+    if flag is not None:
+        found = [s for s in found if getattr(s, flag)]
+    response.headers["Cache-Control"] = PRIVATE
+    return envelope([_summary(s) for s in page.slice(found)], len(found), page)
+
+
+def _patient(actor: ClinicActor, session: SessionDep, patient_id: int) -> User:
+    return service.linked_patient(session, actor.clinic_id, patient_id)
+
+
+@router.get(
+    "/{clinic_id}/patients/{patient_id}",
+    name="get_patient",
+    summary="One linked patient's summary",
+    response_model=PatientSummaryOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def get_patient(
+    patient_id: PatientIdPath, actor: ClinicActorDep, session: SessionDep, snapshot: CatalogDep
+) -> Any:
+    actor.require(Scope.PATIENTS_READ)
+    _patient(actor, session, patient_id)
+    summaries = service.patient_summaries(
+        session, clinic_id=actor.clinic_id, snapshot=snapshot, now=utcnow()
+    )
+    return next(_summary(s) for s in summaries if s.user.id == patient_id)
+
+
+@router.get(
+    "/{clinic_id}/patients/{patient_id}/enrollments",
+    name="list_patient_enrollments",
+    summary="A patient's programs, each stage's evaluation and history",
+    response_model=list[EnrollmentDetail],
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_patient_enrollments(
+    patient_id: PatientIdPath, actor: ClinicActorDep, session: SessionDep, snapshot: CatalogDep
+) -> list[EnrollmentDetail]:
+    actor.require(Scope.PATIENTS_READ)
+    patient = _patient(actor, session, patient_id)
+    assert patient.id is not None
+    states = progress.enrollment_states(
+        session, user_id=patient.id, snapshot=snapshot, now=utcnow()
+    )
+    return [present.detail_of(session, state) for state in states]
+
+
+@router.post(
+    "/{clinic_id}/patients/{patient_id}/enrollments",
+    name="assign_program",
+    summary="Assign a program to a patient",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentDetail,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def assign_program(
+    patient_id: PatientIdPath,
+    body: AssignProgram,
+    actor: ClinicActorDep,
+    session: SessionDep,
+    snapshot: CatalogDep,
+) -> EnrollmentDetail:
+    actor.require(Scope.PROGRAMS_WRITE)
+    patient = _patient(actor, session, patient_id)
+    program = progress.published_program(snapshot, body.program)
+    now = utcnow()
+    service.assign_program(session, actor=actor, patient=patient, program=program, now=now)
+    assert patient.id is not None
+    state = progress.enrollment_state(session, user_id=patient.id, program=program, now=now)
+    return present.detail_of(session, state)
+
+
+@router.put(
+    "/{clinic_id}/patients/{patient_id}/enrollments/{program}/stage",
+    name="set_patient_stage",
+    summary="Set a patient's stage, overriding the rule (recorded with the reason)",
+    response_model=EnrollmentDetail,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def set_patient_stage(
+    patient_id: PatientIdPath,
+    program: Annotated[Slug, Path()],
+    body: StageOverride,
+    actor: ClinicActorDep,
+    session: SessionDep,
+    snapshot: CatalogDep,
+) -> EnrollmentDetail:
+    actor.require(Scope.PROGRAMS_WRITE)
+    patient = _patient(actor, session, patient_id)
+    entry = progress.published_program(snapshot, program)
+    now = utcnow()
+    service.set_stage(
+        session,
+        actor=actor,
+        patient=patient,
+        program=entry,
+        stage=body.stage,
+        reason=body.reason,
+        now=now,
+    )
+    assert patient.id is not None
+    state = progress.enrollment_state(session, user_id=patient.id, program=entry, now=now)
+    return present.detail_of(session, state)
+
+
+@router.get(
+    "/{clinic_id}/patients/{patient_id}/sessions",
+    name="list_patient_sessions",
+    summary="A patient's sessions, changes since a cursor",
+    response_model=SessionFeed,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_patient_sessions(
+    patient_id: PatientIdPath,
+    actor: ClinicActorDep,
+    session: SessionDep,
+    snapshot: CatalogDep,
+    since: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+) -> SessionFeed:
+    actor.require(Scope.PATIENTS_READ)
+    patient = _patient(actor, session, patient_id)
+    assert patient.id is not None
+    page = sessions.changes_since(
+        session,
+        user_id=patient.id,
+        since=sessions.decode_cursor(since),
+        program_id=None,
+        limit=limit,
+    )
+    return present.feed(page, snapshot)
+
+
+@router.get(
+    "/{clinic_id}/patients/{patient_id}/progress",
+    name="get_patient_progress",
+    summary="A patient's progress: stage, adherence, pain trend, streak",
+    response_model=ProgressOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def get_patient_progress(
+    patient_id: PatientIdPath,
+    actor: ClinicActorDep,
+    session: SessionDep,
+    snapshot: CatalogDep,
+    tz: Annotated[str, Query(max_length=64)] = "UTC",
+) -> ProgressOut:
+    actor.require(Scope.PATIENTS_READ)
+    patient = _patient(actor, session, patient_id)
+    assert patient.id is not None
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInputError.for_field("query.tz", f"Unknown time zone '{tz}'.") from exc
+    now = utcnow()
+    programs = report.progress_report(
+        session, user_id=patient.id, snapshot=snapshot, now=now, zone=zone
+    )
+    return ProgressOut.model_validate({"programs": programs, "as_of": now, "timezone": tz})
+
+
+# ---------------------------------------------------------------------------
+# API clients
+
+
+@router.post(
+    "/{clinic_id}/api-clients",
+    name="create_api_client",
+    summary="Credentials for a clinic system (owners); the secret is shown once",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiClientCreated,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def create_api_client(body: ApiClientCreate, actor: ClinicActorDep, session: SessionDep) -> Any:
+    _require_user(actor)
+    actor.require_owner()
+    client, secret = service.create_api_client(
+        session, actor=actor, name=body.name, scopes=[scope.value for scope in body.scopes]
+    )
+    return {**client.model_dump(), "client_secret": secret}
+
+
+@router.get(
+    "/{clinic_id}/api-clients",
+    name="list_api_clients",
+    summary="The clinic's API clients (without secrets)",
+    response_model=list[ApiClientOut],
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_api_clients(actor: ClinicActorDep, session: SessionDep) -> list[ApiClient]:
+    _require_user(actor)
+    return service.api_clients(session, actor.clinic_id)
+
+
+@router.delete(
+    "/{clinic_id}/api-clients/{api_client_id}",
+    name="revoke_api_client",
+    summary="Revoke an API client: its tokens stop working at once",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def revoke_api_client(
+    api_client_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    actor: ClinicActorDep,
+    session: SessionDep,
+) -> Response:
+    _require_user(actor)
+    actor.require_owner()
+    service.revoke_api_client(
+        session, clinic_id=actor.clinic_id, client_id=api_client_id, now=utcnow()
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------------------
+# Webhooks
+
+
+@router.post(
+    "/{clinic_id}/webhooks",
+    name="create_webhook",
+    summary="Subscribe an HTTPS URL to events; the signing secret is shown once",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WebhookCreated,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def create_webhook(
+    body: WebhookCreate,
+    actor: ClinicActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> Any:
+    actor.require(Scope.WEBHOOKS_MANAGE)
+    subscription, secret = webhooks.create_subscription(
+        session,
+        clinic_id=actor.clinic_id,
+        url=body.url,
+        event_types=[event.value for event in body.event_types],
+        box=_box(request),
+        allow_private=settings.webhook_allow_private_targets,
+    )
+    return {**subscription.model_dump(), "secret": secret}
+
+
+@router.get(
+    "/{clinic_id}/webhooks",
+    name="list_webhooks",
+    summary="The clinic's webhook subscriptions",
+    response_model=list[WebhookOut],
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_webhooks(actor: ClinicActorDep, session: SessionDep) -> list[WebhookSubscription]:
+    actor.require(Scope.WEBHOOKS_MANAGE)
+    return webhooks.subscriptions(session, actor.clinic_id)
+
+
+WebhookIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.delete(
+    "/{clinic_id}/webhooks/{webhook_id}",
+    name="delete_webhook",
+    summary="Delete a webhook subscription and its delivery log",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def delete_webhook(
+    webhook_id: WebhookIdPath, actor: ClinicActorDep, session: SessionDep
+) -> Response:
+    actor.require(Scope.WEBHOOKS_MANAGE)
+    session.delete(webhooks.subscription_of(session, actor.clinic_id, webhook_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{clinic_id}/webhooks/{webhook_id}/deliveries",
+    name="list_deliveries",
+    summary="Deliveries of a subscription, newest first",
+    response_model=DeliveryPage,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_deliveries(
+    webhook_id: WebhookIdPath, actor: ClinicActorDep, session: SessionDep, page: PageDep
+) -> Any:
+    actor.require(Scope.WEBHOOKS_MANAGE)
+    subscription = webhooks.subscription_of(session, actor.clinic_id, webhook_id)
+    assert subscription.id is not None
+    rows, total = webhooks.deliveries(
+        session, subscription.id, limit=page.limit, offset=page.offset
+    )
+    return envelope(rows, total, page)
+
+
+@router.post(
+    "/{clinic_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    name="redeliver",
+    summary="Send a delivery again (same event id)",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def redeliver(
+    webhook_id: WebhookIdPath,
+    delivery_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    actor: ClinicActorDep,
+    session: SessionDep,
+) -> Any:
+    actor.require(Scope.WEBHOOKS_MANAGE)
+    subscription = webhooks.subscription_of(session, actor.clinic_id, webhook_id)
+    assert subscription.id is not None
+    return webhooks.redeliver(
+        session, subscription_id=subscription.id, delivery_id=delivery_id, now=utcnow()
+    )
+
+
+# ---------------------------------------------------------------------------
+# The patient's side: consent
+
+
+@me_router.post(
+    "",
+    name="link_clinic",
+    summary="Consent to a clinic by redeeming its invitation code",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LinkOut,
+    responses=error_responses(401, 409, 422, 429),
+)
+def link_clinic(
+    body: LinkCreate,
+    session: SessionDep,
+    user: CurrentUserDep,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
+) -> Any:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.hit(settings.redeem_rate_per_account, scope="redeem", key=str(user.id))
+    link = service.redeem(session, patient=user, code=body.code, now=utcnow())
+    clinic = service.get_clinic(session, link.clinic_id)
+    response.headers["Location"] = "/v1/me/clinic-links"
+    return {"clinic_id": clinic.id, "clinic_name": clinic.name, "linked_at": link.created_at}
+
+
+@me_router.get(
+    "",
+    name="list_clinic_links",
+    summary="Clinics you have consented to",
+    response_model=list[LinkOut],
+    responses=error_responses(401),
+)
+def list_clinic_links(session: SessionDep, user: CurrentUserDep) -> Any:
+    assert user.id is not None
+    return [
+        {"clinic_id": clinic.id, "clinic_name": clinic.name, "linked_at": link.created_at}
+        for link, clinic in service.links_of(session, user.id)
+    ]
+
+
+@me_router.delete(
+    "/{clinic_id}",
+    name="unlink_clinic",
+    summary="Withdraw consent: the clinic sees nothing more of you, at once",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 404, 422),
+)
+def unlink_clinic(clinic_id: ClinicIdPath, session: SessionDep, user: CurrentUserDep) -> Response:
+    assert user.id is not None
+    service.withdraw(session, patient_id=user.id, clinic_id=clinic_id, now=utcnow())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

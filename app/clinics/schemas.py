@@ -1,0 +1,172 @@
+"""API shapes for clinics, consent, patients, API clients and webhooks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, ConfigDict, EmailStr, Field
+
+from app.clinics.models import DeliveryStatus, EventType, MemberRole, Scope
+from app.core.schemas import InputModel, OutputModel, Page, ShortText, Slug, UTCDateTime
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    if len(set(values)) != len(values):
+        raise ValueError("values must be unique")
+    return values
+
+
+class ClinicCreate(InputModel):
+    name: ShortText
+
+
+class ClinicOut(OutputModel):
+    id: int
+    name: str
+    created_at: UTCDateTime
+
+
+class MemberAdd(InputModel):
+    email: Annotated[EmailStr, Field(max_length=320)]
+    role: Literal["owner", "clinician"] = "clinician"
+
+
+class MemberOut(OutputModel):
+    user_id: int
+    email: str
+    display_name: str
+    role: MemberRole
+    added_at: UTCDateTime
+
+
+class InvitationOut(OutputModel):
+    id: int
+    created_at: UTCDateTime
+    expires_at: UTCDateTime
+    redeemed_at: UTCDateTime | None
+
+
+class InvitationCreated(InvitationOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 3,
+                    "code": "7KQ2M-XR9TD",
+                    "created_at": "2026-11-24T10:00:00Z",
+                    "expires_at": "2026-12-01T10:00:00Z",
+                    "redeemed_at": None,
+                }
+            ]
+        }
+    )
+
+    code: str = Field(description="Give this to the patient. It is shown only once.")
+
+
+class LinkCreate(InputModel):
+    code: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class LinkOut(OutputModel):
+    clinic_id: int
+    clinic_name: str
+    linked_at: UTCDateTime
+
+
+class PatientProgram(OutputModel):
+    program: str
+    stage: int
+    stage_name: str
+    completed: bool
+    sessions_last_7_days: int
+    pain_hold: bool
+
+
+class LatestPain(OutputModel):
+    value: int
+    at: UTCDateTime
+
+
+class PatientSummaryOut(OutputModel):
+    id: int
+    display_name: str
+    email: str
+    linked_at: UTCDateTime
+    programs: list[PatientProgram]
+    sessions_last_7_days: int
+    latest_pain: LatestPain | None
+    pain_hold: bool = Field(description="A recent pain report holds progression in a program.")
+    inactive: bool = Field(description="No session in the last 7 days.")
+
+
+class PatientPage(Page[PatientSummaryOut]):
+    pass
+
+
+class AssignProgram(InputModel):
+    program: Slug
+
+
+class StageOverride(InputModel):
+    stage: Annotated[int, Field(ge=1, le=50)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ApiClientCreate(InputModel):
+    name: ShortText
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=3), AfterValidator(_unique)]
+
+    model_config = ConfigDict(strict=False)  # scopes arrive as strings
+
+
+class ApiClientOut(OutputModel):
+    id: int
+    client_id: str
+    name: str
+    scopes: list[str]
+    created_at: UTCDateTime
+    revoked_at: UTCDateTime | None
+
+
+class ApiClientCreated(ApiClientOut):
+    client_secret: str = Field(description="Shown only once; store it safely.")
+
+
+class WebhookCreate(InputModel):
+    url: Annotated[str, Field(min_length=8, max_length=2000)]
+    event_types: Annotated[
+        list[EventType], Field(min_length=1, max_length=6), AfterValidator(_unique)
+    ]
+
+    model_config = ConfigDict(strict=False)  # event types arrive as strings
+
+
+class WebhookOut(OutputModel):
+    id: int
+    url: str
+    event_types: list[str]
+    active: bool
+    created_at: UTCDateTime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Verifies `Webhook-Signature`; shown only once.")
+
+
+class DeliveryOut(OutputModel):
+    id: int
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: UTCDateTime
+    last_attempt_at: UTCDateTime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: UTCDateTime
+    delivered_at: UTCDateTime | None
+
+
+class DeliveryPage(Page[DeliveryOut]):
+    pass
