@@ -38,7 +38,7 @@ from app.core.config import Settings
 from app.core.deps import SettingsDep
 from app.core.errors import NotFoundError, error_responses
 from app.core.http_cache import etag_matches
-from app.core.json import JSONBytesResponse
+from app.core.json import JSONBytesResponse, dumps
 from app.core.pagination import PageDep, envelope
 
 router = APIRouter(prefix="/v1", default_response_class=JSONBytesResponse)
@@ -86,7 +86,15 @@ def _respond(
         headers["Vary"] = "Authorization"
     if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
-    return JSONBytesResponse(render(), headers=headers)
+    if tag != "anon":
+        return JSONBytesResponse(render(), headers=headers)
+    # Anonymous bodies depend on the content alone: render each URL once per version.
+    key = f"{request.url.path}?{request.url.query}"
+    body = snapshot.rendered.get(key)
+    if body is None:
+        body = dumps(render())
+        snapshot.remember(key, body)
+    return JSONBytesResponse(body, headers=headers)
 
 
 def _condition_detail(snapshot: CatalogSnapshot, entry: ConditionEntry) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from app.catalog.snapshot import (
     ProgramEntry,
     StageEntry,
     StageItem,
+    json_members,
     search_text,
 )
 from app.core.errors import InvalidInputError
@@ -239,8 +240,8 @@ def _exercise_entry(
         id=row.id,
         slug=row.slug,
         name=row.name,
-        teaser=teaser,
-        premium=premium,
+        teaser_json=json_members(teaser),
+        premium_json=json_members(premium),
         video_key=row.video,
         thumbnail_key=row.thumbnail,
         body_regions=frozenset(row.body_regions),

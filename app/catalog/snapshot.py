@@ -13,18 +13,32 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
+
 from app.access.policy import Placement
 
 JSONDict = dict[str, Any]
+RENDERED_LIMIT = 4096
+
+
+def json_members(values: JSONDict) -> bytes:
+    """`values` as JSON object members without the braces, ready to splice into an object."""
+    return orjson.dumps(values)[1:-1]
 
 
 @dataclass(frozen=True, slots=True)
 class ExerciseEntry:
+    """An exercise, its teaser and premium parts serialised once per content version.
+
+    Responses splice these bytes together with the few per-viewer pieces (the
+    lock, a signed video link), so rendering an exercise costs almost nothing.
+    """
+
     id: int
     slug: str
     name: str
-    teaser: JSONDict
-    premium: JSONDict
+    teaser_json: bytes  # object members, no braces: "slug":...,"difficulty":...
+    premium_json: bytes  # "instructions":[...],"cues":[...],"mistakes":[...],"precautions":[...]
     video_key: str | None
     thumbnail_key: str | None
     body_regions: frozenset[str]
@@ -97,6 +111,14 @@ class CatalogSnapshot:
     exercise_by_id: dict[int, ExerciseEntry] = field(default_factory=dict)
     # Teaser images anyone may fetch without a signed link.
     public_media: frozenset[str] = frozenset()
+    # Anonymous response bodies by URL, rendered on first use; they live and die
+    # with this snapshot, so a content change can never serve a stale one.
+    rendered: dict[str, bytes] = field(default_factory=dict)
+
+    def remember(self, key: str, body: bytes) -> None:
+        if len(self.rendered) >= RENDERED_LIMIT:
+            self.rendered.clear()  # many distinct queries: start again rather than grow
+        self.rendered[key] = body
 
     @classmethod
     def build(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
+from cryptography.fernet import InvalidToken
 from sqlalchemy import or_
 from sqlmodel import col, select
 
@@ -23,11 +24,11 @@ from app.clinics.models import DeliveryStatus, WebhookDelivery, WebhookSubscript
 from app.clinics.webhooks import SecretBox, UnsafeTargetError, check_target, signature
 from app.core.db import Database
 from app.core.json import dumps
-from app.core.models import utcnow
+from app.core.models import as_utc, utcnow
 
 logger = logging.getLogger("app.webhooks")
-LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(hours=6)
+LEASE_MARGIN = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class Claimed:
     payload: dict[str, object]
     url: str
     secret: str
+    lease_until: datetime  # the claim is ours only while the row still carries this
 
 
 def backoff(attempts: int, base_seconds: int) -> timedelta:
@@ -86,6 +88,8 @@ class WebhookWorker:
 
     def _claim(self, limit: int) -> list[Claimed]:
         now = self._clock()
+        # Long enough to send the whole batch, so no other worker takes a row we still hold.
+        lease_until = now + limit * timedelta(seconds=self._settings.timeout_seconds) + LEASE_MARGIN
         with self._db.write_session() as session:
             query = (
                 select(WebhookDelivery, WebhookSubscription)
@@ -109,7 +113,15 @@ class WebhookWorker:
             claimed = []
             for delivery, subscription in session.exec(query).all():
                 assert delivery.id is not None
-                delivery.locked_until = now + LEASE
+                try:
+                    secret = self._box.open(subscription.secret_encrypted)
+                except InvalidToken:
+                    # Sealed under another SECRET_KEY: this row can never be signed.
+                    delivery.status = DeliveryStatus.FAILED
+                    delivery.last_error = "The signing secret cannot be read (SECRET_KEY changed?)."
+                    session.add(delivery)
+                    continue
+                delivery.locked_until = lease_until
                 session.add(delivery)
                 claimed.append(
                     Claimed(
@@ -117,7 +129,8 @@ class WebhookWorker:
                         event_id=delivery.event_id,
                         payload=delivery.payload,
                         url=subscription.url,
-                        secret=self._box.open(subscription.secret_encrypted),
+                        secret=secret,
+                        lease_until=lease_until,
                     )
                 )
         return claimed
@@ -146,16 +159,18 @@ class WebhookWorker:
                 error = f"HTTP {status_code}"
         except UnsafeTargetError as exc:
             error = exc.detail
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # any failure of one delivery is that delivery's, not the round's
             error = f"{type(exc).__name__}: {exc}"[:500]
-        self._record(item.delivery_id, status_code, error)
+        self._record(item, status_code, error)
 
-    def _record(self, delivery_id: int, status_code: int | None, error: str | None) -> None:
+    def _record(self, item: Claimed, status_code: int | None, error: str | None) -> None:
         now = self._clock()
         with self._db.write_session() as session:
-            delivery = session.get(WebhookDelivery, delivery_id)
-            if delivery is None:
+            delivery = session.get(WebhookDelivery, item.delivery_id)
+            if delivery is None or delivery.locked_until is None:
                 return
+            if as_utc(delivery.locked_until) != as_utc(item.lease_until):
+                return  # the lease ran out and another worker owns the row now
             delivery.attempts += 1
             delivery.last_attempt_at = now
             delivery.last_status_code = status_code

@@ -81,6 +81,10 @@ def check_target(url: str, *, allow_private: bool) -> None:
     DNS change cannot turn an accepted host into an internal one later.
     """
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (parsing it is the check: a bad port raises here)
+    except ValueError as exc:
+        raise UnsafeTargetError("The webhook URL has an invalid port.") from exc
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise UnsafeTargetError("The webhook URL must be an absolute https:// URL.")
     if parts.username or parts.password:
