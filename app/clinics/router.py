@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
@@ -46,7 +45,7 @@ from app.clinics.schemas import (
 from app.clinics.service import ClinicActor, PatientSummary
 from app.clinics.webhooks import SecretBox
 from app.core.deps import SessionDep, SettingsDep
-from app.core.errors import ForbiddenError, InvalidInputError, error_responses
+from app.core.errors import ForbiddenError, error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
 from app.core.ratelimit import RateLimiter
@@ -396,10 +395,7 @@ def get_patient_progress(
     actor.require(Scope.PATIENTS_READ)
     patient = _patient(actor, session, patient_id)
     assert patient.id is not None
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInputError.for_field("query.tz", f"Unknown time zone '{tz}'.") from exc
+    zone = report.parse_zone(tz)
     now = utcnow()
     programs = report.progress_report(
         session, user_id=patient.id, snapshot=snapshot, now=now, zone=zone

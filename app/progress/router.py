@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Path, Query, Response, status
 
 from app.catalog.deps import CatalogDep
 from app.core.deps import SessionDep
-from app.core.errors import InvalidInputError, NotFoundError, error_responses
+from app.core.errors import NotFoundError, error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
 from app.core.schemas import Page, Slug
@@ -303,10 +302,7 @@ def get_progress(
     ] = "UTC",
 ) -> ProgressOut:
     assert user.id is not None
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInputError.for_field("query.tz", f"Unknown time zone '{tz}'.") from exc
+    zone = report.parse_zone(tz)
     now = utcnow()
     programs = report.progress_report(
         session, user_id=user.id, snapshot=snapshot, now=now, zone=zone
