@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from app.access.policy import ANONYMOUS, Role, Viewer
 from app.access.presenter import ExercisePresenter
 from app.catalog.deps import CatalogDep
 from app.catalog.snapshot import CatalogSnapshot
+from app.core.config import Settings
 from app.core.db import Database
 from app.core.deps import DatabaseDep, MediaSignerDep
 from app.core.jwt import TokenCodec
@@ -43,8 +45,29 @@ async def current_viewer(
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 
 
-def exercise_presenter(viewer: ViewerDep, media: MediaSignerDep) -> ExercisePresenter:
+async def exercise_presenter(viewer: ViewerDep, media: MediaSignerDep) -> ExercisePresenter:
     return ExercisePresenter(viewer, media)
 
 
 PresenterDep = Annotated[ExercisePresenter, Depends(exercise_presenter)]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogView:
+    """What a catalogue read needs, resolved as one dependency (each one costs on a hot path)."""
+
+    snapshot: CatalogSnapshot
+    settings: Settings
+    presenter: ExercisePresenter
+
+
+async def catalog_view(request: Request, token: BearerToken) -> CatalogView:
+    state = request.app.state
+    snapshot: CatalogSnapshot = await state.catalog.current()
+    viewer = ANONYMOUS
+    if token is not None:
+        viewer = await to_thread.run_sync(load_viewer, state.db, state.tokens, token, snapshot)
+    return CatalogView(snapshot, state.settings, ExercisePresenter(viewer, state.media))
+
+
+CatalogViewDep = Annotated[CatalogView, Depends(catalog_view)]

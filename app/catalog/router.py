@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.access.deps import PresenterDep
+from app.access.deps import CatalogViewDep
 from app.access.policy import Viewer
 from app.access.presenter import ExercisePresenter
-from app.catalog.deps import CatalogDep
+from app.catalog.deps import PublicCatalogDep
 from app.catalog.models import BodyRegion, Difficulty
 from app.catalog.schemas import (
     ConditionDetail,
@@ -35,7 +35,6 @@ from app.catalog.snapshot import (
     filter_programs,
 )
 from app.core.config import Settings
-from app.core.deps import SettingsDep
 from app.core.errors import NotFoundError, error_responses
 from app.core.http_cache import etag_matches
 from app.core.json import JSONBytesResponse, dumps
@@ -139,19 +138,18 @@ def _program_detail(entry: ProgramEntry, presenter: ExercisePresenter) -> dict[s
 )
 async def list_conditions(
     request: Request,
-    settings: SettingsDep,
-    snapshot: CatalogDep,
+    view: PublicCatalogDep,
     page: PageDep,
     q: SearchQuery = None,
     region: Annotated[BodyRegion | None, Query(description="Only this body region.")] = None,
 ) -> Response:
-    found = filter_conditions(snapshot, region=region, query=q)
-    return _respond(
-        request,
-        settings,
-        snapshot,
-        lambda: envelope([c.summary for c in page.slice(found)], len(found), page),
-    )
+    snapshot, settings = view
+
+    def render() -> dict[str, Any]:
+        found = filter_conditions(snapshot, region=region, query=q)
+        return envelope([c.summary for c in page.slice(found)], len(found), page)
+
+    return _respond(request, settings, snapshot, render)
 
 
 @router.get(
@@ -162,9 +160,8 @@ async def list_conditions(
     response_model=ConditionDetail,
     responses=DETAIL_ERRORS,
 )
-async def get_condition(
-    request: Request, settings: SettingsDep, snapshot: CatalogDep, slug: SlugPath
-) -> Response:
+async def get_condition(request: Request, view: PublicCatalogDep, slug: SlugPath) -> Response:
+    snapshot, settings = view
     entry = snapshot.condition_by_slug.get(slug)
     if entry is None:
         raise NotFoundError(f"No condition with slug '{slug}'.")
@@ -181,21 +178,20 @@ async def get_condition(
 )
 async def list_programs(
     request: Request,
-    settings: SettingsDep,
-    snapshot: CatalogDep,
+    view: PublicCatalogDep,
     page: PageDep,
     q: SearchQuery = None,
     condition: Annotated[
         str | None, Query(max_length=120, description="Only programs for this condition slug.")
     ] = None,
 ) -> Response:
-    found = filter_programs(snapshot, condition=condition, query=q)
-    return _respond(
-        request,
-        settings,
-        snapshot,
-        lambda: envelope([p.summary for p in page.slice(found)], len(found), page),
-    )
+    snapshot, settings = view
+
+    def render() -> dict[str, Any]:
+        found = filter_programs(snapshot, condition=condition, query=q)
+        return envelope([p.summary for p in page.slice(found)], len(found), page)
+
+    return _respond(request, settings, snapshot, render)
 
 
 @router.get(
@@ -208,11 +204,10 @@ async def list_programs(
 )
 async def get_program(
     request: Request,
-    settings: SettingsDep,
-    snapshot: CatalogDep,
-    presenter: PresenterDep,
+    view: CatalogViewDep,
     slug: SlugPath,
 ) -> Response:
+    snapshot, settings, presenter = view.snapshot, view.settings, view.presenter
     entry = snapshot.program_by_slug.get(slug)
     if entry is None:
         raise NotFoundError(f"No program with slug '{slug}'.")
@@ -231,9 +226,7 @@ async def get_program(
 )
 async def list_exercises(
     request: Request,
-    settings: SettingsDep,
-    snapshot: CatalogDep,
-    presenter: PresenterDep,
+    view: CatalogViewDep,
     page: PageDep,
     q: SearchQuery = None,
     region: Annotated[BodyRegion | None, Query(description="Only this body region.")] = None,
@@ -245,21 +238,21 @@ async def list_exercises(
     ] = None,
     difficulty: Annotated[Difficulty | None, Query(description="Only this difficulty.")] = None,
 ) -> Response:
-    found = filter_exercises(
-        snapshot,
-        query=q,
-        region=region,
-        muscle=muscle,
-        equipment=equipment,
-        difficulty=difficulty,
-    )
-    return _respond(
-        request,
-        settings,
-        snapshot,
-        lambda: envelope([presenter.standalone(e) for e in page.slice(found)], len(found), page),
-        presenter,
-    )
+    snapshot, settings, presenter = view.snapshot, view.settings, view.presenter
+
+    def render() -> dict[str, Any]:
+        found = filter_exercises(
+            snapshot,
+            query=q,
+            region=region,
+            muscle=muscle,
+            equipment=equipment,
+            difficulty=difficulty,
+        )
+        items = [presenter.standalone(e) for e in page.slice(found)]
+        return envelope(items, len(found), page)
+
+    return _respond(request, settings, snapshot, render, presenter)
 
 
 @router.get(
@@ -272,11 +265,10 @@ async def list_exercises(
 )
 async def get_exercise(
     request: Request,
-    settings: SettingsDep,
-    snapshot: CatalogDep,
-    presenter: PresenterDep,
+    view: CatalogViewDep,
     slug: SlugPath,
 ) -> Response:
+    snapshot, settings, presenter = view.snapshot, view.settings, view.presenter
     entry = snapshot.exercise_by_slug.get(slug)
     if entry is None:
         raise NotFoundError(f"No exercise with slug '{slug}'.")

@@ -23,7 +23,7 @@ class PageParams:
         return items[self.offset : self.offset + self.limit]
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (1-{MAX_LIMIT}).")
     ] = DEFAULT_LIMIT,
