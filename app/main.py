@@ -12,7 +12,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic.json_schema import models_json_schema
 
+from app.access.policy import Viewer
 from app.access.router import router as media_router
+from app.access.viewer_cache import TokenCache
 from app.catalog.cache import CatalogCache
 from app.catalog.router import router as catalog_router
 from app.clinics.delivery import DeliverySettings, WebhookWorker
@@ -149,6 +151,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.rate_limiter = RateLimiter(storage_uri=settings.redis_url)
     app.state.webhook_box = box
+    app.state.viewers = TokenCache[Viewer](settings.viewer_cache_seconds)
     app.state.webhook_worker = worker
     app.state.catalog = CatalogCache(
         database, media_url=media.public_url, poll_seconds=settings.content_poll_seconds

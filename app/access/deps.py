@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from fastapi import Depends, Request
 
 from app.access.policy import ANONYMOUS, Role, Viewer
 from app.access.presenter import ExercisePresenter
+from app.access.viewer_cache import TokenCache
 from app.catalog.deps import CatalogDep
 from app.catalog.snapshot import CatalogSnapshot
 from app.core.config import Settings
@@ -17,7 +19,7 @@ from app.core.db import Database
 from app.core.deps import DatabaseDep, MediaSignerDep
 from app.core.jwt import TokenCodec
 from app.core.models import utcnow
-from app.identity.deps import BearerToken, TokenCodecDep, resolve_principal
+from app.identity.deps import BearerToken, CurrentUserDep, TokenCodecDep, resolve_principal
 from app.progress.service import viewer_progress
 
 
@@ -66,8 +68,28 @@ async def catalog_view(request: Request, token: BearerToken) -> CatalogView:
     snapshot: CatalogSnapshot = await state.catalog.current()
     viewer = ANONYMOUS
     if token is not None:
-        viewer = await to_thread.run_sync(load_viewer, state.db, state.tokens, token, snapshot)
+        cache: TokenCache[Viewer] = state.viewers
+        cached = cache.get(token)
+        if cached is None:
+            cached = await to_thread.run_sync(load_viewer, state.db, state.tokens, token, snapshot)
+            cache.put(token, cached.user_id or 0, cached)
+        viewer = cached
     return CatalogView(snapshot, state.settings, ExercisePresenter(viewer, state.media))
 
 
+def forget_viewer(request: Request, user_id: int | None) -> None:
+    """The person's stage, sessions or sign-in changed: their next read is fresh."""
+    if user_id is not None:
+        request.app.state.viewers.forget_user(user_id)
+
+
 CatalogViewDep = Annotated[CatalogView, Depends(catalog_view)]
+
+
+async def _forget_viewer_after(request: Request, user: CurrentUserDep) -> AsyncIterator[None]:
+    yield
+    forget_viewer(request, user.id)
+
+
+# On routes that change the caller's stage, sessions or sign-in.
+RefreshesViewer = Depends(_forget_viewer_after, scope="function")

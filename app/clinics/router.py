@@ -3,11 +3,13 @@ webhooks. Everything under `/v1/clinics/{clinic_id}/` answers 404 to outsiders."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from app.access.deps import forget_viewer
 from app.access.policy import Role
 from app.catalog.deps import CatalogDep
 from app.clinics import service, webhooks
@@ -60,6 +62,17 @@ router = APIRouter(prefix="/v1/clinics", tags=["clinics"])
 me_router = APIRouter(prefix="/v1/me/clinic-links", tags=["clinic links"])
 
 PatientIdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The patient's user id.")]
+
+
+async def _forget_patient_viewer_after(
+    request: Request, patient_id: PatientIdPath
+) -> AsyncIterator[None]:
+    yield
+    forget_viewer(request, patient_id)
+
+
+# The patient's stage or programs change: their next catalogue read is fresh.
+RefreshesPatientViewer = Depends(_forget_patient_viewer_after, scope="function")
 PRIVATE = "private, no-cache"
 ACTOR_ERRORS = (401, 403, 404, 422)
 
@@ -299,6 +312,7 @@ def list_patient_enrollments(
     status_code=status.HTTP_201_CREATED,
     response_model=EnrollmentDetail,
     responses=error_responses(401, 403, 404, 409, 422),
+    dependencies=[RefreshesPatientViewer],
 )
 def assign_program(
     patient_id: PatientIdPath,
@@ -323,6 +337,7 @@ def assign_program(
     summary="Set a patient's stage, overriding the rule (recorded with the reason)",
     response_model=EnrollmentDetail,
     responses=error_responses(*ACTOR_ERRORS),
+    dependencies=[RefreshesPatientViewer],
 )
 def set_patient_stage(
     patient_id: PatientIdPath,

@@ -152,6 +152,15 @@ def remove_member(session: Session, *, clinic_id: int, user_id: int) -> None:
         raise ConflictError("A clinic keeps at least one owner.")
     session.delete(member)
     session.flush()
+    # The clinician's view (every stage unlocked) comes from clinic work: it ends with it.
+    still_member = session.exec(
+        select(ClinicMember.clinic_id).where(ClinicMember.user_id == user_id)
+    ).first()
+    user = session.get(User, user_id)
+    if still_member is None and user is not None and user.role == Role.CLINICIAN:
+        user.role = Role.MEMBER
+        session.add(user)
+        session.flush()
 
 
 # ---------------------------------------------------------------------------
@@ -382,6 +391,7 @@ def assign_program(
         program=program,
         now=now,
         assigned_by=actor.actor_user_id,
+        by_clinic=True,
     )
     emit(
         session,

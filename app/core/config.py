@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="Where media links point: this API's /media route, or a CDN or bucket.",
     )
     media_link_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    viewer_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="How long a token's viewer (account, stages, hints) is reused; 0 turns it off.",
+    )
     content_poll_seconds: float = Field(
         default=1.0,
         ge=0,

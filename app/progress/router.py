@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from app.access.deps import RefreshesViewer
 from app.catalog.deps import CatalogDep
 from app.core.deps import SessionDep
 from app.core.errors import NotFoundError, error_responses
@@ -52,6 +53,7 @@ class EnrollmentPage(Page[EnrollmentOut]):
     status_code=status.HTTP_201_CREATED,
     response_model=EnrollmentDetail,
     responses=error_responses(401, 404, 409, 422),
+    dependencies=[RefreshesViewer],
 )
 def enroll(
     body: EnrollmentCreate,
@@ -119,6 +121,7 @@ def get_enrollment(
     summary="Stop following a program (your logged sessions are kept)",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 404, 422),
+    dependencies=[RefreshesViewer],
 )
 def leave_program(
     program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
@@ -135,6 +138,7 @@ def leave_program(
     summary="Move to the next stage when every criterion is met (409 lists what is not)",
     response_model=EnrollmentDetail,
     responses=error_responses(401, 404, 409, 422),
+    dependencies=[RefreshesViewer],
 )
 def advance(
     program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
@@ -159,6 +163,7 @@ def advance(
         201: {"description": "Created", "model": SessionOut},
         **error_responses(401, 404, 422),
     },
+    dependencies=[RefreshesViewer],
 )
 def put_session(
     session_id: SessionIdPath,
@@ -185,6 +190,7 @@ def put_session(
     summary="Log up to 100 sessions at once; each gets its own result",
     response_model=SyncOut,
     responses=error_responses(401, 422),
+    dependencies=[RefreshesViewer],
 )
 def sync_sessions(
     body: SyncIn, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
@@ -270,6 +276,7 @@ def get_session(
     summary="Delete one of your sessions",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 404, 422),
+    dependencies=[RefreshesViewer],
 )
 def delete_session(
     session_id: SessionIdPath, session: SessionDep, user: CurrentUserDep

@@ -72,8 +72,13 @@ def enroll(
     program: ProgramEntry,
     now: datetime,
     assigned_by: int | None = None,
+    by_clinic: bool = False,
 ) -> Enrollment:
-    """Start `program` at stage 1; enrolling twice is a conflict the database decides."""
+    """Start `program` at stage 1; enrolling twice is a conflict the database decides.
+
+    `by_clinic`: a clinic assigned it (`assigned_by` is its clinician, or None for
+    one of its API clients); otherwise the person enrolled themselves.
+    """
     enrollment = Enrollment(
         user_id=user_id,
         program_id=program.id,
@@ -94,7 +99,7 @@ def enroll(
             from_stage=None,
             to_stage=1,
             reason=StageChangeReason.ENROLLED,
-            changed_by_id=assigned_by or user_id,
+            changed_by_id=assigned_by if by_clinic else user_id,
             changed_at=now,
         )
     )
