@@ -56,6 +56,9 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         content_poll_seconds=0,
         # Tests drive the webhook worker themselves, step by step.
         webhook_worker=False,
+        # Tests change the database behind the API's back; tests/access/test_viewer_cache.py
+        # turns the cache on to test it.
+        viewer_cache_seconds=0,
     )
 
 

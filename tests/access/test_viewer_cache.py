@@ -1,0 +1,114 @@
+"""The per-token viewer cache: reused briefly, forgotten when the person's progress changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event, update
+from sqlmodel import col
+
+from app.access.viewer_cache import TokenCache
+from app.core.config import Settings
+from app.core.db import Database
+from app.identity.models import User
+from app.main import create_app
+from tests.conftest import Person, sign_in
+from tests.progress.conftest import enroll
+
+PROGRAM = "whole-leg-rehabilitation"
+
+
+@pytest.fixture
+def cached_client(settings: Settings, database: Database) -> Iterator[TestClient]:
+    app = create_app(settings.model_copy(update={"viewer_cache_seconds": 30}), database=database)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def statements_for(client: TestClient, database: Database, path: str, person: Person) -> int:
+    seen: list[str] = []
+
+    def record(*args: object) -> None:
+        statement = str(args[2])
+        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA")):
+            seen.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        assert client.get(path, headers=person.headers).status_code == 200
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    return len(seen)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_repeated_signed_in_read_reuses_the_viewer(
+    cached_client: TestClient, database: Database, member: Person
+) -> None:
+    path = f"/v1/programs/{PROGRAM}"
+    assert statements_for(cached_client, database, path, member) > 1
+    assert statements_for(cached_client, database, path, member) <= 1  # the version check at most
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_change_of_progress_through_the_api_is_seen_at_once(
+    cached_client: TestClient, database: Database, member: Person
+) -> None:
+    def stage_two_access() -> str:
+        detail = cached_client.get(f"/v1/programs/{PROGRAM}", headers=member.headers).json()
+        access: str = detail["stages"][1]["exercises"][0]["exercise"]["lock"]["unlock_hint"]
+        return access
+
+    before = stage_two_access()
+    enroll(cached_client, member, PROGRAM)
+    after = stage_two_access()
+    assert before != after
+    assert "7 more days" in after
+
+
+@pytest.mark.usefixtures("seeded")
+def test_logging_out_ends_the_cached_sign_in_at_once(
+    cached_client: TestClient, member: Person
+) -> None:
+    tokens = sign_in(cached_client, member.email, member.password)
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert cached_client.get(f"/v1/programs/{PROGRAM}", headers=headers).status_code == 200
+    assert cached_client.post("/v1/auth/logout", headers=headers).status_code == 204
+    assert cached_client.get(f"/v1/programs/{PROGRAM}", headers=headers).status_code == 401
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_disabled_account_is_refused_once_the_cache_expires(
+    settings: Settings, database: Database, member: Person
+) -> None:
+    now = [0.0]
+    app = create_app(settings.model_copy(update={"viewer_cache_seconds": 2}), database=database)
+    app.state.viewers = TokenCache(2, clock=lambda: now[0])
+    with TestClient(app) as client:
+        path = f"/v1/programs/{PROGRAM}"
+        assert client.get(path, headers=member.headers).status_code == 200
+        with database.write_session() as session:
+            session.execute(update(User).where(col(User.id) == member.id).values(disabled=True))
+        now[0] = 2.5
+        assert client.get(path, headers=member.headers).status_code == 401
+
+
+def test_the_cache_forgets_a_person_and_expires() -> None:
+    now = [100.0]
+    cache: TokenCache[str] = TokenCache(2, clock=lambda: now[0])
+    cache.put("token-a", 1, "viewer of 1")
+    cache.put("token-b", 2, "viewer of 2")
+    assert cache.get("token-a") == "viewer of 1"
+    cache.forget_user(1)
+    assert cache.get("token-a") is None
+    assert cache.get("token-b") == "viewer of 2"
+    now[0] = 102.5
+    assert cache.get("token-b") is None
+
+
+def test_a_zero_lifetime_caches_nothing() -> None:
+    cache: TokenCache[str] = TokenCache(0)
+    cache.put("token", 1, "viewer")
+    assert cache.get("token") is None
