@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 
@@ -10,6 +12,8 @@ from anyio import to_thread
 from app.catalog.service import MediaUrl, load_snapshot, read_content_version
 from app.catalog.snapshot import CatalogSnapshot
 from app.core.db import Database
+
+logger = logging.getLogger("app.catalog")
 
 
 class CatalogCache:
@@ -26,12 +30,29 @@ class CatalogCache:
         self._snapshot: CatalogSnapshot | None = None
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
+        self._checking = False
+        self._background: asyncio.Task[None] | None = None
 
     async def current(self) -> CatalogSnapshot:
         snapshot = self._snapshot
-        if snapshot is not None and time.monotonic() - self._checked_at < self._poll_seconds:
-            return snapshot
-        return await to_thread.run_sync(self.refresh)
+        if snapshot is None:
+            return await to_thread.run_sync(self.refresh)
+        if time.monotonic() - self._checked_at >= self._poll_seconds and not self._checking:
+            if self._poll_seconds == 0:
+                return await to_thread.run_sync(self.refresh)
+            # One check at a time, in the background; meanwhile everyone is served the
+            # snapshot in hand (at most one poll interval old), so no request waits on it.
+            self._checking = True
+            self._background = asyncio.get_running_loop().create_task(self._check())
+        return snapshot
+
+    async def _check(self) -> None:
+        try:
+            await to_thread.run_sync(self.refresh)
+        except Exception:  # the next poll tries again; reads keep the snapshot in hand
+            logger.exception("Checking the content version failed")
+        finally:
+            self._checking = False
 
     def refresh(self) -> CatalogSnapshot:
         """Check the content version now; rebuild the snapshot if it moved."""

@@ -72,6 +72,8 @@ class WebhookWorker:
 
     def run_once(self, limit: int = 50) -> int:
         """Send what is due now; return how many deliveries were attempted."""
+        if not self._anything_due():
+            return 0  # a read, so an idle worker never takes SQLite's write lock
         claimed = self._claim(limit)
         for item in claimed:
             self._send(item)
@@ -85,6 +87,18 @@ class WebhookWorker:
             except Exception:  # keep delivering after a database hiccup
                 logger.exception("Webhook delivery round failed")
                 time.sleep(poll_seconds)
+
+    def _anything_due(self) -> bool:
+        with self._db.read_session() as session:
+            due = session.exec(
+                select(WebhookDelivery.id)
+                .where(
+                    WebhookDelivery.status == DeliveryStatus.PENDING,
+                    col(WebhookDelivery.next_attempt_at) <= self._clock(),
+                )
+                .limit(1)
+            ).first()
+        return due is not None
 
     def _claim(self, limit: int) -> list[Claimed]:
         now = self._clock()
