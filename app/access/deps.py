@@ -12,14 +12,12 @@ from fastapi import Depends, Request
 from app.access.policy import ANONYMOUS, Role, Viewer
 from app.access.presenter import ExercisePresenter
 from app.access.viewer_cache import TokenCache
-from app.catalog.deps import CatalogDep
 from app.catalog.snapshot import CatalogSnapshot
 from app.core.config import Settings
 from app.core.db import Database
-from app.core.deps import DatabaseDep, MediaSignerDep
 from app.core.jwt import TokenCodec
 from app.core.models import utcnow
-from app.identity.deps import BearerToken, CurrentUserDep, TokenCodecDep, resolve_principal
+from app.identity.deps import BearerToken, CurrentUserDep, resolve_principal
 from app.progress.service import viewer_progress
 
 
@@ -33,25 +31,6 @@ def load_viewer(
     with database.read_session() as session:
         stages, hints = viewer_progress(session, user_id=user.id, snapshot=snapshot, now=utcnow())
     return Viewer(user_id=user.id, role=Role(user.role), current_stages=stages, stage_hints=hints)
-
-
-async def current_viewer(
-    database: DatabaseDep, codec: TokenCodecDep, token: BearerToken, snapshot: CatalogDep
-) -> Viewer:
-    """Anonymous callers cost nothing; a token is checked off the event loop."""
-    if token is None:
-        return ANONYMOUS
-    return await to_thread.run_sync(load_viewer, database, codec, token, snapshot)
-
-
-ViewerDep = Annotated[Viewer, Depends(current_viewer)]
-
-
-async def exercise_presenter(viewer: ViewerDep, media: MediaSignerDep) -> ExercisePresenter:
-    return ExercisePresenter(viewer, media)
-
-
-PresenterDep = Annotated[ExercisePresenter, Depends(exercise_presenter)]
 
 
 @dataclass(frozen=True, slots=True)

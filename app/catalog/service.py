@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, update
 from sqlmodel import Session, SQLModel, col, select
 
 from app.access.policy import Placement
@@ -658,9 +658,3 @@ def _sync_stage_exercises(
     session.add_all(StageExercise(stage_id=stage_id, **values) for values in wanted)
     session.flush()
     return True
-
-
-def count_published_exercises(session: Session) -> int:
-    return session.exec(
-        select(func.count()).select_from(Exercise).where(Exercise.status == PUBLISHED)
-    ).one()

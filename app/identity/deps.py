@@ -66,7 +66,6 @@ def current_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
-OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def current_user(principal: PrincipalDep) -> User:
