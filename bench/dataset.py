@@ -27,7 +27,8 @@ from bench.library import generate_library, write_records
 
 PROGRAM = "whole-leg-rehabilitation"
 IMPORT_ARGS = ("--format", "free-exercise-db", "--skip-invalid")
-COUNTED_TABLES = ("condition", "program", "exercise", "user_account", "session_log")
+CATALOGUE_TABLES = ("condition", "program", "exercise")
+READER, WRITER = 1, 0  # people.stage_of: person #2 is at stage 2, person #1 at stage 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +82,20 @@ def build_dataset(config: BenchConfig, log: Log) -> Dataset:
     with timed("people", timings, log) as step:
         shape, rows = _insert_people(config)
         step.note = ", ".join(f"{count:,} {name}" for name, count in rows.items())
-    reader, writer = people.person(1, shape), people.person(0, shape)
     return Dataset(
         program=PROGRAM,
         stage1_exercise=shape.first_exercise,
-        reader=Account(reader.email, people.PASSWORD, reader.stage),
-        writer=Account(writer.email, people.PASSWORD, writer.stage),
+        reader=_account(READER, shape),
+        writer=_account(WRITER, shape),
         library=library,
-        rows=rows | count_rows(config),
+        rows=count_rows(config) | rows,
         seconds=timings,
     )
+
+
+def _account(index: int, shape: people.ProgramShape) -> Account:
+    stage = people.stage_of(index, len(shape.stages))
+    return Account(people.email_of(index), people.PASSWORD, stage)
 
 
 def rehab(config: BenchConfig, *args: str) -> str:
@@ -146,5 +151,5 @@ def count_rows(config: BenchConfig) -> dict[str, int]:
     with open_database(config) as database, database.engine.connect() as connection:
         return {
             table: int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608 (fixed names)
-            for table in COUNTED_TABLES
+            for table in CATALOGUE_TABLES
         }

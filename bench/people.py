@@ -53,13 +53,6 @@ class ProgramShape:
     first_exercise: str
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
-    index: int
-    email: str
-    stage: int
-
-
 def email_of(index: int) -> str:
     return f"bench-{index + 1:04d}@example.com"
 
@@ -67,10 +60,6 @@ def email_of(index: int) -> str:
 def stage_of(index: int, stage_count: int) -> int:
     """Stages 1, 2, 3, 1, 2, 3, ...: person #2 (index 1) is the stage-2 reader."""
     return 1 + index % min(3, stage_count)
-
-
-def person(index: int, shape: ProgramShape) -> Person:
-    return Person(index, email_of(index), stage_of(index, len(shape.stages)))
 
 
 def program_shape(connection: Connection, slug: str) -> ProgramShape:

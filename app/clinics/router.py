@@ -46,7 +46,7 @@ from app.clinics.schemas import (
 )
 from app.clinics.service import ClinicActor, PatientSummary
 from app.clinics.webhooks import SecretBox
-from app.core.deps import SessionDep, SettingsDep
+from app.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from app.core.errors import ForbiddenError, error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
@@ -142,7 +142,7 @@ def create_clinic(
     response_model=list[ClinicOut],
     responses=error_responses(401),
 )
-def list_clinics(session: SessionDep, user: CurrentUserDep) -> Any:
+def list_clinics(session: ReadSessionDep, user: CurrentUserDep) -> Any:
     return service.clinics_of(session, user)
 
 
@@ -153,7 +153,7 @@ def list_clinics(session: SessionDep, user: CurrentUserDep) -> Any:
     response_model=ClinicOut,
     responses=error_responses(*ACTOR_ERRORS),
 )
-def get_clinic(actor: ClinicActorDep, session: SessionDep) -> Any:
+def get_clinic(actor: ClinicActorDep, session: ReadSessionDep) -> Any:
     return service.get_clinic(session, actor.clinic_id)
 
 
@@ -164,7 +164,7 @@ def get_clinic(actor: ClinicActorDep, session: SessionDep) -> Any:
     response_model=list[MemberOut],
     responses=error_responses(*ACTOR_ERRORS),
 )
-def list_members(actor: ClinicActorDep, session: SessionDep) -> Any:
+def list_members(actor: ClinicActorDep, session: ReadSessionDep) -> Any:
     _require_user(actor)
     return [_member(m, u) for m, u in service.members(session, actor.clinic_id)]
 
@@ -227,7 +227,7 @@ def create_invitation(actor: ClinicActorDep, session: SessionDep, settings: Sett
     response_model=list[InvitationOut],
     responses=error_responses(*ACTOR_ERRORS),
 )
-def list_invitations(actor: ClinicActorDep, session: SessionDep) -> list[PatientInvitation]:
+def list_invitations(actor: ClinicActorDep, session: ReadSessionDep) -> list[PatientInvitation]:
     _require_user(actor)
     return service.invitations(session, actor.clinic_id)
 
@@ -245,7 +245,7 @@ def list_invitations(actor: ClinicActorDep, session: SessionDep) -> list[Patient
 )
 def list_patients(
     actor: ClinicActorDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     snapshot: CatalogDep,
     page: PageDep,
     response: Response,
@@ -276,7 +276,7 @@ def _patient(actor: ClinicActor, session: SessionDep, patient_id: int) -> User:
     responses=error_responses(*ACTOR_ERRORS),
 )
 def get_patient(
-    patient_id: PatientIdPath, actor: ClinicActorDep, session: SessionDep, snapshot: CatalogDep
+    patient_id: PatientIdPath, actor: ClinicActorDep, session: ReadSessionDep, snapshot: CatalogDep
 ) -> Any:
     actor.require(Scope.PATIENTS_READ)
     _patient(actor, session, patient_id)
@@ -294,7 +294,7 @@ def get_patient(
     responses=error_responses(*ACTOR_ERRORS),
 )
 def list_patient_enrollments(
-    patient_id: PatientIdPath, actor: ClinicActorDep, session: SessionDep, snapshot: CatalogDep
+    patient_id: PatientIdPath, actor: ClinicActorDep, session: ReadSessionDep, snapshot: CatalogDep
 ) -> list[EnrollmentDetail]:
     actor.require(Scope.PATIENTS_READ)
     patient = _patient(actor, session, patient_id)
@@ -375,7 +375,7 @@ def set_patient_stage(
 def list_patient_sessions(
     patient_id: PatientIdPath,
     actor: ClinicActorDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     snapshot: CatalogDep,
     since: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
@@ -403,7 +403,7 @@ def list_patient_sessions(
 def get_patient_progress(
     patient_id: PatientIdPath,
     actor: ClinicActorDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     snapshot: CatalogDep,
     tz: Annotated[str, Query(max_length=64)] = "UTC",
 ) -> ProgressOut:
@@ -446,7 +446,7 @@ def create_api_client(body: ApiClientCreate, actor: ClinicActorDep, session: Ses
     response_model=list[ApiClientOut],
     responses=error_responses(*ACTOR_ERRORS),
 )
-def list_api_clients(actor: ClinicActorDep, session: SessionDep) -> list[ApiClient]:
+def list_api_clients(actor: ClinicActorDep, session: ReadSessionDep) -> list[ApiClient]:
     _require_user(actor)
     return service.api_clients(session, actor.clinic_id)
 
@@ -509,7 +509,7 @@ def create_webhook(
     response_model=list[WebhookOut],
     responses=error_responses(*ACTOR_ERRORS),
 )
-def list_webhooks(actor: ClinicActorDep, session: SessionDep) -> list[WebhookSubscription]:
+def list_webhooks(actor: ClinicActorDep, session: ReadSessionDep) -> list[WebhookSubscription]:
     actor.require(Scope.WEBHOOKS_MANAGE)
     return webhooks.subscriptions(session, actor.clinic_id)
 
@@ -540,7 +540,7 @@ def delete_webhook(
     responses=error_responses(*ACTOR_ERRORS),
 )
 def list_deliveries(
-    webhook_id: WebhookIdPath, actor: ClinicActorDep, session: SessionDep, page: PageDep
+    webhook_id: WebhookIdPath, actor: ClinicActorDep, session: ReadSessionDep, page: PageDep
 ) -> Any:
     actor.require(Scope.WEBHOOKS_MANAGE)
     subscription = webhooks.subscription_of(session, actor.clinic_id, webhook_id)

@@ -43,6 +43,14 @@ def get_session(database: DatabaseDep) -> Iterator[Session]:
         yield session
 
 
+def get_read_session(database: DatabaseDep) -> Iterator[Session]:
+    """For routes that only read: a deferred transaction, so on SQLite (WAL) readers never
+    queue behind the write lock the way IMMEDIATE write sessions do."""
+    with database.read_session() as session:
+        yield session
+
+
 # scope="function": the commit happens before the response leaves, so a
 # failed commit is reported to the caller instead of silently losing the write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

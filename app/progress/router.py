@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from app.access.deps import RefreshesViewer
 from app.catalog.deps import CatalogDep
-from app.core.deps import SessionDep
+from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import NotFoundError, error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
@@ -80,7 +80,7 @@ def enroll(
     responses=error_responses(401, 422),
 )
 def list_enrollments(
-    session: SessionDep,
+    session: ReadSessionDep,
     user: CurrentUserDep,
     snapshot: CatalogDep,
     page: PageDep,
@@ -102,7 +102,7 @@ def list_enrollments(
 )
 def get_enrollment(
     program: ProgramPath,
-    session: SessionDep,
+    session: ReadSessionDep,
     user: CurrentUserDep,
     snapshot: CatalogDep,
     response: Response,
@@ -221,7 +221,7 @@ def sync_sessions(
     responses=error_responses(401, 422),
 )
 def list_session_changes(
-    session: SessionDep,
+    session: ReadSessionDep,
     user: CurrentUserDep,
     snapshot: CatalogDep,
     response: Response,
@@ -257,7 +257,7 @@ def list_session_changes(
 )
 def get_session(
     session_id: SessionIdPath,
-    session: SessionDep,
+    session: ReadSessionDep,
     user: CurrentUserDep,
     snapshot: CatalogDep,
     response: Response,
@@ -299,7 +299,7 @@ def delete_session(
     responses=error_responses(401, 422),
 )
 def get_progress(
-    session: SessionDep,
+    session: ReadSessionDep,
     user: CurrentUserDep,
     snapshot: CatalogDep,
     response: Response,
