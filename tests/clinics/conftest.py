@@ -81,8 +81,10 @@ def make_linked_patient(client: TestClient, make_person: PersonFactory) -> Linke
     return make
 
 
-def api_client_token(client: TestClient, clinic: ClinicSetup, scopes: list[str]) -> dict[str, str]:
-    """Create an API client with `scopes` and return bearer headers for its token."""
+def create_api_client(
+    client: TestClient, clinic: ClinicSetup, scopes: list[str]
+) -> tuple[int, dict[str, str]]:
+    """Create an API client with `scopes`; return its id and bearer headers for its token."""
     created = client.post(
         clinic.path("/api-clients"),
         headers=clinic.owner.headers,
@@ -99,4 +101,10 @@ def api_client_token(client: TestClient, clinic: ClinicSetup, scopes: list[str])
         },
     )
     assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+    api_client_id: int = body["id"]
+    return api_client_id, {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def api_client_token(client: TestClient, clinic: ClinicSetup, scopes: list[str]) -> dict[str, str]:
+    """Bearer headers for a new API client of `clinic` with `scopes`."""
+    return create_api_client(client, clinic, scopes)[1]

@@ -13,7 +13,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from tests.clinics.conftest import ClinicFactory, ClinicSetup, link
+from tests.clinics.conftest import ClinicFactory, ClinicSetup, create_api_client, link
 from tests.conftest import Person, PersonFactory
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -63,29 +63,6 @@ class World:
     b: Side
     admin: Person
     member: Person  # signed in, in no clinic
-
-
-def create_api_client(
-    client: TestClient, clinic: ClinicSetup, scopes: list[str]
-) -> tuple[int, dict[str, str]]:
-    created = client.post(
-        clinic.path("/api-clients"),
-        headers=clinic.owner.headers,
-        json={"name": "Practice system", "scopes": scopes},
-    )
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    token = client.post(
-        "/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": body["client_id"],
-            "client_secret": body["client_secret"],
-        },
-    )
-    assert token.status_code == 200, token.text
-    api_client_id: int = body["id"]
-    return api_client_id, {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
 def build_side(

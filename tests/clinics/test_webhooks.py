@@ -218,6 +218,8 @@ def test_bad_event_types_are_422(
 
 UNSAFE_URLS = [
     "http://93.184.216.34/hook",
+    "https://93.184.216.34:abc/hook",  # a port that does not parse
+    "https://93.184.216.34:99999/",  # a port out of range
     "https://127.0.0.1/hook",
     "https://localhost/hook",
     "https://10.0.0.5/hook",
@@ -251,20 +253,6 @@ def test_unsafe_targets_are_refused(
     assert response.headers["content-type"] == "application/problem+json"
     assert [error["pointer"] for error in response.json()["errors"]] == ["body.url"]
     assert "secret" not in response.json()
-    assert subscription_count(database) == 0
-
-
-@pytest.mark.parametrize("url", ["https://93.184.216.34:abc/hook", "https://93.184.216.34:99999/"])
-def test_a_url_with_an_invalid_port_is_refused(
-    client: TestClient, clinic: ClinicSetup, database: Database, url: str
-) -> None:
-    response = client.post(
-        clinic.path("/webhooks"),
-        headers=clinic.owner.headers,
-        json={"url": url, "event_types": ["session.logged"]},
-    )
-    assert response.status_code == 422, response.text
-    assert [error["pointer"] for error in response.json()["errors"]] == ["body.url"]
     assert subscription_count(database) == 0
 
 
