@@ -97,6 +97,12 @@ class Program(SQLModel, table=True):
     status: ContentStatus = Field(
         default=ContentStatus.DRAFT, sa_type=String(16), nullable=False, index=True
     )
+    # A program a clinic built for its own patients; None for the public catalogue.
+    # Such a program is never listed publicly and only its clinic and the patients
+    # it was assigned to can read it.
+    clinic_id: int | None = Field(
+        default=None, foreign_key="clinic.id", ondelete="RESTRICT", index=True
+    )
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 

@@ -1,0 +1,1 @@
+"""Content management for admins: editing the catalogue through the API, with an audit trail."""
