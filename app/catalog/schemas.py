@@ -300,7 +300,8 @@ class ProgramIn(ContentInput):
     slug: Slug
     name: ShortText
     description: LongText
-    conditions: Annotated[list[Slug], Field(min_length=1, max_length=20), AfterValidator(_unique)]
+    # Catalogue programs need at least one; a clinic's own programs may have none.
+    conditions: Annotated[list[Slug], Field(max_length=20), AfterValidator(_unique)] = []
     status: ContentStatus = ContentStatus.PUBLISHED
     stages: Annotated[list[StageIn], Field(min_length=1, max_length=50)]
 

@@ -429,9 +429,15 @@ def check_references(session: Session, bundle: ContentBundle) -> list[str]:
     return problems
 
 
-def apply_content(session: Session, bundle: ContentBundle) -> ContentReport:
-    """Create or update everything in `bundle` by slug; bump the version if anything changed."""
-    problems = check_references(session, bundle)
+def apply_content(
+    session: Session, bundle: ContentBundle, *, clinic_id: int | None = None
+) -> ContentReport:
+    """Create or update everything in `bundle` by slug; bump the version if anything changed.
+
+    With `clinic_id`, the bundle's programs belong to that clinic: they are created as
+    its own, and a slug held by the public catalogue or another clinic is refused.
+    """
+    problems = check_references(session, bundle) + _ownership_problems(session, bundle, clinic_id)
     if problems:
         raise ContentError(problems)
     report = ContentReport()
@@ -444,7 +450,13 @@ def apply_content(session: Session, bundle: ContentBundle) -> ContentReport:
     for condition in bundle.conditions:
         if _sync_relations(session, condition, condition_ids):
             _mark_updated(report, "condition", condition.slug)
-    program_ids = _upsert_by_slug(session, Program, bundle.programs, _program_values, report)
+    program_ids = _upsert_by_slug(
+        session,
+        Program,
+        bundle.programs,
+        lambda item: {**_program_values(item), "clinic_id": clinic_id},
+        report,
+    )
     for program in bundle.programs:
         changed = _sync_program_conditions(session, program, program_ids, condition_ids)
         changed |= _sync_stages(session, program, program_ids[program.slug], exercise_ids)
@@ -453,6 +465,28 @@ def apply_content(session: Session, bundle: ContentBundle) -> ContentReport:
     if report.changed:
         bump_content_version(session)
     return report
+
+
+def _ownership_problems(
+    session: Session, bundle: ContentBundle, clinic_id: int | None
+) -> list[str]:
+    """A program is written only by its owner: the catalogue's editors or one clinic."""
+    slugs = [program.slug for program in bundle.programs]
+    owners = session.exec(
+        select(Program.slug, Program.clinic_id).where(col(Program.slug).in_(slugs))
+    ).all()
+    problems = [
+        f"program '{slug}': the slug is already taken"
+        for slug, owner in owners
+        if owner != clinic_id
+    ]
+    if clinic_id is None:
+        problems += [
+            f"program '{program.slug}': a catalogue program belongs to at least one condition"
+            for program in bundle.programs
+            if not program.conditions
+        ]
+    return problems
 
 
 ModelT = TypeVar("ModelT", Condition, Exercise, Program)
