@@ -16,6 +16,7 @@ from app.access.policy import Viewer
 from app.access.router import router as media_router
 from app.access.viewer_cache import TokenCache
 from app.catalog.cache import CatalogCache
+from app.catalog.response_cache import AnonymousResponseCache
 from app.catalog.router import router as catalog_router
 from app.clinics.delivery import DeliverySettings, WebhookWorker
 from app.clinics.router import me_router as clinic_links_router
@@ -159,6 +160,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     install_problem_handlers(app)
     install_docs(app)
+    # Innermost first: repeat anonymous catalogue reads are answered before routing.
+    app.add_middleware(AnonymousResponseCache)
     app.add_middleware(ETagMiddleware)
     app.include_router(health_router)
     app.include_router(identity_router)

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from app.access.policy import ANONYMOUS, Role, Viewer
 from app.access.presenter import ExercisePresenter
 from app.access.viewer_cache import TokenCache
+from app.catalog.deps import request_snapshot
 from app.catalog.snapshot import CatalogSnapshot
 from app.core.config import Settings
 from app.core.db import Database
@@ -44,7 +45,7 @@ class CatalogView:
 
 async def catalog_view(request: Request, token: BearerToken) -> CatalogView:
     state = request.app.state
-    snapshot: CatalogSnapshot = await state.catalog.current()
+    snapshot = await request_snapshot(request)
     viewer = ANONYMOUS
     if token is not None:
         cache: TokenCache[Viewer] = state.viewers
