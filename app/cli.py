@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+import app.models  # noqa: F401  (every table, so foreign keys across packages resolve)
 from app.core.config import get_settings
 
 cli = typer.Typer(help="Operate the rehab API.", no_args_is_help=True, add_completion=False)

@@ -7,7 +7,10 @@ temporary folder (and clears the cached settings before and after).
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,6 +134,18 @@ def test_migrate_then_seed_creates_the_authored_content_and_reseeding_changes_no
         "programs": (0, 0, len(bundle.programs)),
     }
     assert exercise_slugs() == {item.slug for item in bundle.exercises}
+
+
+def test_installed_command_migrates_and_seeds_in_a_fresh_interpreter(data_dir: Path) -> None:
+    """As `make run` calls it: a new process that has imported nothing of the app yet."""
+    command = [sys.executable, "-c", "from app.cli import main; main()"]
+    env = {**os.environ, "DATA_DIR": str(data_dir)}
+    for step in ("migrate", "seed"):
+        finished = subprocess.run(  # noqa: S603 (our own command line, no shell)
+            [*command, step], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert exercise_slugs()
 
 
 def test_seed_with_a_broken_file_names_the_file_and_writes_nothing(
