@@ -8,12 +8,14 @@ from typing import Annotated
 
 from anyio import to_thread
 from fastapi import Depends, Request
+from sqlmodel import Session, select
 
 from app.access.policy import ANONYMOUS, Role, Viewer
 from app.access.presenter import ExercisePresenter
 from app.access.viewer_cache import TokenCache
 from app.catalog.deps import request_snapshot
 from app.catalog.snapshot import CatalogSnapshot
+from app.clinics.models import ClinicMember
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.jwt import TokenCodec
@@ -29,9 +31,25 @@ def load_viewer(
     principal = resolve_principal(database, codec, token)
     user = principal.user
     assert user.id is not None
+    role = Role(user.role)
     with database.read_session() as session:
         stages, hints = viewer_progress(session, user_id=user.id, snapshot=snapshot, now=utcnow())
-    return Viewer(user_id=user.id, role=Role(user.role), current_stages=stages, stage_hints=hints)
+        # Only clinicians work in clinics (joining one makes a member a clinician), so
+        # members' reads, the common case, cost no extra statement.
+        clinic_ids = clinic_ids_of(session, user.id) if role == Role.CLINICIAN else frozenset()
+    return Viewer(
+        user_id=user.id,
+        role=role,
+        current_stages=stages,
+        stage_hints=hints,
+        clinic_ids=clinic_ids,
+    )
+
+
+def clinic_ids_of(session: Session, user_id: int) -> frozenset[int]:
+    """The clinics a person works in: their own programs are visible to them."""
+    rows = session.exec(select(ClinicMember.clinic_id).where(ClinicMember.user_id == user_id))
+    return frozenset(rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,13 +28,15 @@ class Viewer:
     """Who is looking. `role is None` means an anonymous caller.
 
     `current_stages` maps a program id to the stage position the viewer has
-    reached in it; `stage_hints` may hold what remains before the next stage.
+    reached in it; `stage_hints` may hold what remains before the next stage;
+    `clinic_ids` are the clinics the viewer works in.
     """
 
     user_id: int | None = None
     role: Role | None = None
     current_stages: Mapping[int, int] = field(default_factory=dict)
     stage_hints: Mapping[int, str] = field(default_factory=dict)
+    clinic_ids: frozenset[int] = frozenset()
 
     @property
     def is_anonymous(self) -> bool:
@@ -43,6 +45,16 @@ class Viewer:
     @property
     def sees_everything(self) -> bool:
         return self.role in (Role.CLINICIAN, Role.ADMIN)
+
+    def can_see_program(self, program_id: int, clinic_id: int | None) -> bool:
+        """Public programs are everyone's; a clinic's own program is seen by its clinic,
+        by admins, and by the patients following it."""
+        return (
+            clinic_id is None
+            or clinic_id in self.clinic_ids
+            or program_id in self.current_stages
+            or self.role == Role.ADMIN
+        )
 
 
 ANONYMOUS = Viewer()
@@ -56,6 +68,7 @@ class Placement:
     program_name: str
     stage_position: int
     stage_name: str
+    clinic_id: int | None = None  # a clinic's own program: a context only some viewers have
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +106,15 @@ def decide(viewer: Viewer, placement: Placement | None) -> Access:
 
 
 def decide_standalone(viewer: Viewer, placements: Iterable[Placement]) -> Access:
-    """Decide an exercise shown on its own: unlocked when any context unlocks it."""
+    """Decide an exercise shown on its own: unlocked when any context unlocks it.
+
+    Only contexts the viewer can see count: a clinic's program neither unlocks
+    an exercise for outsiders nor names itself in their lock message.
+    """
     first_refusal: Access | None = None
     for placement in placements:
+        if not viewer.can_see_program(placement.program_id, placement.clinic_id):
+            continue
         access = decide(viewer, placement)
         if isinstance(access, Unlocked):
             return access

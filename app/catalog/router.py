@@ -62,7 +62,10 @@ def _viewer_tag(viewer: Viewer, link_expiry: int) -> str:
     """What a personalised body depends on besides the content: who, how far, which links."""
     if viewer.is_anonymous:
         return "anon"
-    state = f"{viewer.user_id}|{viewer.role}|{sorted(viewer.current_stages.items())}|{link_expiry}"
+    state = (
+        f"{viewer.user_id}|{viewer.role}|{sorted(viewer.current_stages.items())}|"
+        f"{sorted(viewer.clinic_ids)}|{link_expiry}"
+    )
     return hashlib.blake2b(state.encode(), digest_size=8).hexdigest()
 
 
@@ -199,6 +202,11 @@ async def list_programs(
     tags=["programs"],
     name="get_program",
     summary="A program: its stages in order, each with its rule and exercises",
+    description=(
+        "Public programs are readable by anyone. A clinic's own program is readable only "
+        "by that clinic's clinicians, admins and the patients following it; everyone else "
+        "gets 404, as for a program that does not exist."
+    ),
     response_model=ProgramDetail,
     responses=PERSONAL_DETAIL_ERRORS,
 )
@@ -208,8 +216,9 @@ async def get_program(
     slug: SlugPath,
 ) -> Response:
     snapshot, settings, presenter = view.snapshot, view.settings, view.presenter
-    entry = snapshot.program_by_slug.get(slug)
-    if entry is None:
+    entry = snapshot.any_program(slug)
+    # A clinic's own program answers exactly like a missing one to anyone who may not see it.
+    if entry is None or not presenter.viewer.can_see_program(entry.id, entry.clinic_id):
         raise NotFoundError(f"No program with slug '{slug}'.")
     return _respond(
         request, settings, snapshot, lambda: _program_detail(entry, presenter), presenter

@@ -72,7 +72,11 @@ def bump_content_version(session: Session) -> None:
 
 
 def load_snapshot(session: Session, *, media_url: MediaUrl) -> CatalogSnapshot:
-    """Read every published item in a fixed number of statements."""
+    """Read every published item in a fixed number of statements.
+
+    Clinics' published programs are read too (their patients follow them); the
+    snapshot keeps them out of every public listing and lookup.
+    """
     version = read_content_version(session)
     exercises = session.exec(
         select(Exercise)
@@ -160,6 +164,7 @@ def _assemble(
             program_name=program.name,
             stage_position=stage.position,
             stage_name=stage.name,
+            clinic_id=program.clinic_id,
         )
         placement_of[stage.id] = placement
         for item in items_by_stage[stage.id]:
@@ -174,7 +179,9 @@ def _assemble(
     conditions_of_program: dict[int, list[str]] = defaultdict(list)
     programs_of_condition: dict[int, list[int]] = defaultdict(list)
     for link in program_conditions:
-        if link.program_id in program_by_id and link.condition_id in condition_slug:
+        linked = program_by_id.get(link.program_id)
+        # A clinic's program is never listed under a public condition.
+        if linked and linked.clinic_id is None and link.condition_id in condition_slug:
             conditions_of_program[link.program_id].append(condition_slug[link.condition_id])
             programs_of_condition[link.condition_id].append(link.program_id)
 
@@ -311,6 +318,7 @@ def _program_entry(
         condition_slugs=frozenset(condition_slugs),
         stages=stages,
         search_text=search_text(program.name, program.description),
+        clinic_id=program.clinic_id,
     )
 
 

@@ -5,12 +5,18 @@ published condition, program and exercise once (a fixed handful of queries,
 whatever the catalogue's size) and answers reads from here. Entries keep the
 viewer-independent parts ready to serve; only the lock decision is made per
 request.
+
+Programs a clinic built for its own patients are loaded too (their patients
+follow them like any other), but kept apart: `programs` and `program_by_slug`
+hold the public catalogue only, so no listing, search or public lookup can
+reach a clinic's program; `clinic_program_by_slug` is consulted only by paths
+that first decide the viewer may see it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import orjson
@@ -75,6 +81,7 @@ class ProgramEntry:
     condition_slugs: frozenset[str]
     stages: tuple[StageEntry, ...]
     search_text: str
+    clinic_id: int | None = None  # set: a clinic's own program, never public
 
     def stage(self, position: int) -> StageEntry | None:
         return self.stages[position - 1] if 1 <= position <= len(self.stages) else None
@@ -102,18 +109,48 @@ class ConditionEntry:
 class CatalogSnapshot:
     version: int
     conditions: tuple[ConditionEntry, ...] = ()
-    programs: tuple[ProgramEntry, ...] = ()
+    programs: tuple[ProgramEntry, ...] = ()  # the public catalogue only
     exercises: tuple[ExerciseEntry, ...] = ()
     condition_by_slug: dict[str, ConditionEntry] = field(default_factory=dict)
-    program_by_slug: dict[str, ProgramEntry] = field(default_factory=dict)
+    program_by_slug: dict[str, ProgramEntry] = field(default_factory=dict)  # public only
     exercise_by_slug: dict[str, ExerciseEntry] = field(default_factory=dict)
+    # Every published program, clinics' included: reached only through an
+    # enrollment or a session, which already prove the person follows it.
     program_by_id: dict[int, ProgramEntry] = field(default_factory=dict)
     exercise_by_id: dict[int, ExerciseEntry] = field(default_factory=dict)
+    clinic_program_by_slug: dict[str, ProgramEntry] = field(default_factory=dict)
     # Teaser images anyone may fetch without a signed link.
     public_media: frozenset[str] = frozenset()
     # Anonymous response bodies by URL, rendered on first use; they live and die
     # with this snapshot, so a content change can never serve a stale one.
     rendered: dict[str, bytes] = field(default_factory=dict)
+
+    def any_program(self, slug: str) -> ProgramEntry | None:
+        """A public program or a clinic's one; the caller decides whether the viewer may see it."""
+        return self.program_by_slug.get(slug) or self.clinic_program_by_slug.get(slug)
+
+    def seen_by_clinic(self, clinic_id: int) -> CatalogSnapshot:
+        """This snapshot as one clinic may see it: other clinics' programs left out.
+
+        A patient linked to two clinics follows programs of both; each clinic's
+        views of that patient (enrollments, summaries, progress) must not show
+        the other's. Built per request for clinic routes only.
+        """
+        hidden = {
+            entry.id
+            for entry in self.clinic_program_by_slug.values()
+            if entry.clinic_id != clinic_id
+        }
+        if not hidden:
+            return self
+        return replace(
+            self,
+            program_by_id={pid: p for pid, p in self.program_by_id.items() if pid not in hidden},
+            clinic_program_by_slug={
+                slug: p for slug, p in self.clinic_program_by_slug.items() if p.id not in hidden
+            },
+            rendered={},
+        )
 
     def remember(self, key: str, body: bytes) -> None:
         if len(self.rendered) >= RENDERED_LIMIT:
@@ -129,18 +166,22 @@ class CatalogSnapshot:
         exercises: Iterable[ExerciseEntry],
     ) -> CatalogSnapshot:
         conditions_ = tuple(conditions)
-        programs_ = tuple(programs)
+        all_programs = tuple(programs)
+        public = tuple(entry for entry in all_programs if entry.clinic_id is None)
         exercises_ = tuple(exercises)
         return cls(
             version=version,
             conditions=conditions_,
-            programs=programs_,
+            programs=public,
             exercises=exercises_,
             condition_by_slug={entry.slug: entry for entry in conditions_},
-            program_by_slug={entry.slug: entry for entry in programs_},
+            program_by_slug={entry.slug: entry for entry in public},
             exercise_by_slug={entry.slug: entry for entry in exercises_},
-            program_by_id={entry.id: entry for entry in programs_},
+            program_by_id={entry.id: entry for entry in all_programs},
             exercise_by_id={entry.id: entry for entry in exercises_},
+            clinic_program_by_slug={
+                entry.slug: entry for entry in all_programs if entry.clinic_id is not None
+            },
             public_media=frozenset(e.thumbnail_key for e in exercises_ if e.thumbnail_key),
         )
 
