@@ -29,6 +29,7 @@ from app.core.errors import Problem, ValidationProblem, install_problem_handlers
 from app.core.health import router as health_router
 from app.core.http_cache import ETagMiddleware
 from app.core.jwt import TokenCodec
+from app.core.limits import BodyLimitMiddleware, document_body_limits
 from app.core.media import MediaSigner
 from app.core.ratelimit import RateLimiter
 from app.core.secrets import resolve_secret_key
@@ -161,6 +162,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     install_problem_handlers(app)
     install_docs(app)
     # Innermost first: repeat anonymous catalogue reads are answered before routing.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(AnonymousResponseCache)
     app.add_middleware(ETagMiddleware)
     app.include_router(health_router)
@@ -195,6 +201,7 @@ def _install_openapi(app: FastAPI) -> None:
         schema.setdefault("components", {}).setdefault("schemas", {}).update(
             problem_schemas.get("$defs", {})
         )
+        document_body_limits(schema)
         app.openapi_schema = schema
         return schema
 

@@ -85,6 +85,17 @@ class Settings(BaseSettings):
         description="How often a process checks whether another process changed the content.",
     )
     public_cache_seconds: int = Field(default=60, ge=0)
+    max_body_bytes: int = Field(
+        default=5 << 20,
+        ge=1024,
+        description="Largest request body (413 past it). The largest valid sync batch "
+        "(100 sessions of 50 entries, every text at its maximum) is about 3.7 MiB.",
+    )
+    max_upload_bytes: int = Field(
+        default=50 << 20,
+        ge=1024,
+        description="Largest multipart/form-data body (media uploads).",
+    )
     log_level: str = "INFO"
 
     @field_validator("database_url")

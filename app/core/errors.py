@@ -174,14 +174,33 @@ async def _handle_problem(request: Request, exc: Exception) -> Response:
     )
 
 
+# FastAPI answers a body it cannot parse with this detail; the cause says why.
+_UNPARSABLE_BODY = "There was an error parsing the body"
+MALFORMED_BODY = "/problems/malformed-body"
+
+
+def _unparsable_body_detail(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return "The request body is not valid UTF-8."
+    if isinstance(cause, RecursionError):
+        return "The JSON body is nested too deeply."
+    if isinstance(cause, ValueError):
+        # e.g. an integer with more digits than Python converts (4,300).
+        return f"The JSON body could not be read: {cause}"
+    return "The request body could not be read."
+
+
 async def _handle_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail: str | None = exc.detail if isinstance(exc.detail, str) else None
+    type_: str = getattr(exc, "problem_type", "about:blank")
     if detail == HTTPStatus(exc.status_code).phrase:
         detail = None
+    elif exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+        detail, type_ = _unparsable_body_detail(exc.__cause__), MALFORMED_BODY
     headers = dict(exc.headers) if exc.headers else None
     return problem_response(
-        exc.status_code, detail=detail, instance=request.url.path, headers=headers
+        exc.status_code, detail=detail, instance=request.url.path, type_=type_, headers=headers
     )
 
 

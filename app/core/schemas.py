@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from app.core.models import as_utc
 
@@ -33,10 +34,36 @@ def slugify(text: str) -> str:
     return _SLUG_RE.sub("-", text.lower()).strip("-")
 
 
+def refuse_nul(value: str) -> str:
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "Text must not contain NUL characters.")
+    return value
+
+
+# For form fields and query parameters; request bodies get the same check from InputModel.
+NulFreeStr = Annotated[str, AfterValidator(refuse_nul)]
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
 class InputModel(BaseModel):
     """Every request body and content file: unknown fields are an error, types are strict."""
 
     model_config = ConfigDict(extra="forbid", strict=True, str_max_length=10_000)
+
+    @field_validator("*", mode="before", check_fields=False)
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text (the insert fails); no text needs one.
+        if _contains_nul(value):
+            raise PydanticCustomError("nul_character", "Text must not contain NUL characters.")
+        return value
 
 
 class OutputModel(BaseModel):

@@ -15,15 +15,17 @@ from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import InvalidInputError, ProblemError, error_responses
 from app.core.jwt import TokenCodec, TokenType
 from app.core.ratelimit import RateLimiter, account_key, client_address
+from app.core.schemas import NulFreeStr
 from app.identity import service
 from app.identity.deps import CurrentUserDep, PrincipalDep, TokenCodecDep
 from app.identity.models import User
+from app.identity.passwords import MAX_LENGTH
 from app.identity.schemas import MeUpdate, PasswordChange, RegisterIn, TokenOut, UserOut
 
 router = APIRouter(prefix="/v1")
 
 GrantType = Literal["password", "refresh_token", "client_credentials"]
-FormText = Annotated[str | None, Form(max_length=4096)]
+FormText = Annotated[NulFreeStr | None, Form(max_length=4096)]
 
 
 class OAuthError(ProblemError):
@@ -52,7 +54,11 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     client_id, sep, secret = decoded.partition(":")
-    return (unquote(client_id), unquote(secret)) if sep else None
+    client_id, secret = unquote(client_id), unquote(secret)
+    # PostgreSQL refuses NUL in a text parameter: such a client cannot exist.
+    if not sep or "\x00" in client_id + secret:
+        return None
+    return client_id, secret
 
 
 def _client_token(
@@ -138,12 +144,12 @@ def issue_token(
     request: Request,
     response: Response,
     grant_type: Annotated[GrantType, Form(description="`password` or `refresh_token`.")],
-    username: Annotated[str | None, Form(max_length=320, description="Your email.")] = None,
-    password: Annotated[str | None, Form(max_length=128)] = None,
+    username: Annotated[NulFreeStr | None, Form(max_length=320, description="Your email.")] = None,
+    password: Annotated[NulFreeStr | None, Form(max_length=MAX_LENGTH)] = None,
     refresh_token: FormText = None,
     scope: FormText = None,
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=256)] = None,
+    client_id: Annotated[NulFreeStr | None, Form(max_length=64)] = None,
+    client_secret: Annotated[NulFreeStr | None, Form(max_length=256)] = None,
 ) -> TokenOut:
     """OAuth2 token endpoint (form-encoded, so the Authorize button in `/docs` works).
 
