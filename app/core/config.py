@@ -9,9 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,6 +21,11 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
 
 
 class Settings(BaseSettings):
@@ -96,7 +102,44 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest multipart/form-data body (media uploads).",
     )
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: LogFormat | None = Field(
+        default=None, description="json or text; empty means text in development, else json."
+    )
+    access_log: bool = Field(default=True, description="One log line per request.")
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    hsts_seconds: int = Field(
+        default=0, ge=0, description="Strict-Transport-Security max-age; 0 sends none (not HTTPS)."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins browsers may call from (comma-separated); empty sends no CORS headers.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=20.0, ge=0, description="How long a stopping server lets in-flight requests finish."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: list[str]) -> list[str]:
+        # An origin is scheme://host[:port] exactly as a browser sends it: no path, no wildcard.
+        for origin in origins:
+            scheme, _, rest = origin.rstrip("/").partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest or "*" in rest:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return [origin.rstrip("/") for origin in origins]
 
     @field_validator("database_url")
     @classmethod
@@ -120,6 +163,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.TEXT if self.environment == Environment.DEVELOPMENT else LogFormat.JSON
 
 
 @lru_cache
