@@ -7,6 +7,8 @@ Both are assembled from bytes serialised once per content version.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import orjson
 
 from app.access.policy import LOGIN_REQUIRED, Access, Locked, Viewer, decide, decide_standalone
@@ -17,6 +19,7 @@ LOCKED_HEAD = b'{"access":"locked",'
 UNLOCKED_HEAD = b'{"access":"unlocked",'
 
 
+@lru_cache(maxsize=4096)  # the same few locks recur across exercises, requests and viewers
 def lock_json(access: Locked) -> bytes:
     return orjson.dumps(
         {
@@ -34,6 +37,8 @@ class ExercisePresenter:
     def __init__(self, viewer: Viewer, media: MediaSigner) -> None:
         self.viewer = viewer
         self._media = media
+        # Every exercise of a stage shares its placement: decide once per stage.
+        self._by_placement: dict[int, Access] = {}
 
     def link_expiry(self) -> int:
         """When the links this presenter signs expire: part of a personalised ETag."""
@@ -41,7 +46,11 @@ class ExercisePresenter:
 
     def in_stage(self, item: StageItem) -> orjson.Fragment:
         """An exercise as it appears inside a program stage."""
-        return self.render(item.exercise, decide(self.viewer, item.placement))
+        access = self._by_placement.get(id(item.placement))
+        if access is None:
+            access = decide(self.viewer, item.placement)
+            self._by_placement[id(item.placement)] = access
+        return self.render(item.exercise, access)
 
     def standalone(self, entry: ExerciseEntry) -> orjson.Fragment:
         """An exercise on its own: unlocked when any program context unlocks it."""
@@ -51,7 +60,7 @@ class ExercisePresenter:
         if isinstance(access, Locked):
             lock = LOGIN_REQUIRED_JSON if access is LOGIN_REQUIRED else lock_json(access)
             return orjson.Fragment(LOCKED_HEAD + entry.teaser_json + b',"lock":' + lock + b"}")
-        video = orjson.dumps(self._media.sign(entry.video_key) if entry.video_key else None)
+        video = self._media.sign_json(entry.video_key) if entry.video_key else b"null"
         return orjson.Fragment(
             UNLOCKED_HEAD
             + entry.teaser_json

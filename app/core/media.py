@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import orjson
+
 EXPIRY_BUCKET_SECONDS = 300
 
 
@@ -24,6 +26,10 @@ class MediaSigner:
         self._secret = secret
         self._base_url = base_url.rstrip("/")
         self._ttl_seconds = ttl_seconds
+        # Links are the same for everyone until the expiry bucket turns, so each is
+        # signed and encoded once per bucket rather than once per exercise per request.
+        self._encoded: dict[str, bytes] = {}
+        self._encoded_expiry = 0
 
     def public_url(self, key: str) -> str:
         return f"{self._base_url}/{quote(key)}"
@@ -40,12 +46,26 @@ class MediaSigner:
 
     def sign(self, key: str, *, now: float | None = None) -> dict[str, Any]:
         """A link to `key` that works until the returned `expires_at`."""
-        expires = self.current_expiry(now=now)
+        return self._link(key, self.current_expiry(now=now))
+
+    def _link(self, key: str, expires: int) -> dict[str, Any]:
         query = urlencode({"expires": expires, "signature": self.signature(key, expires)})
         return {
             "url": f"{self.public_url(key)}?{query}",
             "expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
         }
+
+    def sign_json(self, key: str) -> bytes:
+        """`sign(key)` as JSON bytes, from memory until the expiry bucket turns."""
+        expires = self.current_expiry()
+        if expires != self._encoded_expiry:
+            self._encoded = {}
+            self._encoded_expiry = expires
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            encoded = orjson.dumps(self._link(key, expires))
+            self._encoded[key] = encoded
+        return encoded
 
     def verify(self, key: str, expires: int, signature: str, *, now: float | None = None) -> bool:
         """True when the signature matches key and expiry and the expiry has not passed."""
