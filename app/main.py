@@ -169,9 +169,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.add_middleware(AnonymousResponseCache)
     app.add_middleware(ETagMiddleware)
+    # The catalogue first: most requests are catalogue reads, and routes match in order.
+    app.include_router(catalog_router)
     app.include_router(health_router)
     app.include_router(identity_router)
-    app.include_router(catalog_router)
     app.include_router(progress_router)
     app.include_router(clinics_router)
     app.include_router(clinic_links_router)
