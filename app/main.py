@@ -161,12 +161,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     install_problem_handlers(app)
     install_docs(app)
-    # Innermost first: repeat anonymous catalogue reads are answered before routing.
+    # Innermost first.
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
+    # Repeat anonymous catalogue reads are answered here, before routing.
     app.add_middleware(AnonymousResponseCache)
     app.add_middleware(ETagMiddleware)
     # The catalogue first: most requests are catalogue reads, and routes match in order.
