@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-postgres lint typecheck check openapi clean bench
+.PHONY: help install run test test-postgres lint typecheck check openapi clean bench soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ openapi: $(STAMP) ## Write the OpenAPI document to openapi.json
 
 bench: $(STAMP) ## Measure the API against a hello-world with wrk (BENCH_SECONDS, BENCH_DATABASE_URL)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+soak: $(STAMP) ## Soak and crash test, SQLite then PostgreSQL (SOAK_DATABASE_URL, SOAK_ARGS)
+	$(BIN)/python -m soak $(SOAK_ARGS)
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
