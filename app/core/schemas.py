@@ -6,7 +6,16 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.core.models import as_utc
@@ -28,6 +37,21 @@ MediaKey = Annotated[
 
 
 UTCDateTime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+def _iso_text(value: Any) -> Any:
+    # Lax datetime parsing would also take a number as a Unix timestamp: 1 is not a date.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or len(value) > 64:
+        raise PydanticCustomError(
+            "datetime_type", "Input should be an ISO 8601 date and time, e.g. 2026-11-24T07:30:00Z."
+        )
+    return value
+
+
+# An aware timestamp in a strict model: an ISO 8601 string with its UTC offset, nothing else.
+IsoDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text)]
 
 
 def slugify(text: str) -> str:

@@ -6,9 +6,9 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from app.core.schemas import InputModel, OutputModel, Slug, UTCDateTime
+from app.core.schemas import InputModel, IsoDateTime, OutputModel, Slug, UTCDateTime
 from app.progress.models import StageChangeReason
 from app.progress.rules import Criterion
 
@@ -61,10 +61,7 @@ class SessionIn(InputModel):
 
     program: Slug
     stage: Annotated[int, Field(ge=1, le=50, description="The stage these exercises were from.")]
-    # Timestamps arrive as ISO 8601 strings: the one lax field of a strict model.
-    performed_at: Annotated[
-        AwareDatetime, Field(strict=False, description="When, with its UTC offset.")
-    ]
+    performed_at: Annotated[IsoDateTime, Field(description="When, with its UTC offset.")]
     entries: Annotated[list[EntryIn], Field(min_length=1, max_length=MAX_ENTRIES)]
     note: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
 
