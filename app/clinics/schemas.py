@@ -62,6 +62,9 @@ class InvitationCreated(InvitationOut):
     )
 
     code: str = Field(description="Give this to the patient. It is shown only once.")
+    # Always null here. Optional in the schema because the OpenAPI document drops null
+    # values, which would leave the example above without a required key.
+    redeemed_at: None = Field(default=None, description="A new invitation is not redeemed yet.")
 
 
 class LinkCreate(InputModel):

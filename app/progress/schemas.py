@@ -37,27 +37,24 @@ class EntryIn(InputModel):
     note: Note | None = None
 
 
-class SessionIn(InputModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "program": "whole-leg-rehabilitation",
-                    "stage": 1,
-                    "performed_at": "2026-11-24T07:30:00+01:00",
-                    "entries": [
-                        {
-                            "exercise": "glute-bridge",
-                            "sets_done": 2,
-                            "reps_done": 12,
-                            "difficulty": "easy",
-                            "pain": 1,
-                        }
-                    ],
-                }
-            ]
+SESSION_EXAMPLE: dict[str, Any] = {
+    "program": "whole-leg-rehabilitation",
+    "stage": 1,
+    "performed_at": "2026-11-24T07:30:00+01:00",
+    "entries": [
+        {
+            "exercise": "glute-bridge",
+            "sets_done": 2,
+            "reps_done": 12,
+            "difficulty": "easy",
+            "pain": 1,
         }
-    )
+    ],
+}
+
+
+class SessionIn(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SESSION_EXAMPLE]})
 
     program: Slug
     stage: Annotated[int, Field(ge=1, le=50, description="The stage these exercises were from.")]
@@ -74,6 +71,12 @@ class SessionIn(InputModel):
 
 
 class SyncItem(SessionIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "0b5f4f36-8a0e-4a43-9a3c-6d2f1e7c9b10", **SESSION_EXAMPLE}]
+        }
+    )
+
     id: Annotated[UUID, Field(strict=False, description="The client's id for this session.")]
 
 

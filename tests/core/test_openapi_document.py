@@ -1,0 +1,122 @@
+"""The OpenAPI document is what client generators, schemathesis and /docs read: it must be
+a valid OpenAPI 3.1 document, and it must tell a client every way a call can fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from app.core.config import Settings
+from app.main import create_app
+
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+DOCUMENT_URI = "urn:rehab-api:openapi"
+
+
+@pytest.fixture(scope="module")
+def spec(settings: Settings) -> Iterator[dict[str, Any]]:
+    app = create_app(settings)
+    yield app.openapi()
+    app.state.db.dispose()
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every operation with a label such as `GET /v1/me` for assertion messages."""
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield f"{method.upper()} {path}", operation
+
+
+def test_document_is_valid_openapi_3_1(spec: dict[str, Any]) -> None:
+    assert spec["openapi"].startswith("3.1.")
+    errors = [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in OpenAPIV31SpecValidator(spec).iter_errors()
+    ]
+    assert errors == []
+
+
+def test_every_operation_has_its_own_operation_id(spec: dict[str, Any]) -> None:
+    ids = [operation.get("operationId") for _, operation in operations(spec)]
+    assert None not in ids
+    duplicates = {op_id for op_id in ids if ids.count(op_id) > 1}
+    assert duplicates == set()
+
+
+def test_every_schema_example_is_valid_against_its_schema(spec: dict[str, Any]) -> None:
+    """Examples are what people copy from /docs: each one must be accepted by its schema."""
+    registry = Registry().with_resource(
+        DOCUMENT_URI, Resource.from_contents(spec, default_specification=DRAFT202012)
+    )
+    failures: list[str] = []
+    checked = 0
+    for name, schema in spec["components"]["schemas"].items():
+        validator = Draft202012Validator(
+            {"$ref": f"{DOCUMENT_URI}#/components/schemas/{name}"}, registry=registry
+        )
+        for example in schema.get("examples", []):
+            checked += 1
+            failures += [f"{name}: {error.message}" for error in validator.iter_errors(example)]
+    assert checked >= 5
+    assert failures == []
+
+
+def test_every_operation_documents_a_success_response(spec: dict[str, Any]) -> None:
+    missing = [
+        label
+        for label, operation in operations(spec)
+        if not any(status.startswith("2") for status in operation["responses"])
+    ]
+    assert missing == []
+
+
+def test_operations_that_take_a_token_document_401(spec: dict[str, Any]) -> None:
+    missing = [
+        label
+        for label, operation in operations(spec)
+        if operation.get("security") and "401" not in operation["responses"]
+    ]
+    assert missing == []
+
+
+def test_operations_that_take_input_document_422(spec: dict[str, Any]) -> None:
+    missing = [
+        label
+        for label, operation in operations(spec)
+        if (operation.get("parameters") or operation.get("requestBody"))
+        and "422" not in operation["responses"]
+    ]
+    assert missing == []
+
+
+def test_operations_on_a_named_resource_document_404(spec: dict[str, Any]) -> None:
+    missing = [
+        label
+        for label, operation in operations(spec)
+        if any(parameter["in"] == "path" for parameter in operation.get("parameters", []))
+        and "404" not in operation["responses"]
+    ]
+    assert missing == []
+
+
+def test_every_error_response_is_a_problem_document(spec: dict[str, Any]) -> None:
+    wrong: list[str] = []
+    for label, operation in operations(spec):
+        for status, response in operation["responses"].items():
+            if not status.startswith(("4", "5")):
+                continue
+            expected = "ValidationProblem" if status == "422" else "Problem"
+            content = response.get("content", {})
+            schema = content.get("application/problem+json", {}).get("schema", {})
+            if list(content) != ["application/problem+json"] or schema.get("$ref") != (
+                f"#/components/schemas/{expected}"
+            ):
+                wrong.append(f"{label} {status}")
+    assert wrong == []
