@@ -31,9 +31,11 @@ from app.core.http_cache import ETagMiddleware
 from app.core.jwt import TokenCodec
 from app.core.limits import BodyLimitMiddleware, document_body_limits
 from app.core.media import MediaSigner
+from app.core.observability import install_observability
 from app.core.ratelimit import RateLimiter
 from app.core.secrets import resolve_secret_key
 from app.identity.router import router as identity_router
+from app.identity.service import Principal
 from app.progress.router import router as progress_router
 
 DESCRIPTION = """
@@ -154,6 +156,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.rate_limiter = RateLimiter(storage_uri=settings.redis_url)
     app.state.webhook_box = box
     app.state.viewers = TokenCache[Viewer](settings.viewer_cache_seconds)
+    app.state.principals = TokenCache[Principal](settings.viewer_cache_seconds)
+    app.state.progress_reports = TokenCache[bytes](settings.viewer_cache_seconds)
     app.state.webhook_worker = worker
     app.state.catalog = CatalogCache(
         database, media_url=media.public_url, poll_seconds=settings.content_poll_seconds
@@ -170,6 +174,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Repeat anonymous catalogue reads are answered here, before routing.
     app.add_middleware(AnonymousResponseCache)
     app.add_middleware(ETagMiddleware)
+    # Request ids, logs, metrics, security headers (outermost), and CORS when configured.
+    install_observability(app, settings)
     # The catalogue first: most requests are catalogue reads, and routes match in order.
     app.include_router(catalog_router)
     app.include_router(health_router)

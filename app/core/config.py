@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         description="Where media links point: this API's /media route, or a CDN or bucket.",
     )
     media_link_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    media_max_video_bytes: int = Field(
+        default=200 << 20, ge=1024, description="Largest exercise video an admin may upload."
+    )
+    media_max_image_bytes: int = Field(
+        default=5 << 20, ge=1024, description="Largest thumbnail image an admin may upload."
+    )
     viewer_cache_seconds: float = Field(
         default=2.0,
         ge=0,
@@ -113,7 +119,7 @@ class Settings(BaseSettings):
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Origins browsers may call from (comma-separated); empty sends no CORS headers.",
+        description="Origins browsers may call from (comma-separated); empty: no CORS headers.",
     )
     shutdown_grace_seconds: float = Field(
         default=20.0, ge=0, description="How long a stopping server lets in-flight requests finish."
