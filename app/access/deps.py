@@ -79,6 +79,8 @@ def forget_viewer(request: Request, user_id: int | None) -> None:
     """The person's stage, sessions or sign-in changed: their next read is fresh."""
     if user_id is not None:
         request.app.state.viewers.forget_user(user_id)
+        request.app.state.principals.forget_user(user_id)
+        request.app.state.progress_reports.forget_user(user_id)
 
 
 CatalogViewDep = Annotated[CatalogView, Depends(catalog_view)]

@@ -219,12 +219,13 @@ def get_me(user: CurrentUserDep, response: Response) -> User:
     summary="Change your display name",
     response_model=UserOut,
     responses=error_responses(401, 422),
+    dependencies=[RefreshesViewer],
 )
 def update_me(
     body: MeUpdate, session: SessionDep, user: CurrentUserDep, response: Response
 ) -> User:
     _private(response)
-    return service.update_me(session, session.merge(user), body)
+    return service.update_me(session, service.fresh_user(session, user), body)
 
 
 @router.post(
@@ -239,7 +240,7 @@ def update_me(
 def change_password(body: PasswordChange, session: SessionDep, principal: PrincipalDep) -> Response:
     service.change_password(
         session,
-        session.merge(principal.user),
+        service.fresh_user(session, principal.user),
         current=body.current_password,
         new=body.new_password,
         keep_family=principal.family_id,

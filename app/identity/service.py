@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from app.access.policy import Role
 from app.core.config import Settings
-from app.core.errors import ConflictError, InvalidInputError, ProblemError
+from app.core.errors import ConflictError, InvalidInputError, ProblemError, UnauthorizedError
 from app.core.jwt import InvalidTokenError, TokenCodec, TokenType
 from app.core.models import utcnow
 from app.identity.models import RefreshFamily, RefreshToken, User
@@ -111,6 +111,15 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     if new_hash is not None:  # parameters changed since this hash was made
         user.password_hash = new_hash
     return user
+
+
+def fresh_user(session: Session, user: User) -> User:
+    """`user` read again in this transaction, so a change starts from what is stored."""
+    assert user.id is not None
+    stored = session.get(User, user.id, populate_existing=True)
+    if stored is None:  # deleted since the token was checked
+        raise UnauthorizedError("This account no longer exists.", invalid_token=True)
+    return stored
 
 
 def update_me(session: Session, user: User, changes: MeUpdate) -> User:

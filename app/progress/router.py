@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query, Response, status
+from anyio import to_thread
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.access.deps import RefreshesViewer
+from app.access.viewer_cache import TokenCache
 from app.catalog.deps import CatalogDep
+from app.catalog.snapshot import CatalogSnapshot
+from app.core.db import Database
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import NotFoundError, error_responses
+from app.core.json import JSONBytesResponse
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
 from app.core.schemas import Page, Slug
@@ -298,21 +304,36 @@ def delete_session(
     response_model=ProgressOut,
     responses=error_responses(401, 422),
 )
-def get_progress(
-    session: ReadSessionDep,
+async def get_progress(
+    request: Request,
     user: CurrentUserDep,
     snapshot: CatalogDep,
-    response: Response,
     tz: Annotated[
         str,
         Query(max_length=64, description="IANA time zone for day boundaries, e.g. Europe/London."),
     ] = "UTC",
-) -> ProgressOut:
+) -> Response:
     assert user.id is not None
     zone = report.parse_zone(tz)
+    # Progress screens are refreshed in bursts: a report is kept for a couple of seconds
+    # and forgotten at once when the person logs, advances or is moved by a clinician.
+    reports: TokenCache[bytes] = request.app.state.progress_reports
+    key = f"{user.id}|{snapshot.version}|{tz}"
+    body = reports.get(key)
+    if body is None:
+        db = request.app.state.db
+        body = await to_thread.run_sync(_progress_body, db, user.id, snapshot, tz, zone)
+        reports.put(key, user.id, body)
+    return JSONBytesResponse(body, headers={"Cache-Control": PRIVATE})
+
+
+def _progress_body(
+    db: Database, user_id: int, snapshot: CatalogSnapshot, tz: str, zone: ZoneInfo
+) -> bytes:
     now = utcnow()
-    programs = report.progress_report(
-        session, user_id=user.id, snapshot=snapshot, now=now, zone=zone
-    )
-    response.headers["Cache-Control"] = PRIVATE
-    return ProgressOut.model_validate({"programs": programs, "as_of": now, "timezone": tz})
+    with db.read_session() as session:
+        programs = report.progress_report(
+            session, user_id=user_id, snapshot=snapshot, now=now, zone=zone
+        )
+    progress = ProgressOut.model_validate({"programs": programs, "as_of": now, "timezone": tz})
+    return progress.model_dump_json().encode()
