@@ -54,11 +54,14 @@ def command_env(config: BenchConfig, **extra: str) -> dict[str, str]:
     """The environment for `rehab` commands and servers: this run's database, nothing else.
 
     REDIS_URL is dropped so rate-limit counters stay in process memory, and
-    SQL_ECHO so a developer's debugging setting cannot slow the run down.
+    SQL_ECHO so a developer's debugging setting cannot slow the run down; the
+    per-request access log is off, as the issue's production settings say.
     """
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "SQL_ECHO"}}
     env["DATABASE_URL"] = config.database_url
     env["DATA_DIR"] = str(config.var_dir)
     env["MEDIA_DIR"] = str(config.var_dir / "media")
+    # uvicorn runs with --no-access-log; the app's own access log is its equivalent.
+    env["ACCESS_LOG"] = "false"
     env.update(extra)
     return env
