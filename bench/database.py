@@ -55,7 +55,7 @@ def command_env(config: BenchConfig, **extra: str) -> dict[str, str]:
 
     REDIS_URL is dropped so rate-limit counters stay in process memory, and
     SQL_ECHO so a developer's debugging setting cannot slow the run down; the
-    per-request access log is off, as the issue's production settings say.
+    per-request access log is off, as in the production-like serving measured.
     """
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "SQL_ECHO"}}
     env["DATABASE_URL"] = config.database_url
