@@ -1,4 +1,4 @@
-"""The benchmark harness behind `make bench` (issue 6).
+"""The benchmark harness behind `make bench`.
 
 It builds a realistic data set in a fresh database, serves the API and a bare
 FastAPI hello-world side by side under uvicorn, drives both with wrk and

@@ -1,4 +1,4 @@
-"""The scenarios of issue 6, and how each becomes a wrk load against a running server.
+"""The benchmark scenarios, and how each becomes a wrk load against a running server.
 
 Every scenario is probed with one request before it is measured, so a wrong
 status (an expired token, a 422 from a bad body) is reported with its body
