@@ -15,6 +15,7 @@ from pydantic.json_schema import models_json_schema
 from app.access.policy import Viewer
 from app.access.router import router as media_router
 from app.access.viewer_cache import TokenCache
+from app.admin.router import router as admin_router
 from app.catalog.cache import CatalogCache
 from app.catalog.response_cache import AnonymousResponseCache
 from app.catalog.router import router as catalog_router
@@ -83,6 +84,11 @@ TAGS: list[dict[str, Any]] = [
         "description": "A patient's consent: redeem a clinic's code, list, withdraw at any time.",
     },
     {"name": "media", "description": "Teaser images, and premium media through signed links."},
+    {
+        "name": "admin",
+        "description": "Content management for admins: drafts, publishing, stages, media, "
+        "the audit trail. Writes need If-Match with the document's ETag.",
+    },
     {"name": "operations", "description": "Liveness and readiness probes."},
 ]
 
@@ -184,6 +190,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(clinics_router)
     app.include_router(clinic_links_router)
     app.include_router(media_router)
+    app.include_router(admin_router)
     _install_openapi(app)
     return app
 

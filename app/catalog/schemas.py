@@ -31,6 +31,10 @@ from app.core.schemas import (
 
 
 class ExerciseTeaser(OutputModel):
+    # `access` has a default, so the response schema would call it optional; it is always
+    # sent, and clients narrow on it (the OpenAPI discriminator must be required).
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     slug: str
     name: str
     summary: str
@@ -303,7 +307,9 @@ class ProgramIn(ContentInput):
     # Catalogue programs need at least one; a clinic's own programs may have none.
     conditions: Annotated[list[Slug], Field(max_length=20), AfterValidator(_unique)] = []
     status: ContentStatus = ContentStatus.PUBLISHED
-    stages: Annotated[list[StageIn], Field(min_length=1, max_length=50)]
+    # A draft may have none yet; a published program needs one (checked with the
+    # rest of the catalogue's integrity when content is applied).
+    stages: Annotated[list[StageIn], Field(max_length=50)] = []
 
     @model_validator(mode="after")
     def _positions_contiguous(self) -> ProgramIn:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, SQLModel, col, select
 
 from app.access.policy import Placement
@@ -38,8 +38,9 @@ from app.catalog.snapshot import (
     json_members,
     search_text,
 )
-from app.core.errors import InvalidInputError
+from app.core.errors import ConflictError, InvalidInputError
 from app.core.models import utcnow
+from app.progress.models import Enrollment, ExerciseRating, SessionEntry, SessionLog
 
 MediaUrl = Callable[[str], str]
 PUBLISHED = ContentStatus.PUBLISHED.value
@@ -349,7 +350,7 @@ def _condition_entry(
 
 
 # ---------------------------------------------------------------------------
-# Applying content (seed files today, editors later)
+# Applying content: `rehab seed` and the admins' API share this code
 
 
 @dataclass
@@ -394,6 +395,30 @@ class ContentError(InvalidInputError):
 
     def __str__(self) -> str:
         return "\n  - ".join([self.detail, *self.problems])
+
+
+class ContentConflictError(ConflictError):
+    """A change that would break what people or other content rely on; nothing was written.
+
+    `problems` says what is in the way in words; the extra members (`enrollments`,
+    `programs`, ...) name the rows, so a client can show or act on them.
+    """
+
+    def __init__(self, problems: list[str], **named: Any) -> None:
+        super().__init__(
+            f"{len(problems)} conflict(s) with content in use; nothing was written.",
+            extra={"problems": problems, **named},
+        )
+        self.problems = problems
+
+
+def check_integrity(bundle: ContentBundle) -> list[str]:
+    """Rules each item keeps on its own (what the input models cannot see alone)."""
+    return [
+        f"program '{program.slug}': a published program needs at least one stage"
+        for program in bundle.programs
+        if program.status == ContentStatus.PUBLISHED and not program.stages
+    ]
 
 
 def check_references(session: Session, bundle: ContentBundle) -> list[str]:
@@ -445,9 +470,14 @@ def apply_content(
     With `clinic_id`, the bundle's programs belong to that clinic: they are created as
     its own, and a slug held by the public catalogue or another clinic is refused.
     """
-    problems = check_references(session, bundle) + _ownership_problems(session, bundle, clinic_id)
+    problems = (
+        check_integrity(bundle)
+        + check_references(session, bundle)
+        + _ownership_problems(session, bundle, clinic_id)
+    )
     if problems:
         raise ContentError(problems)
+    check_enrollments_kept(session, bundle.programs)
     report = ContentReport()
     exercise_ids = _upsert_by_slug(session, Exercise, bundle.exercises, _exercise_values, report)
     condition_ids = _upsert_by_slug(
@@ -473,6 +503,56 @@ def apply_content(
     if report.changed:
         bump_content_version(session)
     return report
+
+
+def enrollments_in(
+    session: Session, program_slugs: Sequence[str], *, from_stage: int = 1
+) -> dict[str, list[dict[str, Any]]]:
+    """Who follows each program at `from_stage` or beyond, in the shape conflicts name them."""
+    if not program_slugs:
+        return {}
+    rows = session.exec(
+        select(Program.slug, Enrollment)
+        .join(Enrollment, col(Enrollment.program_id) == Program.id)
+        .where(col(Program.slug).in_(program_slugs), Enrollment.current_stage >= from_stage)
+        .order_by(col(Enrollment.id))
+    ).all()
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for slug, row in rows:
+        found[slug].append(
+            {"id": row.id, "user_id": row.user_id, "program": slug, "stage": row.current_stage}
+        )
+    return found
+
+
+def check_enrollments_kept(session: Session, programs: Sequence[ProgramIn]) -> None:
+    """People following a program keep it, and keep the stage they are at.
+
+    Unpublishing would take the program away from them, and fewer stages than
+    someone's current one would leave them at a stage that no longer exists:
+    both are refused, naming the enrollments in the way.
+    """
+    enrolled = enrollments_in(session, [program.slug for program in programs])
+    problems: list[str] = []
+    in_the_way: list[dict[str, Any]] = []
+    for program in programs:
+        people = enrolled.get(program.slug, [])
+        if program.status == ContentStatus.DRAFT:
+            reason = "cannot become a draft while people follow it"
+        else:
+            last = len(program.stages)
+            people = [item for item in people if item["stage"] > last]
+            reason = f"cannot end at stage {last}: people are at a later stage"
+        if people:
+            problems.append(f"program '{program.slug}' {reason} ({describe_enrollments(people)})")
+            in_the_way += people
+    if problems:
+        raise ContentConflictError(problems, enrollments=in_the_way)
+
+
+def describe_enrollments(enrolled: list[dict[str, Any]]) -> str:
+    ids = ", ".join(str(item["id"]) for item in enrolled)
+    return f"{len(enrolled)} enrollment(s): {ids}"
 
 
 def _ownership_problems(
@@ -700,3 +780,82 @@ def _sync_stage_exercises(
     session.add_all(StageExercise(stage_id=stage_id, **values) for values in wanted)
     session.flush()
     return True
+
+
+# ---------------------------------------------------------------------------
+# Removing content: refused while people or other content rely on it
+
+
+def _count(session: Session, model: type[SQLModel], *conditions: Any) -> int:
+    return session.exec(select(func.count()).select_from(model).where(*conditions)).one()
+
+
+def remove_exercise(session: Session, exercise: Exercise) -> None:
+    """Delete an exercise no program places and no one has logged; bump the version."""
+    placed = session.exec(
+        select(Program.slug, Stage.position)
+        .join(Stage, col(Stage.program_id) == Program.id)
+        .join(StageExercise, col(StageExercise.stage_id) == Stage.id)
+        .where(StageExercise.exercise_id == exercise.id)
+        .order_by(col(Program.slug), col(Stage.position))
+    ).all()
+    problems = [
+        f"exercise '{exercise.slug}' is placed in program '{slug}' stage {position}"
+        for slug, position in placed
+    ]
+    logged = _count(session, SessionEntry, col(SessionEntry.exercise_id) == exercise.id)
+    logged += _count(session, ExerciseRating, col(ExerciseRating.exercise_id) == exercise.id)
+    if logged:
+        problems.append(
+            f"exercise '{exercise.slug}' is in people's logged sessions; "
+            "set it to draft to retire it and keep their history"
+        )
+    if problems:
+        raise ContentConflictError(problems, programs=sorted({slug for slug, _ in placed}))
+    session.execute(delete(Exercise).where(col(Exercise.id) == exercise.id))
+    bump_content_version(session)
+
+
+def remove_condition(session: Session, condition: Condition) -> None:
+    """Delete a condition no program belongs to and no condition points at; bump the version."""
+    programs = session.exec(
+        select(Program.slug)
+        .join(ProgramCondition, col(ProgramCondition.program_id) == Program.id)
+        .where(ProgramCondition.condition_id == condition.id)
+        .order_by(col(Program.slug))
+    ).all()
+    pointing = session.exec(
+        select(Condition.slug)
+        .join(ConditionRelation, col(ConditionRelation.condition_id) == Condition.id)
+        .where(ConditionRelation.related_id == condition.id)
+        .order_by(col(Condition.slug))
+    ).all()
+    problems = [f"program '{slug}' belongs to condition '{condition.slug}'" for slug in programs]
+    problems += [f"condition '{slug}' lists '{condition.slug}' as related" for slug in pointing]
+    if problems:
+        raise ContentConflictError(problems, programs=list(programs), conditions=list(pointing))
+    session.execute(delete(Condition).where(col(Condition.id) == condition.id))
+    bump_content_version(session)
+
+
+def remove_program(session: Session, program: Program) -> None:
+    """Delete a program no one follows or has logged sessions in; bump the version.
+
+    A program with history is retired by setting it to draft once no one
+    follows it: deleting it would take that history with it.
+    """
+    enrolled = enrollments_in(session, [program.slug]).get(program.slug, [])
+    problems = (
+        [f"program '{program.slug}' is followed by {describe_enrollments(enrolled)}"]
+        if enrolled
+        else []
+    )
+    if _count(session, SessionLog, col(SessionLog.program_id) == program.id):
+        problems.append(
+            f"program '{program.slug}' has logged sessions; "
+            "set it to draft to retire it and keep their history"
+        )
+    if problems:
+        raise ContentConflictError(problems, enrollments=enrolled)
+    session.execute(delete(Program).where(col(Program.id) == program.id))
+    bump_content_version(session)
