@@ -104,6 +104,9 @@ class EntryOut(OutputModel):
 
 
 class SessionOut(OutputModel):
+    # `deleted` is always sent and is the feed's discriminator: required in the schema.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     id: str
     deleted: Literal[False] = False
     program: str
@@ -115,6 +118,8 @@ class SessionOut(OutputModel):
 
 
 class DeletedSession(OutputModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     id: str
     deleted: Literal[True] = True
     deleted_at: UTCDateTime

@@ -68,6 +68,34 @@ def test_every_schema_example_is_valid_against_its_schema(spec: dict[str, Any]) 
     assert failures == []
 
 
+def discriminators(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if "discriminator" in node:
+            yield node["discriminator"]
+        for value in node.values():
+            yield from discriminators(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from discriminators(value)
+
+
+def test_every_discriminator_is_a_required_property_of_each_variant(
+    spec: dict[str, Any],
+) -> None:
+    """Generated clients narrow a union on its discriminator (`access`, `deleted`): a
+    variant that calls it optional cannot be narrowed."""
+    schemas = spec["components"]["schemas"]
+    found = list(discriminators(spec))
+    assert any(found_one["propertyName"] == "access" for found_one in found)
+    optional = {
+        f"{ref.rsplit('/', 1)[1]}.{discriminator['propertyName']}"
+        for discriminator in found
+        for ref in discriminator["mapping"].values()
+        if discriminator["propertyName"] not in schemas[ref.rsplit("/", 1)[1]].get("required", [])
+    }
+    assert optional == set()
+
+
 def test_every_operation_documents_a_success_response(spec: dict[str, Any]) -> None:
     missing = [
         label
