@@ -125,7 +125,9 @@ class DeletedSession(OutputModel):
     deleted_at: UTCDateTime
 
 
-SessionChange = Annotated[SessionOut | DeletedSession, Field(discriminator="deleted")]
+# Not an OpenAPI discriminator: those name string values, and generated clients would type
+# `deleted` as the string "false". `deleted: false | true` narrows the union just as well.
+SessionChange = SessionOut | DeletedSession
 
 
 class SessionFeed(OutputModel):
