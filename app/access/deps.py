@@ -76,11 +76,17 @@ async def catalog_view(request: Request, token: BearerToken) -> CatalogView:
 
 
 def forget_viewer(request: Request, user_id: int | None) -> None:
-    """The person's stage, sessions or sign-in changed: their next read is fresh."""
+    """The person's stage or sessions changed: their next read is fresh."""
     if user_id is not None:
         request.app.state.viewers.forget_user(user_id)
-        request.app.state.principals.forget_user(user_id)
         request.app.state.progress_reports.forget_user(user_id)
+
+
+def forget_account(request: Request, user_id: int | None) -> None:
+    """The person's sign-in or account changed: their tokens are checked afresh too."""
+    forget_viewer(request, user_id)
+    if user_id is not None:
+        request.app.state.principals.forget_user(user_id)
 
 
 CatalogViewDep = Annotated[CatalogView, Depends(catalog_view)]
@@ -91,5 +97,12 @@ async def _forget_viewer_after(request: Request, user: CurrentUserDep) -> AsyncI
     forget_viewer(request, user.id)
 
 
-# On routes that change the caller's stage, sessions or sign-in.
+async def _forget_account_after(request: Request, user: CurrentUserDep) -> AsyncIterator[None]:
+    yield
+    forget_account(request, user.id)
+
+
+# On routes that change the caller's stage or sessions.
 RefreshesViewer = Depends(_forget_viewer_after, scope="function")
+# On routes that change the caller's sign-in or account.
+RefreshesAccount = Depends(_forget_account_after, scope="function")

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Form, Request, Response, status
 
-from app.access.deps import RefreshesViewer
+from app.access.deps import RefreshesAccount
 from app.clinics import service as clinics
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import InvalidInputError, ProblemError, error_responses
@@ -192,7 +192,7 @@ def issue_token(
     summary="Sign out: end this sign-in and every token issued to it",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401),
-    dependencies=[RefreshesViewer],
+    dependencies=[RefreshesAccount],
 )
 def logout(session: SessionDep, principal: PrincipalDep) -> Response:
     service.revoke_family(session, principal.family_id, reason="logout")
@@ -219,7 +219,7 @@ def get_me(user: CurrentUserDep, response: Response) -> User:
     summary="Change your display name",
     response_model=UserOut,
     responses=error_responses(401, 422),
-    dependencies=[RefreshesViewer],
+    dependencies=[RefreshesAccount],
 )
 def update_me(
     body: MeUpdate, session: SessionDep, user: CurrentUserDep, response: Response
@@ -235,7 +235,7 @@ def update_me(
     summary="Change your password; every other sign-in ends",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 422),
-    dependencies=[RefreshesViewer],
+    dependencies=[RefreshesAccount],
 )
 def change_password(body: PasswordChange, session: SessionDep, principal: PrincipalDep) -> Response:
     service.change_password(
