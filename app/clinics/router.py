@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from app.access.deps import forget_viewer
 from app.access.policy import Role
 from app.catalog.deps import CatalogDep
-from app.clinics import service, webhooks
+from app.catalog.snapshot import CatalogSnapshot
+from app.clinics import programs, service, webhooks
 from app.clinics.deps import ClinicActorDep, ClinicIdPath
 from app.clinics.models import (
     ApiClient,
@@ -29,6 +30,9 @@ from app.clinics.schemas import (
     AssignProgram,
     ClinicCreate,
     ClinicOut,
+    ClinicProgramIn,
+    ClinicProgramOut,
+    ClinicProgramPage,
     DeliveryOut,
     DeliveryPage,
     InvitationCreated,
@@ -73,6 +77,23 @@ async def _forget_patient_viewer_after(
 
 # The patient's stage or programs change: their next catalogue read is fresh.
 RefreshesPatientViewer = Depends(_forget_patient_viewer_after, scope="function")
+
+
+async def _refresh_catalog_after(request: Request) -> AsyncIterator[None]:
+    yield
+    # Runs after the request's session committed: this process's next read sees the edit
+    # at once; other processes notice the bumped content version within their poll.
+    request.app.state.catalog.invalidate()
+
+
+RefreshesCatalog = Depends(_refresh_catalog_after, scope="function")
+
+
+def _clinic_view(actor: ClinicActor, snapshot: CatalogSnapshot) -> CatalogSnapshot:
+    """The catalogue as this clinic sees it: no other clinic's programs in its patients' views."""
+    return snapshot.seen_by_clinic(actor.clinic_id)
+
+
 PRIVATE = "private, no-cache"
 ACTOR_ERRORS = (401, 403, 404, 422)
 
@@ -256,7 +277,7 @@ def list_patients(
 ) -> Any:
     actor.require(Scope.PATIENTS_READ)
     found = service.patient_summaries(
-        session, clinic_id=actor.clinic_id, snapshot=snapshot, now=utcnow()
+        session, clinic_id=actor.clinic_id, snapshot=_clinic_view(actor, snapshot), now=utcnow()
     )
     if flag is not None:
         found = [s for s in found if getattr(s, flag)]
@@ -281,7 +302,7 @@ def get_patient(
     actor.require(Scope.PATIENTS_READ)
     _patient(actor, session, patient_id)
     summaries = service.patient_summaries(
-        session, clinic_id=actor.clinic_id, snapshot=snapshot, now=utcnow()
+        session, clinic_id=actor.clinic_id, snapshot=_clinic_view(actor, snapshot), now=utcnow()
     )
     return next(_summary(s) for s in summaries if s.user.id == patient_id)
 
@@ -300,7 +321,7 @@ def list_patient_enrollments(
     patient = _patient(actor, session, patient_id)
     assert patient.id is not None
     states = progress.enrollment_states(
-        session, user_id=patient.id, snapshot=snapshot, now=utcnow()
+        session, user_id=patient.id, snapshot=_clinic_view(actor, snapshot), now=utcnow()
     )
     return [present.detail_of(session, state) for state in states]
 
@@ -308,7 +329,7 @@ def list_patient_enrollments(
 @router.post(
     "/{clinic_id}/patients/{patient_id}/enrollments",
     name="assign_program",
-    summary="Assign a program to a patient",
+    summary="Assign a program to a patient: a public one, or one of the clinic's own",
     status_code=status.HTTP_201_CREATED,
     response_model=EnrollmentDetail,
     responses=error_responses(401, 403, 404, 409, 422),
@@ -323,7 +344,7 @@ def assign_program(
 ) -> EnrollmentDetail:
     actor.require(Scope.PROGRAMS_WRITE)
     patient = _patient(actor, session, patient_id)
-    program = progress.published_program(snapshot, body.program)
+    program = programs.assignable_program(snapshot, clinic_id=actor.clinic_id, slug=body.program)
     now = utcnow()
     service.assign_program(session, actor=actor, patient=patient, program=program, now=now)
     assert patient.id is not None
@@ -349,7 +370,7 @@ def set_patient_stage(
 ) -> EnrollmentDetail:
     actor.require(Scope.PROGRAMS_WRITE)
     patient = _patient(actor, session, patient_id)
-    entry = progress.published_program(snapshot, program)
+    entry = programs.assignable_program(snapshot, clinic_id=actor.clinic_id, slug=program)
     now = utcnow()
     service.set_stage(
         session,
@@ -390,7 +411,7 @@ def list_patient_sessions(
         program_id=None,
         limit=limit,
     )
-    return present.feed(page, snapshot)
+    return present.feed(page, _clinic_view(actor, snapshot))
 
 
 @router.get(
@@ -413,9 +434,148 @@ def get_patient_progress(
     zone = report.parse_zone(tz)
     now = utcnow()
     programs = report.progress_report(
-        session, user_id=patient.id, snapshot=snapshot, now=now, zone=zone
+        session, user_id=patient.id, snapshot=_clinic_view(actor, snapshot), now=now, zone=zone
     )
     return ProgressOut.model_validate({"programs": programs, "as_of": now, "timezone": tz})
+
+
+# ---------------------------------------------------------------------------
+# The clinic's own programs
+
+ProgramSlugPath = Annotated[
+    str,
+    Path(max_length=80, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", description="The clinic's slug."),
+]
+IfMatch = Annotated[str | None, Header(max_length=400, description="The ETag you read.")]
+EDIT_RULE = (
+    "Replaces the program as a whole (send everything, as read). Requires `If-Match` with "
+    "the ETag of your last read: 428 without it, 412 when someone changed it since.\n\n"
+    "Patients following the program keep their stage and history: changed guidance, "
+    "dosage, exercises, rules and appended stages apply from their next evaluation. "
+    "Removing the stage a patient is at (or one below it), or setting the program back "
+    "to draft while anyone follows it, is refused with 409 naming those patients."
+)
+
+
+def _program_response(found: programs.ClinicProgram, response: Response) -> dict[str, Any]:
+    response.headers["ETag"] = found.etag
+    response.headers["Cache-Control"] = PRIVATE
+    return found.body
+
+
+@router.post(
+    "/{clinic_id}/programs",
+    name="create_clinic_program",
+    summary="Build a program from catalogue exercises, visible only inside the clinic",
+    description=(
+        "Needs the `programs:write` scope. Stored as `clinic-{clinic_id}-{slug}`: that is "
+        "the slug patients see and assignments may use. Published programs can be "
+        "assigned; drafts are visible to the clinic only."
+    ),
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClinicProgramOut,
+    responses=error_responses(401, 403, 404, 409, 422),
+    dependencies=[RefreshesCatalog],
+)
+def create_clinic_program(
+    body: ClinicProgramIn,
+    actor: ClinicActorDep,
+    session: SessionDep,
+    snapshot: CatalogDep,
+    response: Response,
+) -> Any:
+    actor.require(Scope.PROGRAMS_WRITE)
+    created = programs.create_program(session, actor=actor, body=body, snapshot=snapshot)
+    response.headers["Location"] = f"/v1/clinics/{actor.clinic_id}/programs/{created.body['slug']}"
+    return _program_response(created, response)
+
+
+@router.get(
+    "/{clinic_id}/programs",
+    name="list_clinic_programs",
+    summary="The clinic's own programs, drafts included",
+    response_model=ClinicProgramPage,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_clinic_programs(
+    actor: ClinicActorDep, session: ReadSessionDep, page: PageDep, response: Response
+) -> Any:
+    rows, total = programs.list_programs(
+        session, clinic_id=actor.clinic_id, limit=page.limit, offset=page.offset
+    )
+    response.headers["Cache-Control"] = PRIVATE
+    return envelope(rows, total, page)
+
+
+@router.get(
+    "/{clinic_id}/programs/{program_slug}",
+    name="get_clinic_program",
+    summary="One of the clinic's programs, with the ETag an update must send back",
+    response_model=ClinicProgramOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def get_clinic_program(
+    program_slug: ProgramSlugPath,
+    actor: ClinicActorDep,
+    session: ReadSessionDep,
+    response: Response,
+) -> Any:
+    found = programs.get_program(session, clinic_id=actor.clinic_id, slug=program_slug)
+    return _program_response(found, response)
+
+
+@router.put(
+    "/{clinic_id}/programs/{program_slug}",
+    name="update_clinic_program",
+    summary="Edit one of the clinic's programs (If-Match required)",
+    description=EDIT_RULE,
+    response_model=ClinicProgramOut,
+    responses=error_responses(401, 403, 404, 409, 412, 422, 428),
+    dependencies=[RefreshesCatalog],
+)
+def update_clinic_program(
+    program_slug: ProgramSlugPath,
+    body: ClinicProgramIn,
+    actor: ClinicActorDep,
+    session: SessionDep,
+    snapshot: CatalogDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Any:
+    actor.require(Scope.PROGRAMS_WRITE)
+    updated = programs.update_program(
+        session,
+        actor=actor,
+        slug=program_slug,
+        body=body,
+        if_match=if_match,
+        snapshot=snapshot,
+    )
+    return _program_response(updated, response)
+
+
+@router.delete(
+    "/{clinic_id}/programs/{program_slug}",
+    name="delete_clinic_program",
+    summary="Delete one of the clinic's programs (409 naming the patients who follow it)",
+    description=(
+        "Refused with 409 while patients follow the program (the body names them) or "
+        "once sessions were logged in it (set it to draft instead). `If-Match` is optional "
+        "here; when sent, a stale one is 412."
+    ),
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 409, 412, 422),
+    dependencies=[RefreshesCatalog],
+)
+def delete_clinic_program(
+    program_slug: ProgramSlugPath,
+    actor: ClinicActorDep,
+    session: SessionDep,
+    if_match: IfMatch = None,
+) -> Response:
+    actor.require(Scope.PROGRAMS_WRITE)
+    programs.delete_program(session, actor=actor, slug=program_slug, if_match=if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # ---------------------------------------------------------------------------

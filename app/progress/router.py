@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from anyio import to_thread
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.access.deps import RefreshesViewer
@@ -69,7 +68,7 @@ def enroll(
     response: Response,
 ) -> EnrollmentDetail:
     assert user.id is not None
-    program = service.published_program(snapshot, body.program)
+    program = service.program_for_person(session, snapshot, body.program, user_id=user.id)
     now = utcnow()
     service.enroll(session, user_id=user.id, program=program, now=now)
     state = service.enrollment_state(session, user_id=user.id, program=program, now=now)
@@ -114,7 +113,7 @@ def get_enrollment(
     response: Response,
 ) -> EnrollmentDetail:
     assert user.id is not None
-    entry = service.published_program(snapshot, program)
+    entry = service.program_for_person(session, snapshot, program, user_id=user.id)
     state = service.enrollment_state(session, user_id=user.id, program=entry, now=utcnow())
     response.headers["Cache-Control"] = PRIVATE
     return present.detail_of(session, state)
@@ -133,7 +132,8 @@ def leave_program(
     program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
 ) -> Response:
     assert user.id is not None
-    service.leave(session, user_id=user.id, program=service.published_program(snapshot, program))
+    entry = service.program_for_person(session, snapshot, program, user_id=user.id)
+    service.leave(session, user_id=user.id, program=entry)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -150,7 +150,7 @@ def advance(
     program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
 ) -> EnrollmentDetail:
     assert user.id is not None
-    entry = service.published_program(snapshot, program)
+    entry = service.program_for_person(session, snapshot, program, user_id=user.id)
     state = service.advance(session, user_id=user.id, program=entry, now=utcnow())
     return present.detail_of(session, state)
 
@@ -241,7 +241,7 @@ def list_session_changes(
     assert user.id is not None
     program_id = None
     if program is not None:
-        program_id = service.published_program(snapshot, program).id
+        program_id = service.program_for_person(session, snapshot, program, user_id=user.id).id
     page = sessions.changes_since(
         session,
         user_id=user.id,
@@ -319,11 +319,10 @@ async def get_progress(
     # and forgotten at once when the person logs, advances or is moved by a clinician.
     reports: TokenCache[bytes] = request.app.state.progress_reports
     key = f"{user.id}|{snapshot.version}|{tz}"
-    body = reports.get(key)
-    if body is None:
-        db = request.app.state.db
-        body = await to_thread.run_sync(_progress_body, db, user.id, snapshot, tz, zone)
-        reports.put(key, user.id, body)
+    db, user_id = request.app.state.db, user.id
+    body = await reports.get_or_load(
+        key, lambda: _progress_body(db, user_id, snapshot, tz, zone), lambda _: user_id
+    )
     return JSONBytesResponse(body, headers={"Cache-Control": PRIVATE})
 
 

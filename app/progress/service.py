@@ -61,6 +61,32 @@ def published_program(snapshot: CatalogSnapshot, slug: str) -> ProgramEntry:
     return program
 
 
+def program_for_person(
+    session: Session, snapshot: CatalogSnapshot, slug: str, *, user_id: int
+) -> ProgramEntry:
+    """A public program, or a clinic's own program the person follows; 404 otherwise.
+
+    A clinic's program the person does not follow answers exactly like one that
+    does not exist. Public programs cost no query.
+    """
+    program = snapshot.program_by_slug.get(slug)
+    if program is not None:
+        return program
+    program = snapshot.clinic_program_by_slug.get(slug)
+    if program is not None and follows(session, user_id=user_id, program_id=program.id):
+        return program
+    raise NotFoundError(f"No program with slug '{slug}'.")
+
+
+def follows(session: Session, *, user_id: int, program_id: int) -> bool:
+    found = session.exec(
+        select(Enrollment.id).where(
+            Enrollment.user_id == user_id, Enrollment.program_id == program_id
+        )
+    ).first()
+    return found is not None
+
+
 # ---------------------------------------------------------------------------
 # Enrollments
 

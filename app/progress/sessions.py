@@ -75,7 +75,7 @@ def resolve(
     """Check what only the server knows: the program, the enrollment, the stage, the time."""
     if body.performed_at > now + CLOCK_SKEW:
         raise _invalid("body.performed_at", "performed_at is in the future.")
-    program = snapshot.program_by_slug.get(body.program)
+    program = snapshot.any_program(body.program)
     if program is None:
         raise _invalid("body.program", f"No program with slug '{body.program}'.")
     reached = session.exec(
@@ -83,6 +83,9 @@ def resolve(
             Enrollment.user_id == user_id, Enrollment.program_id == program.id
         )
     ).first()
+    if reached is None and program.clinic_id is not None:
+        # A clinic's program is only there for the patients following it.
+        raise _invalid("body.program", f"No program with slug '{body.program}'.")
     if reached is None:
         raise _invalid("body.program", f"You are not enrolled in '{program.slug}'.")
     if body.stage > min(reached, len(program.stages)):

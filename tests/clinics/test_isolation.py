@@ -23,6 +23,22 @@ PUBLIC_HOOK = "https://93.184.216.34/hook"  # a public literal address: no DNS, 
 ENROLLED = "whole-leg-rehabilitation"
 ASSIGNABLE = "tight-hip-stretches"
 CLINIC_PREFIX = "/v1/clinics/{clinic_id}"
+CLINIC_PROGRAM = "home-plan"
+
+
+def program_body(name: str, slug: str | None = None) -> dict[str, Any]:
+    """A valid clinic program: one stage of two catalogue exercises."""
+    stage = {
+        "position": 1,
+        "name": "Start",
+        "guidance": "Once a day.",
+        "exercises": [
+            {"exercise": "figure-four-stretch", "sets": 2, "hold_seconds": 30},
+            {"exercise": "butterfly-adductor-stretch", "sets": 2, "hold_seconds": 30},
+        ],
+    }
+    body = {"name": name, "description": "Built for one patient.", "stages": [stage]}
+    return body if slug is None else {**body, "slug": slug}
 PARAM = re.compile(r"{(\w+)}")
 
 
@@ -40,6 +56,7 @@ class Side:
     webhook_id: int
     webhook_url: str
     delivery_id: int
+    program_name: str  # of the clinic's own program CLINIC_PROGRAM
 
     def params(self) -> dict[str, str]:
         return {
@@ -50,11 +67,18 @@ class Side:
             "webhook_id": str(self.webhook_id),
             "delivery_id": str(self.delivery_id),
             "api_client_id": str(self.api_client_id),
+            "program_slug": CLINIC_PROGRAM,
         }
 
     def secrets(self) -> list[str]:
         """Strings that must never appear in an answer to an outsider."""
-        return [self.name, self.patient.email, self.clinician.email, self.webhook_url]
+        return [
+            self.name,
+            self.patient.email,
+            self.clinician.email,
+            self.webhook_url,
+            self.program_name,
+        ]
 
 
 @dataclass
@@ -96,6 +120,13 @@ def build_side(
     assert deliveries.status_code == 200, deliveries.text
     delivery_id: int = deliveries.json()["items"][0]["id"]
     api_client_id, client_headers = create_api_client(client, clinic, ALL_SCOPES)
+    program_name = f"Home plan of {name}"
+    built = client.post(
+        clinic.path("/programs"),
+        headers=clinic.owner.headers,
+        json=program_body(program_name, CLINIC_PROGRAM),
+    )
+    assert built.status_code == 201, built.text
     return Side(
         clinic=clinic,
         name=name,
@@ -107,6 +138,7 @@ def build_side(
         webhook_id=webhook_id,
         webhook_url=url,
         delivery_id=delivery_id,
+        program_name=program_name,
     )
 
 
@@ -148,6 +180,8 @@ def body_for(method: str, template: str, side: Side) -> dict[str, Any] | None:
         },
         ("POST", "/api-clients"): {"name": "Another system", "scopes": ["patients:read"]},
         ("POST", "/webhooks"): {"url": PUBLIC_HOOK, "event_types": ["session.logged"]},
+        ("POST", "/programs"): program_body("Another plan"),
+        ("PUT", "/programs/{program_slug}"): program_body("Home plan, revised"),
     }
     return bodies.get((method, template.removeprefix(CLINIC_PREFIX)))
 
@@ -176,9 +210,15 @@ def calls_against(client: TestClient, side: Side) -> list[Call]:
     return sorted(calls, key=lambda call: (ORDER[call.method], -len(call.template)))
 
 
+# Updates of a clinic's program need a precondition; `*` stands for "as it is now".
+PRECONDITIONS = {("PUT", "/programs/{program_slug}"): {"If-Match": "*"}}
+
+
 def send(
     client: TestClient, call: Call, headers: dict[str, str] | None
 ) -> tuple[int, str, dict[str, str]]:
+    extra = PRECONDITIONS.get((call.method, call.template.removeprefix(CLINIC_PREFIX)), {})
+    headers = {**headers, **extra} if headers is not None else extra or None
     response = client.request(call.method, call.path, headers=headers, json=call.body)
     return response.status_code, response.text, dict(response.headers)
 
