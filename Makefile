@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-postgres lint typecheck check openapi clean bench soak
+.PHONY: help install run test test-postgres lint typecheck check openapi client-check clean bench soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ check: lint typecheck test ## Everything CI checks on SQLite
 
 openapi: $(STAMP) ## Write the OpenAPI document to openapi.json
 	$(BIN)/rehab openapi --output openapi.json
+
+client-check: $(STAMP) ## Type-check the mobile flows against a client generated from the OpenAPI document (Node.js)
+	clients/typescript/check
 
 bench: $(STAMP) ## Measure the API against a hello-world with wrk (BENCH_SECONDS, BENCH_DATABASE_URL)
 	$(BIN)/python -m bench $(BENCH_ARGS)
