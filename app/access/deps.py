@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from anyio import to_thread
 from fastapi import Depends, Request
 from sqlmodel import Session, select
 
@@ -66,12 +65,12 @@ async def catalog_view(request: Request, token: BearerToken) -> CatalogView:
     snapshot = await request_snapshot(request)
     viewer = ANONYMOUS
     if token is not None:
-        cache: TokenCache[Viewer] = state.viewers
-        cached = cache.get(token)
-        if cached is None:
-            cached = await to_thread.run_sync(load_viewer, state.db, state.tokens, token, snapshot)
-            cache.put(token, cached.user_id or 0, cached)
-        viewer = cached
+        viewers: TokenCache[Viewer] = state.viewers
+        viewer = await viewers.get_or_load(
+            token,
+            lambda: load_viewer(state.db, state.tokens, token, snapshot),
+            lambda loaded: loaded.user_id or 0,
+        )
     return CatalogView(snapshot, state.settings, ExercisePresenter(viewer, state.media))
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
@@ -61,13 +60,12 @@ async def optional_principal(request: Request, token: BearerToken) -> Principal 
     if token is None:
         return None
     state = request.app.state
-    cache: TokenCache[Principal] = state.principals
-    principal = cache.get(token)
-    if principal is None:
-        principal = await to_thread.run_sync(resolve_principal, state.db, state.tokens, token)
-        assert principal.user.id is not None
-        cache.put(token, principal.user.id, principal)
-    return principal
+    principals: TokenCache[Principal] = state.principals
+    return await principals.get_or_load(
+        token,
+        lambda: resolve_principal(state.db, state.tokens, token),
+        lambda principal: principal.user.id or 0,
+    )
 
 
 async def current_principal(

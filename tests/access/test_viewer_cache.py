@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -112,3 +114,46 @@ def test_a_zero_lifetime_caches_nothing() -> None:
     cache: TokenCache[str] = TokenCache(0)
     cache.put("token", 1, "viewer")
     assert cache.get("token") is None
+
+
+def test_concurrent_misses_of_one_token_share_a_single_load() -> None:
+    cache = TokenCache[str](30)
+    calls: list[str] = []
+
+    def load() -> str:
+        calls.append("load")
+        return "viewer"
+
+    async def burst() -> list[str]:
+        return await asyncio.gather(
+            *(cache.get_or_load("token", load, lambda _: 7) for _ in range(8))
+        )
+
+    assert asyncio.run(burst()) == ["viewer"] * 8
+    assert calls == ["load"]
+
+
+def test_a_load_that_began_before_the_person_changed_is_not_kept() -> None:
+    cache = TokenCache[str](30)
+    loading = threading.Event()
+    release = threading.Event()
+    answers = iter(["before the change", "after the change"])
+
+    def load() -> str:
+        loading.set()
+        release.wait(5)
+        return next(answers)
+
+    async def scenario() -> tuple[str, str, str]:
+        early = asyncio.ensure_future(cache.get_or_load("token", load, lambda _: 7))
+        await asyncio.to_thread(loading.wait, 5)
+        cache.forget_user(7)  # the person logged a session meanwhile
+        release.set()
+        first = await early
+        second = await cache.get_or_load("token", load, lambda _: 7)
+        third = await cache.get_or_load("token", load, lambda _: 7)
+        return first, second, third
+
+    first, second, third = asyncio.run(scenario())
+    assert first == "before the change"  # the request that started it still gets an answer
+    assert second == third == "after the change"  # but it was never kept for later ones
