@@ -113,5 +113,7 @@ def move_to_stage(database: Database, person: Person, stage: int) -> None:
     """Put every enrollment of `person` at `stage` (as progression would, in fewer steps)."""
     with database.write_session() as session:
         session.execute(
-            update(Enrollment).where(col(Enrollment.user_id) == person.id).values(current_stage=stage)
+            update(Enrollment)
+            .where(col(Enrollment.user_id) == person.id)
+            .values(current_stage=stage)
         )

@@ -36,9 +36,7 @@ def test_a_stale_etag_is_412_and_the_other_editors_work_stands(
     assert editor.delete("/exercises/bridge", etag).status_code == 412
 
 
-def test_every_stage_write_uses_the_programs_etag(
-    editor: Editor, catalogue: ContentBundle
-) -> None:
+def test_every_stage_write_uses_the_programs_etag(editor: Editor, catalogue: ContentBundle) -> None:
     _, etag = editor.read("/programs/hip-plan")
     stages = "/v1/admin/programs/hip-plan/stages"
     no_precondition = editor.client.post(stages, headers=editor.headers, json=STAGE)
