@@ -39,6 +39,8 @@ def program_body(name: str, slug: str | None = None) -> dict[str, Any]:
     }
     body = {"name": name, "description": "Built for one patient.", "stages": [stage]}
     return body if slug is None else {**body, "slug": slug}
+
+
 PARAM = re.compile(r"{(\w+)}")
 
 
