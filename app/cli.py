@@ -6,12 +6,15 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 import app.models  # noqa: F401  (every table, so foreign keys across packages resolve)
 from app.core.config import get_settings
+
+if TYPE_CHECKING:
+    from app.clinics.delivery import WebhookWorker
 
 cli = typer.Typer(help="Operate the rehab API.", no_args_is_help=True, add_completion=False)
 
@@ -32,19 +35,25 @@ def serve(
     host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (on SIGTERM, requests in flight finish first)."""
     import uvicorn
 
+    from app.core.logs import logging_config
+
+    settings = get_settings()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        access_log=access_log,
+        # The app writes one access line per request itself (ACCESS_LOG), with its route
+        # template and request id; uvicorn's own logs get the same format.
+        access_log=False,
+        log_config=logging_config(settings, uvicorn=True),
         proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
@@ -141,10 +150,27 @@ def worker(
         if once:
             typer.echo(f"Attempted {sender.run_once()} delivery(ies).")
         else:
-            typer.echo("Delivering webhooks; Ctrl+C to stop.")
-            sender.run_forever(settings.webhook_poll_seconds)
+            typer.echo("Delivering webhooks; Ctrl+C or SIGTERM to stop.")
+            _deliver_until_signalled(sender, settings.webhook_poll_seconds)
+            typer.echo("Stopped.")
     finally:
         database.dispose()
+
+
+def _deliver_until_signalled(sender: WebhookWorker, poll_seconds: float) -> None:
+    """Deliver in a thread until SIGTERM or SIGINT; the delivery in flight finishes first."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(target=sender.run_forever, args=(poll_seconds, stop))
+    # Only this (main) thread takes the signals, and it never holds `stop`'s lock, so
+    # setting it from the handler cannot deadlock.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    thread.start()
+    while thread.is_alive():
+        thread.join(timeout=1.0)
 
 
 @cli.command("create-admin")

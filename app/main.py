@@ -127,7 +127,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             # On SQLite one process delivers; on PostgreSQL every instance may (SKIP LOCKED).
             thread = threading.Thread(
                 target=worker.run_forever,
-                args=(settings.webhook_poll_seconds, stop.is_set),
+                args=(settings.webhook_poll_seconds, stop),
                 name="webhook-worker",
                 daemon=True,
             )

@@ -5,12 +5,16 @@ transaction that locks it (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's
 single writer does the same job), so one worker sends it. A worker that dies
 mid-send leaves the lease to expire and the row is sent again: delivery is at
 least once, and `Webhook-Id` lets receivers drop duplicates.
+
+A worker asked to stop claims nothing more: the delivery in flight finishes
+and is recorded, and the rest of its batch is released at once for the next
+worker instead of waiting out the lease.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,23 +74,31 @@ class WebhookWorker:
         self._client = client or httpx.Client(timeout=settings.timeout_seconds)
         self._clock = clock
 
-    def run_once(self, limit: int = 50) -> int:
-        """Send what is due now; return how many deliveries were attempted."""
+    def run_once(self, limit: int = 50, stop: threading.Event | None = None) -> int:
+        """Send what is due now; return how many deliveries were attempted.
+
+        Once `stop` is set no further delivery of the batch starts: the rest is released.
+        """
         if not self._anything_due():
             return 0  # a read, so an idle worker never takes SQLite's write lock
         claimed = self._claim(limit)
-        for item in claimed:
+        for sent, item in enumerate(claimed):
+            if stop is not None and stop.is_set():
+                self._release(claimed[sent:])
+                return sent
             self._send(item)
         return len(claimed)
 
-    def run_forever(self, poll_seconds: float, stop: Callable[[], bool] = lambda: False) -> None:
-        while not stop():
+    def run_forever(self, poll_seconds: float, stop: threading.Event | None = None) -> None:
+        """Deliver until `stop` is set; the delivery in flight then finishes and is recorded."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
             try:
-                if self.run_once() == 0:
-                    time.sleep(poll_seconds)
+                if self.run_once(stop=stop) == 0:
+                    stop.wait(poll_seconds)  # wakes at once when asked to stop
             except Exception:  # keep delivering after a database hiccup
                 logger.exception("Webhook delivery round failed")
-                time.sleep(poll_seconds)
+                stop.wait(poll_seconds)
 
     def _anything_due(self) -> bool:
         with self._db.read_session() as session:
@@ -176,6 +188,17 @@ class WebhookWorker:
         except Exception as exc:  # any failure of one delivery is that delivery's, not the round's
             error = f"{type(exc).__name__}: {exc}"[:500]
         self._record(item, status_code, error)
+
+    def _release(self, items: list[Claimed]) -> None:
+        """Give claimed rows back untouched, so another worker may send them now."""
+        with self._db.write_session() as session:
+            for item in items:
+                delivery = session.get(WebhookDelivery, item.delivery_id)
+                if delivery is None or delivery.locked_until is None:
+                    continue
+                if as_utc(delivery.locked_until) == as_utc(item.lease_until):
+                    delivery.locked_until = None
+                    session.add(delivery)
 
     def _record(self, item: Claimed, status_code: int | None, error: str | None) -> None:
         now = self._clock()

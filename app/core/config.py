@@ -121,8 +121,8 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins browsers may call from (comma-separated); empty: no CORS headers.",
     )
-    shutdown_grace_seconds: float = Field(
-        default=20.0, ge=0, description="How long a stopping server lets in-flight requests finish."
+    shutdown_grace_seconds: int = Field(
+        default=20, ge=0, description="How long a stopping server lets in-flight requests finish."
     )
 
     @field_validator("log_level", mode="before")
