@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import anyio
 import pytest
+from anyio import to_thread
 from sqlalchemy import text
 from sqlmodel import select
 
 from app.catalog.models import ContentVersion
 from app.catalog.service import bump_content_version, read_content_version
-from app.core.db import Database
+from app.core import db
+from app.core.db import Database, create_db_engine
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(database: Database) -> None:
@@ -50,3 +56,52 @@ def test_a_failed_write_session_keeps_nothing(database: Database) -> None:
         write_then_fail()
     with database.read_session() as session:
         assert session.exec(select(ContentVersion)).all() == []
+
+
+def test_sqlite_writers_wait_their_turn_when_the_queue_outlasts_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load, writers queued longer than the busy timeout failed with "database is
+    locked" (500s at 64 connections); now they take turns and every write lands."""
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    database = Database(create_db_engine(f"sqlite:///{tmp_path / 'queue.db'}"))
+    writes = 16
+    try:
+        with database.write_session() as session:
+            session.execute(text("CREATE TABLE visit (n INTEGER NOT NULL)"))
+
+        def writer(n: int) -> None:
+            with database.write_session() as session:
+                session.execute(text("INSERT INTO visit (n) VALUES (:n)"), {"n": n})
+                time.sleep(0.03)  # a request still at work: the queue outlasts 50 ms
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(writer, range(writes)))
+        with database.read_session() as session:
+            assert session.execute(text("SELECT count(*) FROM visit")).scalar_one() == writes
+    finally:
+        database.dispose()
+
+
+async def _worker_threads() -> int:
+    """How many threads run requests' sync work at once (anyio's default limiter)."""
+    return int(to_thread.current_default_thread_limiter().total_tokens)
+
+
+def test_every_request_thread_can_hold_a_connection_at_once(tmp_path: Path) -> None:
+    """Threads beyond the pool queued in it unfairly, and at 64 concurrent requests some
+    waited out the pool timeout (500s): the pool now has room for every worker thread."""
+    threads = anyio.run(_worker_threads)
+    database = Database(create_db_engine(f"sqlite:///{tmp_path / 'pool.db'}"))
+    all_connected = threading.Barrier(threads, timeout=10)
+
+    def request(_: int) -> None:
+        with database.read_session() as session:
+            session.execute(text("SELECT 1"))
+            all_connected.wait()  # keeps its connection until every thread has one
+
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(request, range(threads)))
+    finally:
+        database.dispose()
