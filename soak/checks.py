@@ -183,12 +183,20 @@ def check_answers(
     rounds: list[RoundFigures], *, rejected_items: int, ready_after_restart: bool
 ) -> list[Check]:
     server_errors = sum(figures.server_errors for figures in rounds)
+    # Only the kill may leave a request without an answer; elsewhere it means the client
+    # gave up waiting (REQUEST_TIMEOUT), which a user would see as a failure too.
+    unanswered = sum(figures.no_answer for figures in rounds if figures.name != "crash")
     unexpected: dict[str, int] = {}
     for figures in rounds:
         for key, count in figures.unexpected.items():
             unexpected[key] = unexpected.get(key, 0) + count
     return [
         Check("zero 5xx", server_errors == 0, f"{server_errors} server errors"),
+        Check(
+            "every request answered, but those cut off by the kill",
+            unanswered == 0,
+            f"{unanswered} without an answer outside the crash",
+        ),
         _check(
             "no unexpected 4xx",
             [f"{key} x{count}" for key, count in unexpected.items()],

@@ -28,7 +28,7 @@ import httpx
 from soak.plan import ADVANCE_PROGRAM, CATALOGUE_PATHS, SESSION_PROGRAM, Member, Plan
 from soak.record import Recorder
 
-REQUEST_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 60.0  # longer than the server's own waits, so they show as statuses
 RATINGS = ("easy", "moderate", "hard")
 Body = dict[str, Any]
 

@@ -11,6 +11,7 @@ import pytest
 
 from soak.checks import (
     Check,
+    check_answers,
     check_session_events,
     check_sessions,
     check_stages,
@@ -193,3 +194,18 @@ def test_only_writes_whose_answer_was_lost_are_retried(record: Record) -> None:
     retried = {(w.session_id, w.version) for w in unconfirmed_writes(record.lines())}
 
     assert retried == {("lost", 1), ("done", 2)}
+
+
+def test_a_request_left_unanswered_outside_the_crash_fails_the_soak() -> None:
+    def round_with(name: str, no_answer: int) -> dict[str, Any]:
+        return {
+            "round": name,
+            "seconds": 1.0,
+            "by_action": {"put_new": {"201": 5}},
+            "transport_errors": {"put_new": no_answer},
+        }
+
+    rounds = [round_figures(round_with("steady", 1)), round_figures(round_with("crash", 9))]
+    checks = check_answers(rounds, rejected_items=0, ready_after_restart=True)
+
+    assert failed(checks) == ["every request answered, but those cut off by the kill"]
