@@ -89,6 +89,17 @@ async def _refresh_catalog_after(request: Request) -> AsyncIterator[None]:
 RefreshesCatalog = Depends(_refresh_catalog_after, scope="function")
 
 
+async def _forget_member_viewer_after(
+    request: Request, user_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> AsyncIterator[None]:
+    yield
+    forget_viewer(request, user_id)
+
+
+# A removed clinician stops seeing the clinic's own programs on their next read.
+RefreshesMemberViewer = Depends(_forget_member_viewer_after, scope="function")
+
+
 def _clinic_view(actor: ClinicActor, snapshot: CatalogSnapshot) -> CatalogSnapshot:
     """The catalogue as this clinic sees it: no other clinic's programs in its patients' views."""
     return snapshot.seen_by_clinic(actor.clinic_id)
@@ -212,6 +223,7 @@ def add_member(body: MemberAdd, actor: ClinicActorDep, session: SessionDep) -> A
     summary="Remove a member (owners, admins)",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 409, 422),
+    dependencies=[RefreshesMemberViewer],
 )
 def remove_member(
     user_id: Annotated[int, Path(ge=1, le=2**31 - 1)], actor: ClinicActorDep, session: SessionDep

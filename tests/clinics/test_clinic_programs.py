@@ -488,3 +488,29 @@ def test_a_clinicians_viewer_adds_one_statement_for_their_clinics(
         response = client.get(f"/v1/programs/{program}", headers=clinic.owner.headers)
     assert response.status_code == 200
     assert len([s for s in statements if "clinic_member" in s]) == 1
+
+
+@pytest.fixture
+def caching_client(settings: Settings, database: Database) -> Iterator[TestClient]:
+    """A process that keeps each token's viewer for half a minute."""
+    app = create_app(settings.model_copy(update={"viewer_cache_seconds": 30}), database=database)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_a_clinician_removed_from_the_clinic_stops_seeing_its_programs_at_once(
+    caching_client: TestClient, clinic: ClinicSetup, make_person: PersonFactory
+) -> None:
+    client = caching_client
+    clinician = make_person()
+    added = client.post(
+        clinic.path("/members"),
+        headers=clinic.owner.headers,
+        json={"email": clinician.email, "role": "clinician"},
+    )
+    assert added.status_code == 201, added.text
+    program = build(client, clinic)["program"]
+    assert client.get(f"/v1/programs/{program}", headers=clinician.headers).status_code == 200
+    removed = client.delete(clinic.path(f"/members/{clinician.id}"), headers=clinic.owner.headers)
+    assert removed.status_code == 204
+    assert client.get(f"/v1/programs/{program}", headers=clinician.headers).status_code == 404
