@@ -55,7 +55,7 @@ def test_anonymous_callers_get_401_with_a_bearer_challenge_on_every_route(
 
 @pytest.fixture
 def outsiders(client: TestClient, make_person: PersonFactory) -> dict[str, dict[str, str]]:
-    """Bearer headers of everyone who is not an admin: member, clinician, clinic owner, API client."""
+    """Bearer headers of everyone but admins: member, clinician, clinic owner, API client."""
     admin = make_person(Role.ADMIN)
     owner = make_person()
     made = client.post("/v1/clinics", headers=admin.headers, json={"name": "Hip Clinic"})

@@ -16,7 +16,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.main import create_app
 from tests.admin.conftest import ADMIN, Editor, enroll
-from tests.conftest import Person, sign_in
+from tests.conftest import Person
 
 VIDEO_LIMIT = 4096
 IMAGE_LIMIT = 2048
@@ -46,17 +46,7 @@ def small_limits(settings: Settings, media_dir: Path) -> Settings:
 def uploads(small_limits: Settings, database: Database, admin: Person) -> Iterator[Editor]:
     """An admin at an app whose media limits are a few KiB and whose media dir is empty."""
     with TestClient(create_app(small_limits, database=database)) as test_client:
-        tokens = sign_in(test_client, admin.email, admin.password)
-        yield Editor(
-            test_client,
-            Person(
-                admin.id,
-                admin.email,
-                admin.password,
-                tokens["access_token"],
-                tokens["refresh_token"],
-            ),
-        )
+        yield Editor(test_client, admin)  # tokens hold across apps sharing the secret
 
 
 def upload(
