@@ -35,12 +35,21 @@ def serve(
     host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    access_log: Annotated[
+        bool | None, typer.Option(help="Log one line per request (default: ACCESS_LOG).")
+    ] = None,
 ) -> None:
     """Serve the API with uvicorn (on SIGTERM, requests in flight finish first)."""
+    import os
+
     import uvicorn
 
     from app.core.logs import logging_config
 
+    if access_log is not None:
+        # The app reads its settings in each server process: pass the choice on through them.
+        os.environ["ACCESS_LOG"] = str(access_log).lower()
+        get_settings.cache_clear()
     settings = get_settings()
     uvicorn.run(
         "app.main:create_app",

@@ -20,12 +20,15 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlmodel import col, select
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.clinics.delivery import DeliverySettings, WebhookWorker
 from app.clinics.models import Clinic, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from app.clinics.webhooks import SecretBox
-from app.core.config import PROJECT_ROOT, Settings
+from app.core.config import PROJECT_ROOT, Settings, get_settings
 from app.core.db import Database
 from tests.conftest import TEST_SECRET
 
@@ -256,3 +259,24 @@ def test_the_worker_command_stops_cleanly_on_sigterm(
             process.kill()
             process.wait()
     assert "Stopped." in output.read_text()
+
+
+def test_serve_hands_uvicorn_the_grace_period_and_the_app_log_format(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setenv("SHUTDOWN_GRACE_SECONDS", "7")
+    monkeypatch.setenv("ACCESS_LOG", "true")  # restored afterwards, whatever serve sets
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--no-access-log"])
+        assert result.exit_code == 0, result.output
+        assert not get_settings().access_log  # what the app's process will read
+    finally:
+        get_settings.cache_clear()
+
+    (options,) = calls
+    assert options["timeout_graceful_shutdown"] == 7
+    assert options["access_log"] is False  # uvicorn's own; the app writes its own line
+    assert {"uvicorn", "uvicorn.error", "app"} <= options["log_config"]["loggers"].keys()
