@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select, update
@@ -35,7 +35,7 @@ class Editor:
 
     def get(
         self, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         return self.client.get(ADMIN + path, headers=self.headers | (headers or {}), **kwargs)
 
     def read(self, path: str) -> tuple[dict[str, Any], str]:
@@ -45,23 +45,23 @@ class Editor:
         body: dict[str, Any] = response.json()
         return body, response.headers["etag"]
 
-    def create(self, plural: str, document: dict[str, Any]) -> httpx.Response:
+    def create(self, plural: str, document: dict[str, Any]) -> httpx2.Response:
         return self.client.post(f"{ADMIN}/{plural}", headers=self.headers, json=document)
 
-    def put(self, path: str, document: dict[str, Any], etag: str | None) -> httpx.Response:
+    def put(self, path: str, document: dict[str, Any], etag: str | None) -> httpx2.Response:
         headers = self.headers | ({"If-Match": etag} if etag is not None else {})
         return self.client.put(ADMIN + path, headers=headers, json=document)
 
-    def delete(self, path: str, etag: str | None) -> httpx.Response:
+    def delete(self, path: str, etag: str | None) -> httpx2.Response:
         headers = self.headers | ({"If-Match": etag} if etag is not None else {})
         return self.client.delete(ADMIN + path, headers=headers)
 
-    def edit(self, path: str, **changes: Any) -> httpx.Response:
+    def edit(self, path: str, **changes: Any) -> httpx2.Response:
         """Read, change some fields, write back with the ETag just read."""
         document, etag = self.read(path)
         return self.put(path, document | changes, etag)
 
-    def remove(self, path: str) -> httpx.Response:
+    def remove(self, path: str) -> httpx2.Response:
         _, etag = self.read(path)
         return self.delete(path, etag)
 

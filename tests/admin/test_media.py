@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -59,7 +59,7 @@ def upload(
     slug: str = "bridge",
     etag: str | None = None,
     part: str = "file",
-) -> httpx.Response:
+) -> httpx2.Response:
     if etag is None:
         etag = editor.read(f"/exercises/{slug}")[1]
     return editor.client.put(
