@@ -52,6 +52,7 @@ SearchQuery = Annotated[
     str | None,
     Query(min_length=1, max_length=100, description="Words to find in names and slugs."),
 ]
+LIST_ERRORS = error_responses(422)
 READ_ERRORS = error_responses(404, 422)
 CREATE_ERRORS = error_responses(409, 422)
 WRITE_ERRORS = error_responses(404, 409, 412, 422, 428)
@@ -117,7 +118,12 @@ def _delete(
 # Conditions
 
 
-@router.get("/conditions", name="admin_list_conditions", response_model=ContentListPage)
+@router.get(
+    "/conditions",
+    name="admin_list_conditions",
+    response_model=ContentListPage,
+    responses=LIST_ERRORS,
+)
 def list_conditions(
     session: ReadSessionDep,
     page: PageDep,
@@ -184,7 +190,9 @@ def delete_condition(
 # Exercises
 
 
-@router.get("/exercises", name="admin_list_exercises", response_model=ContentListPage)
+@router.get(
+    "/exercises", name="admin_list_exercises", response_model=ContentListPage, responses=LIST_ERRORS
+)
 def list_exercises(
     session: ReadSessionDep,
     page: PageDep,
@@ -369,7 +377,9 @@ async def upload_thumbnail(
 # Programs and their stages
 
 
-@router.get("/programs", name="admin_list_programs", response_model=ContentListPage)
+@router.get(
+    "/programs", name="admin_list_programs", response_model=ContentListPage, responses=LIST_ERRORS
+)
 def list_programs(
     session: ReadSessionDep,
     page: PageDep,
@@ -520,7 +530,7 @@ def delete_stage(
 KindQuery = Annotated[ContentKind | None, Query(description="Only this kind of content.")]
 
 
-@router.get("/audit", name="admin_list_audit", response_model=AuditPage)
+@router.get("/audit", name="admin_list_audit", response_model=AuditPage, responses=LIST_ERRORS)
 def list_audit(
     session: ReadSessionDep,
     page: PageDep,
