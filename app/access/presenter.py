@@ -11,12 +11,21 @@ from functools import lru_cache
 
 import orjson
 
-from app.access.policy import LOGIN_REQUIRED, Access, Locked, Viewer, decide, decide_standalone
-from app.catalog.snapshot import ExerciseEntry, StageItem
+from app.access.policy import (
+    LOGIN_REQUIRED,
+    Access,
+    Locked,
+    Unlocked,
+    Viewer,
+    decide,
+    decide_standalone,
+)
+from app.catalog.snapshot import CatalogSnapshot, ExerciseEntry, StageEntry
 from app.core.media import MediaSigner
 
 LOCKED_HEAD = b'{"access":"locked",'
 UNLOCKED_HEAD = b'{"access":"unlocked",'
+EMPTY_LIST = orjson.Fragment(b"[]")
 
 
 @lru_cache(maxsize=4096)  # the same few locks recur across exercises, requests and viewers
@@ -37,20 +46,43 @@ class ExercisePresenter:
     def __init__(self, viewer: Viewer, media: MediaSigner) -> None:
         self.viewer = viewer
         self._media = media
-        # Every exercise of a stage shares its placement: decide once per stage.
+        # Every exercise of a stage shares its placement: decided once per stage.
         self._by_placement: dict[int, Access] = {}
 
     def link_expiry(self) -> int:
         """When the links this presenter signs expire: part of a personalised ETag."""
         return self._media.current_expiry()
 
-    def in_stage(self, item: StageItem) -> orjson.Fragment:
-        """An exercise as it appears inside a program stage."""
-        access = self._by_placement.get(id(item.placement))
+    def stage_items(self, snapshot: CatalogSnapshot, stage: StageEntry) -> orjson.Fragment:
+        """A stage's exercises, with position and dosage, for this viewer.
+
+        All exercises of a stage share one decision, so the list depends only on the
+        stage, that decision and the links' expiry: viewers who stand in the same place
+        share the same bytes, rendered once per content version.
+        """
+        if not stage.items:
+            return EMPTY_LIST
+        first = stage.items[0]
+        access = self._by_placement.get(id(first.placement))
         if access is None:
-            access = decide(self.viewer, item.placement)
-            self._by_placement[id(item.placement)] = access
-        return self.render(item.exercise, access)
+            access = decide(self.viewer, first.placement)
+            self._by_placement[id(first.placement)] = access
+        expiry = self.link_expiry() if isinstance(access, Unlocked) else 0
+        key = (id(stage), access, expiry)
+        body = snapshot.fragments.get(key)
+        if body is None:
+            body = orjson.dumps(
+                [
+                    {
+                        "position": item.position,
+                        "dosage": item.dosage,
+                        "exercise": self.render(item.exercise, access),
+                    }
+                    for item in stage.items
+                ]
+            )
+            snapshot.keep_fragment(key, body)
+        return orjson.Fragment(body)
 
     def standalone(self, entry: ExerciseEntry) -> orjson.Fragment:
         """An exercise on its own: unlocked when any program context unlocks it."""

@@ -108,7 +108,9 @@ def _condition_detail(snapshot: CatalogSnapshot, entry: ConditionEntry) -> dict[
     }
 
 
-def _program_detail(entry: ProgramEntry, presenter: ExercisePresenter) -> dict[str, Any]:
+def _program_detail(
+    snapshot: CatalogSnapshot, entry: ProgramEntry, presenter: ExercisePresenter
+) -> dict[str, Any]:
     return {
         **entry.summary,
         "stages": [
@@ -117,14 +119,7 @@ def _program_detail(entry: ProgramEntry, presenter: ExercisePresenter) -> dict[s
                 "name": stage.name,
                 "guidance": stage.guidance,
                 "rule": stage.rule,
-                "exercises": [
-                    {
-                        "position": item.position,
-                        "dosage": item.dosage,
-                        "exercise": presenter.in_stage(item),
-                    }
-                    for item in stage.items
-                ],
+                "exercises": presenter.stage_items(snapshot, stage),
             }
             for stage in entry.stages
         ],
@@ -221,7 +216,7 @@ async def get_program(
     if entry is None or not presenter.viewer.can_see_program(entry.id, entry.clinic_id):
         raise NotFoundError(f"No program with slug '{slug}'.")
     return _respond(
-        request, settings, snapshot, lambda: _program_detail(entry, presenter), presenter
+        request, settings, snapshot, lambda: _program_detail(snapshot, entry, presenter), presenter
     )
 
 

@@ -15,7 +15,7 @@ that first decide the viewer may see it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -65,6 +65,8 @@ class StageItem:
 
 @dataclass(frozen=True, slots=True)
 class StageEntry:
+    """A stage; every one of its items shares the same placement (and so one lock decision)."""
+
     position: int
     name: str
     guidance: str
@@ -124,6 +126,9 @@ class CatalogSnapshot:
     # Anonymous response bodies by URL, rendered on first use; they live and die
     # with this snapshot, so a content change can never serve a stale one.
     rendered: dict[str, bytes] = field(default_factory=dict)
+    # Personalised pieces that every viewer in the same place shares (a stage's
+    # exercise list under one lock decision), rendered on first use.
+    fragments: dict[Hashable, bytes] = field(default_factory=dict)
 
     def any_program(self, slug: str) -> ProgramEntry | None:
         """A public program or a clinic's one; the caller decides whether the viewer may see it."""
@@ -151,6 +156,11 @@ class CatalogSnapshot:
             },
             rendered={},
         )
+
+    def keep_fragment(self, key: Hashable, body: bytes) -> None:
+        if len(self.fragments) >= RENDERED_LIMIT:
+            self.fragments.clear()  # many distinct viewers' hints: start again
+        self.fragments[key] = body
 
     def remember(self, key: str, body: bytes) -> None:
         if len(self.rendered) >= RENDERED_LIMIT:

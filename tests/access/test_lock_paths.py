@@ -163,3 +163,24 @@ def test_every_output_path_has_the_right_shape(
         if role is Role.ADMIN
         else {"locked", "unlocked"}
     )
+
+
+def test_viewers_in_different_places_never_share_a_rendered_stage(
+    client: TestClient, database: Database, make_person: PersonFactory
+) -> None:
+    """Stage lists are rendered once per decision and reused: each viewer still gets their own."""
+    ahead, behind = make_person(), make_person()
+    enroll(database, ahead, "ladder", 2)
+    assert stage_access(client, None, "ladder") == ["locked"] * 3
+    assert stage_access(client, behind, "ladder") == ["unlocked", "locked", "locked"]
+
+    assert stage_access(client, ahead, "ladder") == ["unlocked", "unlocked", "locked"]
+    assert stage_access(client, behind, "ladder") == ["unlocked", "locked", "locked"]
+    assert stage_access(client, None, "ladder") == ["locked"] * 3
+    ahead_third = client.get("/v1/programs/ladder", headers=ahead.headers).json()["stages"][2]
+    behind_third = client.get("/v1/programs/ladder", headers=behind.headers).json()["stages"][2]
+    # Each hint speaks of the viewer's own next step.
+    ahead_hint = ahead_third["exercises"][0]["exercise"]["lock"]["unlock_hint"]
+    behind_hint = behind_third["exercises"][0]["exercise"]["lock"]["unlock_hint"]
+    assert ahead_hint.startswith("To reach stage 3")
+    assert behind_hint.startswith("Complete stage 1")
