@@ -242,6 +242,35 @@ export async function patientsOnPainHold(token: string, clinicId: number): Promi
   );
 }
 
+/** The practice system: its own credentials, a 15-minute token, then clinic routes only. */
+export async function practiceSystemAssigns(
+  ownerToken: string,
+  clinicId: number,
+  patientId: number,
+  program: string,
+): Promise<Schemas["EnrollmentOut"]> {
+  const created = await api(ownerToken).POST("/v1/clinics/{clinic_id}/api-clients", {
+    params: { path: { clinic_id: clinicId } },
+    body: { name: "Practice system", scopes: ["patients:read", "programs:write"] },
+  });
+  if (created.error) throw new ApiProblem(created.error);
+  const { client_id, client_secret } = created.data;
+
+  const token = await api().POST("/v1/auth/token", {
+    body: { grant_type: "client_credentials", client_id, client_secret },
+    bodySerializer: formBody,
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+  });
+  if (token.error) throw new ApiProblem(token.error);
+
+  const assigned = await api(token.data.access_token).POST(
+    "/v1/clinics/{clinic_id}/patients/{patient_id}/enrollments",
+    { params: { path: { clinic_id: clinicId, patient_id: patientId } }, body: { program } },
+  );
+  if (assigned.error) throw new ApiProblem(assigned.error);
+  return assigned.data;
+}
+
 // ---------------------------------------------------------------------------
 // The whole journey
 
