@@ -54,13 +54,6 @@ def rule_of(stage: StageEntry) -> AdvanceRule:
     )
 
 
-def published_program(snapshot: CatalogSnapshot, slug: str) -> ProgramEntry:
-    program = snapshot.program_by_slug.get(slug)
-    if program is None:
-        raise NotFoundError(f"No program with slug '{slug}'.")
-    return program
-
-
 def program_for_person(
     session: Session, snapshot: CatalogSnapshot, slug: str, *, user_id: int
 ) -> ProgramEntry:
