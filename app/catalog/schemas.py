@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, Strict, model_validator
 
 from app.access.policy import LockReason
 from app.catalog.models import BodyRegion, ContentStatus, Difficulty, Sides
@@ -216,11 +216,12 @@ def _unique(values: list[str]) -> list[str]:
 
 
 class ContentInput(InputModel):
-    """Content arrives from YAML as plain strings and numbers: lax types, unknown keys refused."""
+    """Content from YAML files and the editors' API: strict types (a boolean is not a
+    count), unknown keys refused; enums are given by their string values (`LaxEnum`)."""
 
-    model_config = ConfigDict(strict=False)
 
-
+# An enum member given by its value ("hip", "beginner"): JSON and YAML have no enums.
+LaxEnum = Strict(False)
 TagList = Annotated[list[Tag], Field(max_length=30), AfterValidator(_unique)]
 TextList = Annotated[list[ListItem], Field(max_length=30)]
 
@@ -228,14 +229,14 @@ TextList = Annotated[list[ListItem], Field(max_length=30)]
 class ConditionIn(ContentInput):
     slug: Slug
     name: ShortText
-    body_region: BodyRegion
+    body_region: Annotated[BodyRegion, LaxEnum]
     summary: Sentence
     description: LongText
     symptoms: TextList = []
     causes: TextList = []
     related: Annotated[list[Slug], Field(max_length=20), AfterValidator(_unique)] = []
     disclaimer: LongText
-    status: ContentStatus = ContentStatus.PUBLISHED
+    status: Annotated[ContentStatus, LaxEnum] = ContentStatus.PUBLISHED
 
     @model_validator(mode="after")
     def _not_related_to_itself(self) -> ConditionIn:
@@ -250,15 +251,17 @@ class ExerciseIn(ContentInput):
     summary: Sentence
     thumbnail: MediaKey | None = None
     video: MediaKey | None = None
-    body_regions: Annotated[list[BodyRegion], Field(min_length=1, max_length=10)]
+    body_regions: Annotated[
+        list[Annotated[BodyRegion, LaxEnum]], Field(min_length=1, max_length=10)
+    ]
     muscles: TagList = []
     equipment: TagList = []
-    difficulty: Difficulty
+    difficulty: Annotated[Difficulty, LaxEnum]
     instructions: TextList = []
     cues: TextList = []
     mistakes: TextList = []
     precautions: TextList = []
-    status: ContentStatus = ContentStatus.PUBLISHED
+    status: Annotated[ContentStatus, LaxEnum] = ContentStatus.PUBLISHED
 
 
 class RuleIn(ContentInput):
@@ -273,7 +276,7 @@ class DosageIn(ContentInput):
     sets: Annotated[int, Field(ge=1, le=20)]
     reps: Annotated[int, Field(ge=1, le=500)] | None = None
     hold_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
-    sides: Sides = Sides.BILATERAL
+    sides: Annotated[Sides, LaxEnum] = Sides.BILATERAL
     times_per_day: Annotated[int, Field(ge=1, le=12)] = 1
     days_per_week: Annotated[int, Field(ge=1, le=7)] = 7
     notes: Sentence | None = None
@@ -306,7 +309,7 @@ class ProgramIn(ContentInput):
     description: LongText
     # Catalogue programs need at least one; a clinic's own programs may have none.
     conditions: Annotated[list[Slug], Field(max_length=20), AfterValidator(_unique)] = []
-    status: ContentStatus = ContentStatus.PUBLISHED
+    status: Annotated[ContentStatus, LaxEnum] = ContentStatus.PUBLISHED
     # A draft may have none yet; a published program needs one (checked with the
     # rest of the catalogue's integrity when content is applied).
     stages: Annotated[list[StageIn], Field(max_length=50)] = []
