@@ -8,12 +8,13 @@ then writes gets SQLITE_BUSY at once, whatever the timeout.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from anyio import Lock
+from anyio.lowlevel import RunVar
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session, create_engine
@@ -22,10 +23,7 @@ from app.core.config import Settings
 from app.core.errors import ProblemError
 
 _BEGIN_MODE = "sqlite_begin_mode"
-SQLITE_BUSY_TIMEOUT_MS = 5000  # how long a writer of another process waits for the lock
-# A writer of this process waits this long for its turn before falling back on the
-# busy timeout: long enough for any queue, short of hanging forever on a bug.
-WRITER_TURN_SECONDS = 60.0
+SQLITE_BUSY_TIMEOUT_MS = 5000  # how long a writer outside the request queue waits for the lock
 # Requests do their database work in anyio's worker threads (40 by default), and a
 # session keeps its connection until the request's dependency exits. With fewer
 # connections than threads, threads queue in the pool, which is not first come first
@@ -83,7 +81,9 @@ class Database:
         # On SQLite a writing session takes the write lock when it begins; on
         # PostgreSQL the option is ignored and row locks do the work.
         self._write_engine = engine.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
-        self._writer_turn = threading.Lock() if self.is_sqlite else None
+        self._writer_turn: RunVar[Lock] | None = (
+            RunVar("sqlite_writer_turn") if self.is_sqlite else None
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -96,7 +96,7 @@ class Database:
     @contextmanager
     def write_session(self) -> Iterator[Session]:
         """A session that commits once when the block succeeds, rolls back otherwise."""
-        with self._turn_to_write(), Session(self._write_engine, expire_on_commit=False) as session:
+        with Session(self._write_engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -110,26 +110,26 @@ class Database:
                 session.rollback()
                 raise
 
-    @contextmanager
-    def _turn_to_write(self) -> Iterator[None]:
-        """On SQLite, this process's writers take turns on a lock of their own.
+    @asynccontextmanager
+    async def turn_to_write(self) -> AsyncIterator[None]:
+        """On SQLite, a request's write session waits here, in the event loop, for its turn.
 
-        SQLite's busy handler polls with growing sleeps and gives up after the busy
-        timeout. Under load (`make soak`: 64 connections) waiting writers kept missing
-        the free lock for more than 5 s and failed with "database is locked" (500s),
-        each holding a pooled connection that readers were waiting for. A Python lock
-        hands the turn to the next writer as soon as the last one finishes and holds no
-        connection while it waits; the busy timeout is left to other processes.
+        Under load (`make soak`: 64 connections) writers waited for SQLite's lock inside
+        worker threads, and all of them together could hold every thread while the
+        writer that had the lock needed one more to finish its request: nothing moved
+        until the busy timeout failed the waiters with "database is locked" (500s).
+        Waiting here holds no thread, and the turns go first come, first served.
         """
         if self._writer_turn is None:
             yield
             return
-        acquired = self._writer_turn.acquire(timeout=WRITER_TURN_SECONDS)
         try:
+            turn = self._writer_turn.get()
+        except LookupError:  # the first writer on this event loop
+            turn = Lock()
+            self._writer_turn.set(turn)
+        async with turn:
             yield
-        finally:
-            if acquired:
-                self._writer_turn.release()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

@@ -6,10 +6,11 @@ dependency in a worker thread, a costly hop for reading an attribute.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import contextmanager_in_threadpool
 from sqlmodel import Session
 
 from app.core.config import Settings
@@ -37,9 +38,16 @@ SettingsDep = Annotated[Settings, Depends(get_settings_for_request)]
 MediaSignerDep = Annotated[MediaSigner, Depends(get_media_signer)]
 
 
-def get_session(database: DatabaseDep) -> Iterator[Session]:
-    """One session per request that commits once, before the response is sent."""
-    with database.write_session() as session:
+async def get_session(database: DatabaseDep) -> AsyncIterator[Session]:
+    """One session per request that commits once, before the response is sent.
+
+    On SQLite it first waits for the process's writer turn (see `Database.turn_to_write`);
+    opening and committing run in worker threads, as for a plain `def` dependency.
+    """
+    async with (
+        database.turn_to_write(),
+        contextmanager_in_threadpool(database.write_session()) as session,
+    ):
         yield session
 
 

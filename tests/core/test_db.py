@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -58,27 +58,38 @@ def test_a_failed_write_session_keeps_nothing(database: Database) -> None:
         assert session.exec(select(ContentVersion)).all() == []
 
 
-def test_sqlite_writers_wait_their_turn_when_the_queue_outlasts_the_busy_timeout(
+def test_sqlite_request_writers_wait_their_turn_without_holding_a_worker_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under load, writers queued longer than the busy timeout failed with "database is
-    locked" (500s at 64 connections); now they take turns and every write lands."""
+    """Writers that waited for SQLite's lock inside worker threads could hold every
+    thread while the lock holder needed one more to finish its request: the waiters then
+    failed with "database is locked" (500s at 64 connections). Waiting for the turn in
+    the event loop, 16 writers share 4 threads and every write lands."""
     monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 50)
     database = Database(create_db_engine(f"sqlite:///{tmp_path / 'queue.db'}"))
-    writes = 16
+    writers, threads = 16, CapacityLimiter(4)
+
+    def insert(n: int) -> None:
+        with database.write_session() as session:
+            session.execute(text("INSERT INTO visit (n) VALUES (:n)"), {"n": n})
+            time.sleep(0.03)  # a request still at work: the queue outlasts 50 ms
+
+    async def request(n: int) -> None:
+        async with database.turn_to_write():
+            await to_thread.run_sync(insert, n, limiter=threads)
+            await to_thread.run_sync(time.sleep, 0.01, limiter=threads)  # the response
+
+    async def many_requests() -> None:
+        async with anyio.create_task_group() as group:
+            for n in range(writers):
+                group.start_soon(request, n)
+
     try:
         with database.write_session() as session:
             session.execute(text("CREATE TABLE visit (n INTEGER NOT NULL)"))
-
-        def writer(n: int) -> None:
-            with database.write_session() as session:
-                session.execute(text("INSERT INTO visit (n) VALUES (:n)"), {"n": n})
-                time.sleep(0.03)  # a request still at work: the queue outlasts 50 ms
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(writer, range(writes)))
+        anyio.run(many_requests)
         with database.read_session() as session:
-            assert session.execute(text("SELECT count(*) FROM visit")).scalar_one() == writes
+            assert session.execute(text("SELECT count(*) FROM visit")).scalar_one() == writers
     finally:
         database.dispose()
 
