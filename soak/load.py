@@ -28,6 +28,7 @@ import httpx
 from soak.plan import ADVANCE_PROGRAM, CATALOGUE_PATHS, SESSION_PROGRAM, Member, Plan
 from soak.record import Recorder
 
+KEEPALIVE_SECONDS = 1.0
 REQUEST_TIMEOUT = 60.0  # longer than the server's own waits, so they show as statuses
 RATINGS = ("easy", "moderate", "hard")
 Body = dict[str, Any]
@@ -110,10 +111,10 @@ class Worker:
     ) -> httpx.Response | None:
         try:
             response = await self.client.request(method, path, **kwargs)
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             # The server is gone (killed): this worker stops, as a phone that lost its
             # connection queues its writes; what it had in flight is the unknown outcome.
-            self.stats.transport[action] += 1
+            self.stats.transport[f"{action}: {type(exc).__name__}"] += 1
             self.cut_off = True
             return None
         self.stats.statuses[(action, response.status_code)] += 1
@@ -284,7 +285,13 @@ class Worker:
 async def drive(plan: Plan, recorder: Recorder) -> Stats:
     stats = Stats()
     connections = plan.connections
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    # An idle connection is dropped well before uvicorn's keep-alive timeout (5 s), or a
+    # request sent just as the server closes it would fail for the client's reasons.
+    limits = httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=KEEPALIVE_SECONDS,
+    )
     seed = plan.extra.get("seed", 0)
     async with httpx.AsyncClient(
         base_url=plan.base_url, limits=limits, timeout=REQUEST_TIMEOUT

@@ -160,7 +160,7 @@ def run(config: SoakConfig) -> bool:
             outcome.rounds.append(_retry_unconfirmed(config, cast, server, outcome))
         server.stop()
         outcome.webhook_posts = receiver.posts
-    lines = list(read_lines(sorted(config.var_dir.glob("*.jsonl"))))
+    lines = list(read_lines(_record_files(config)))
     ledger = build_ledger(lines, pain_limit=cast.pain_limit)
     state = read_state(config.database_url)
     checks = _checks(config, ledger, state, outcome)
@@ -171,6 +171,11 @@ def run(config: SoakConfig) -> bool:
     )
     print(flush=True)
     return all(check.passed for check in checks)
+
+
+def _record_files(config: SoakConfig) -> list[Path]:
+    """The rounds' records in the order they ran: a member's writes must stay in order."""
+    return [config.var_dir / f"record-{name}.jsonl" for name in (*ROUNDS, "retry")]
 
 
 def prepare_database(config: SoakConfig) -> None:
@@ -275,7 +280,7 @@ def _retry_unconfirmed(
     config: SoakConfig, cast: Cast, server: Server, outcome: Outcome
 ) -> RoundFigures:
     """Send again every session write whose answer the crash swallowed: 201 or 200, once."""
-    lines = list(read_lines(sorted(config.var_dir.glob("*.jsonl"))))
+    lines = list(read_lines(_record_files(config)))
     tokens = {member.user_id: member.token for member in cast.members}
     statuses: dict[str, int] = {}
     started = time.monotonic()
