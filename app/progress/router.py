@@ -180,13 +180,13 @@ def put_session(
     response: Response,
 ) -> SessionOut:
     assert user.id is not None
-    log, outcome = sessions.put_session(
+    written = sessions.put_session(
         session, user_id=user.id, session_id=session_id, body=body, snapshot=snapshot, now=utcnow()
     )
-    if outcome is sessions.Outcome.CREATED:
+    if written.outcome is sessions.Outcome.CREATED:
         response.status_code = status.HTTP_201_CREATED
-        response.headers["Location"] = f"/v1/me/sessions/{log.id}"
-    return present.session_out(log, sessions.entries_of(session, [log.id])[log.id], snapshot)
+        response.headers["Location"] = f"/v1/me/sessions/{written.log.id}"
+    return present.session_out(written.log, written.entries, snapshot)
 
 
 @router.post(

@@ -168,6 +168,18 @@ def _same(log: SessionLog, entries: list[SessionEntry], resolved: Resolved) -> b
     )
 
 
+EntryWithSlug = tuple[SessionEntry, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A session as stored after a put, with its entries (and their exercise slugs)."""
+
+    log: SessionLog
+    outcome: Outcome
+    entries: list[EntryWithSlug]
+
+
 def put_session(
     session: Session,
     *,
@@ -176,13 +188,13 @@ def put_session(
     body: SessionIn,
     snapshot: CatalogSnapshot,
     now: datetime,
-) -> tuple[SessionLog, Outcome]:
+) -> Written:
     """Create or replace one session by its client UUID; tell linked clinics about it."""
     resolved = resolve(session, user_id=user_id, body=body, snapshot=snapshot, now=now)
-    log, outcome = _write(session, user_id=user_id, key=str(session_id), resolved=resolved, now=now)
-    if outcome is not Outcome.UNCHANGED:
-        _announce(session, log, resolved, outcome, now)
-    return log, outcome
+    written = _write(session, user_id=user_id, key=str(session_id), resolved=resolved, now=now)
+    if written.outcome is not Outcome.UNCHANGED:
+        _announce(session, written.log, resolved, written.outcome, now)
+    return written
 
 
 def _announce(
@@ -202,6 +214,8 @@ def _announce(
             "entries": len(resolved.entries),
             "worst_pain": worst,
         },
+        # A clinic's own program is news for that clinic only, never for the patient's others.
+        clinic_id=program.clinic_id,
         now=now,
     )
     stage = program.stage(resolved.stage)
@@ -212,18 +226,22 @@ def _announce(
             patient_id=log.user_id,
             event_type=EventType.PAIN_REPORTED,
             data={**common, "pain": worst, "max_pain": limit},
+            clinic_id=program.clinic_id,
             now=now,
         )
 
 
 def _write(
     session: Session, *, user_id: int, key: str, resolved: Resolved, now: datetime
-) -> tuple[SessionLog, Outcome]:
+) -> Written:
     existing = _locked(session, key)
     if existing is not None and existing.user_id != user_id:
         raise NotFoundError("No such session.")  # another person's UUID: never say more
-    if existing is not None and _same(existing, _entry_rows(session, key), resolved):
-        return existing, Outcome.UNCHANGED
+    if existing is not None:
+        stored = _entry_rows(session, key)
+        if _same(existing, stored, resolved):
+            slugs = [entry.exercise_slug for entry in resolved.entries]
+            return Written(existing, Outcome.UNCHANGED, list(zip(stored, slugs, strict=True)))
     seq = next_seq(session, user_id)
     if existing is None:
         created = _insert(session)(SessionLog).values(
@@ -237,16 +255,15 @@ def _write(
             created_at=now,
             updated_at=now,
         )
-        # RETURNING says whether this insert won: rowcount is not reliable across drivers.
-        won = session.execute(
-            created.on_conflict_do_nothing(index_elements=["id"]).returning(SessionLog.id)
+        # RETURNING says whether this insert won (rowcount is not reliable across drivers)
+        # and hands back the stored row, so nothing is read again.
+        won = session.scalars(
+            created.on_conflict_do_nothing(index_elements=["id"]).returning(SessionLog)
         ).first()
         if won is not None:
-            _write_entries(session, key, user_id, resolved)
-            refresh_ratings(session, user_id, _keys_of(resolved))
-            log = _locked(session, key)
-            assert log is not None
-            return log, Outcome.CREATED
+            entries = _write_entries(session, key, user_id, resolved)
+            _raise_ratings(session, user_id, key, resolved)
+            return Written(won, Outcome.CREATED, entries)
         # Another device created it a moment ago: replace it like any other.
         existing = _locked(session, key)
         assert existing is not None
@@ -263,13 +280,15 @@ def _write(
     session.add(existing)
     touched = _rating_keys(session, key)
     session.execute(delete(SessionEntry).where(col(SessionEntry.session_id) == key))
-    _write_entries(session, key, user_id, resolved)
+    entries = _write_entries(session, key, user_id, resolved)
     refresh_ratings(session, user_id, touched | _keys_of(resolved))
-    return existing, outcome
+    return Written(existing, outcome, entries)
 
 
-def _write_entries(session: Session, session_id: str, user_id: int, resolved: Resolved) -> None:
-    session.add_all(
+def _write_entries(
+    session: Session, session_id: str, user_id: int, resolved: Resolved
+) -> list[EntryWithSlug]:
+    rows = [
         SessionEntry(
             session_id=session_id,
             user_id=user_id,
@@ -281,8 +300,10 @@ def _write_entries(session: Session, session_id: str, user_id: int, resolved: Re
             **entry.values,
         )
         for position, entry in enumerate(resolved.entries, start=1)
-    )
+    ]
+    session.add_all(rows)
     session.flush()
+    return [(row, entry.exercise_slug) for row, entry in zip(rows, resolved.entries, strict=True)]
 
 
 RatingKey = tuple[int, int, int]  # (program id, stage position, exercise id)
@@ -299,6 +320,42 @@ def _rating_keys(session: Session, session_id: str) -> set[RatingKey]:
         ).where(SessionEntry.session_id == session_id)
     )
     return {(program_id, stage, exercise_id) for program_id, stage, exercise_id in rows}
+
+
+def _raise_ratings(session: Session, user_id: int, session_id: str, resolved: Resolved) -> None:
+    """A new session's ratings, in one statement: each becomes the newest unless an
+    older-dated session already holds a later one.
+
+    A new session's entries are the last written, so at an equal time they win, as
+    `refresh_ratings` would decide; within the session the last entry of an exercise wins.
+    """
+    newest: dict[RatingKey, dict[str, Any]] = {}
+    for entry in resolved.entries:
+        key = (resolved.program.id, resolved.stage, entry.exercise_id)
+        newest[key] = {
+            "user_id": user_id,
+            "program_id": key[0],
+            "stage_position": key[1],
+            "exercise_id": key[2],
+            "difficulty": entry.values["difficulty"],
+            "performed_at": resolved.performed_at,
+            "session_id": session_id,
+        }
+    if not newest:
+        return
+    statement = _insert(session)(ExerciseRating).values(list(newest.values()))
+    incoming = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "program_id", "stage_position", "exercise_id"],
+            set_={
+                "difficulty": incoming.difficulty,
+                "performed_at": incoming.performed_at,
+                "session_id": incoming.session_id,
+            },
+            where=incoming.performed_at >= ExerciseRating.performed_at,
+        )
+    )
 
 
 def refresh_ratings(session: Session, user_id: int, keys: set[RatingKey]) -> None:
@@ -377,7 +434,7 @@ def sync_sessions(
         body = SessionIn.model_validate(item.model_dump(exclude={"id"}))
         try:
             with session.begin_nested():
-                log, outcome = put_session(
+                written = put_session(
                     session,
                     user_id=user_id,
                     session_id=item.id,
@@ -395,7 +452,7 @@ def sync_sessions(
                 SyncResultItem(str(item.id), "rejected", detail=exc.detail, errors=errors)
             )
             continue
-        results.append(SyncResultItem(str(item.id), outcome.value, log=log))
+        results.append(SyncResultItem(str(item.id), written.outcome.value, log=written.log))
     return results
 
 

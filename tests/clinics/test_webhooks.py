@@ -558,14 +558,14 @@ def test_an_event_of_a_rolled_back_change_is_not_queued(
 
     def put_then_crash() -> None:
         with database.write_session() as session:
-            _, outcome = sessions.put_session(
+            outcome = sessions.put_session(
                 session,
                 user_id=enrolled_patient.id,
                 session_id=session_id,
                 body=body,
                 snapshot=snapshot,
                 now=utcnow(),
-            )
+            ).outcome
             assert outcome is sessions.Outcome.CREATED
             # The events are there inside the transaction...
             assert session.exec(select(func.count()).select_from(WebhookDelivery)).one() == 2

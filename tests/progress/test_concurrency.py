@@ -138,15 +138,14 @@ class TestSameSessionFromManyDevices:
         the_body = body()
 
         def put(session: Session) -> sessions.Outcome:
-            _, outcome = sessions.put_session(
+            return sessions.put_session(
                 session,
                 user_id=member.id,
                 session_id=session_id,
                 body=the_body,
                 snapshot=snapshot,
                 now=NOW,
-            )
-            return outcome
+            ).outcome
 
         outcomes = race(in_transaction(database, put), workers)
 
@@ -269,14 +268,14 @@ class TestManySessionsOfOnePerson:
             outcomes: list[sessions.Outcome] = []
             for _ in range(per_worker):
                 with database.write_session() as session:
-                    _, outcome = sessions.put_session(
+                    outcome = sessions.put_session(
                         session,
                         user_id=member.id,
                         session_id=uuid.uuid4(),
                         body=body(),
                         snapshot=snapshot,
                         now=NOW,
-                    )
+                    ).outcome
                 outcomes.append(outcome)
             return outcomes
 
