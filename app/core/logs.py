@@ -58,7 +58,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 _RECORD_FIELDS = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
-    | {"message", "asctime", "request_id", SCRUBBED}
+    | {"message", "asctime", "request_id", SCRUBBED, "color_message"}  # uvicorn's ANSI copy
 )
 
 
