@@ -28,7 +28,8 @@ def emit(
 ) -> str | None:
     """Queue `event_type` for every subscribed clinic linked to the patient.
 
-    `clinic_id` narrows it to one clinic (link events concern that clinic only).
+    `clinic_id` narrows it to one clinic (link events concern that clinic only, and
+    events about a clinic's own program concern that clinic only).
     Returns the event id, or None when no clinic is listening.
     """
     links = select(PatientLink.clinic_id).where(

@@ -451,6 +451,7 @@ def set_stage(
             "to_stage": stage,
             "by": "clinician",
         },
+        clinic_id=program.clinic_id,  # a clinic's own program: news for that clinic only
         now=now,
     )
     return enrollment

@@ -417,6 +417,7 @@ def advance(
             "completed": last,
             "by": "rule",
         },
+        clinic_id=program.clinic_id,  # a clinic's own program: news for that clinic only
         now=now,
     )
     return enrollment_state(session, user_id=user_id, program=program, now=now)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
 from app.admin.models import AuditEntry
+from app.clinics.models import WebhookDelivery
 from app.core.config import Settings
 from app.core.db import Database
 from app.main import create_app
@@ -514,3 +515,75 @@ def test_a_clinician_removed_from_the_clinic_stops_seeing_its_programs_at_once(
     removed = client.delete(clinic.path(f"/members/{clinician.id}"), headers=clinic.owner.headers)
     assert removed.status_code == 204
     assert client.get(f"/v1/programs/{program}", headers=clinician.headers).status_code == 404
+
+
+def subscribe(client: TestClient, clinic: ClinicSetup) -> None:
+    hook = client.post(
+        clinic.path("/webhooks"),
+        headers=clinic.owner.headers,
+        json={
+            "url": "https://93.184.216.34/hook",  # a public literal address: no DNS lookup
+            "event_types": ["session.logged", "stage.advanced"],
+        },
+    )
+    assert hook.status_code == 201, hook.text
+
+
+def test_events_about_a_clinic_program_go_to_that_clinic_only(
+    client: TestClient,
+    clinic: ClinicSetup,
+    make_clinic: ClinicFactory,
+    make_person: PersonFactory,
+    database: Database,
+) -> None:
+    other = make_clinic("Other Clinic")
+    patient = make_person()
+    for each in (clinic, other):
+        link(client, each, patient)
+        subscribe(client, each)
+    program = build(client, clinic)["program"]
+    assert assign(client, clinic, patient, program).status_code == 201
+    advance_to_stage_two(client, patient, program)
+    public = client.post(
+        "/v1/me/enrollments", headers=patient.headers, json={"program": "tight-hip-stretches"}
+    )
+    assert public.status_code == 201
+    logged = log(client, patient, session_body("tight-hip-stretches", 1, ["figure-four-stretch"]))
+    assert logged.status_code == 201, logged.text
+
+    with database.read_session() as session:
+        rows = session.exec(select(WebhookDelivery.payload)).all()
+    sent: dict[int, list[tuple[str, str]]] = {clinic.id: [], other.id: []}
+    for payload in rows:
+        sent[payload["clinic_id"]].append((payload["type"], payload["data"].get("program", "")))
+    assert sorted(sent[clinic.id]) == sorted(
+        [
+            ("session.logged", program),
+            ("session.logged", program),
+            ("stage.advanced", program),
+            ("session.logged", "tight-hip-stretches"),
+        ]
+    )
+    # The patient's other clinic hears of the public program only.
+    assert sent[other.id] == [("session.logged", "tight-hip-stretches")]
+
+
+def statements_of_list(client: TestClient, database: Database, clinic: ClinicSetup) -> int:
+    with counting_statements(database) as statements:
+        listed = client.get(clinic.path("/programs?limit=100"), headers=clinic.owner.headers)
+    assert listed.status_code == 200
+    return len(statements)
+
+
+def test_the_program_list_costs_the_same_statements_for_any_number_of_programs(
+    client: TestClient, database: Database, clinic: ClinicSetup
+) -> None:
+    build(client, clinic, program_body(slug="plan-0"))
+    few = statements_of_list(client, database, clinic)
+    for number in range(1, 6):
+        build(client, clinic, program_body(slug=f"plan-{number}"))
+    many = statements_of_list(client, database, clinic)
+    assert few == many
+    listed = client.get(clinic.path("/programs?limit=100"), headers=clinic.owner.headers).json()
+    assert listed["total"] == 6
+    assert {item["stage_count"] for item in listed["items"]} == {2}
