@@ -182,11 +182,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.add_middleware(ETagMiddleware)
     # Request ids, logs, metrics, security headers (outermost), and CORS when configured.
     install_observability(app, settings)
-    # The catalogue first: most requests are catalogue reads, and routes match in order.
+    # Routes match in order: the most requested first (catalogue reads, then a person's own).
     app.include_router(catalog_router)
-    app.include_router(health_router)
-    app.include_router(identity_router)
     app.include_router(progress_router)
+    app.include_router(identity_router)
+    app.include_router(health_router)
     app.include_router(clinics_router)
     app.include_router(clinic_links_router)
     app.include_router(media_router)
