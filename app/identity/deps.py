@@ -50,15 +50,13 @@ def resolve_principal(database: DatabaseDep, codec: TokenCodec, token: str) -> P
             ) from exc
 
 
-async def optional_principal(request: Request, token: BearerToken) -> Principal | None:
-    """No token: an anonymous caller. A token that does not hold: 401, never anonymous.
+async def _principal_of(request: Request, token: str) -> Principal:
+    """The principal behind `token` (a 401 when it does not hold).
 
     A checked token is remembered for `VIEWER_CACHE_SECONDS` (a couple of seconds) and
     forgotten at once when its person signs out, changes password or profile here; so
     a disabled account or a sign-in revoked elsewhere stops working within seconds.
     """
-    if token is None:
-        return None
     state = request.app.state
     principals: TokenCache[Principal] = state.principals
     return await principals.get_or_load(
@@ -68,19 +66,26 @@ async def optional_principal(request: Request, token: BearerToken) -> Principal 
     )
 
 
-async def current_principal(
-    principal: Annotated[Principal | None, Depends(optional_principal)],
-) -> Principal:
-    if principal is None:
+# Each of these reads the bearer token itself rather than through another dependency:
+# every level of dependencies costs on every request.
+
+
+async def optional_principal(request: Request, token: BearerToken) -> Principal | None:
+    """No token: an anonymous caller. A token that does not hold: 401, never anonymous."""
+    return None if token is None else await _principal_of(request, token)
+
+
+async def current_principal(request: Request, token: BearerToken) -> Principal:
+    if token is None:
         raise UnauthorizedError("Sign in first: this needs a bearer token.")
-    return principal
+    return await _principal_of(request, token)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-async def current_user(principal: PrincipalDep) -> User:
-    return principal.user
+async def current_user(request: Request, token: BearerToken) -> User:
+    return (await current_principal(request, token)).user
 
 
 CurrentUserDep = Annotated[User, Depends(current_user)]
