@@ -8,7 +8,7 @@ the checking logic is tested on its own without a server.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from soak.record import Ledger
@@ -41,6 +41,17 @@ class RoundFigures:
     @property
     def per_second(self) -> float:
         return self.answered / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Outcome:
+    """What the rounds saw from the client's side; the database is read afterwards."""
+
+    rounds: list[RoundFigures] = field(default_factory=list)
+    rejected_items: int = 0
+    ready_after_restart: bool = False
+    retried: int = 0
+    webhook_posts: int = 0
 
 
 def round_figures(summary: dict[str, Any]) -> RoundFigures:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from soak.checks import Check, RoundFigures
+from soak.checks import Check, Outcome
 from soak.config import SoakConfig
 from soak.record import Ledger
 from soak.state import DatabaseState
@@ -12,9 +12,8 @@ def report_lines(
     config: SoakConfig,
     ledger: Ledger,
     state: DatabaseState,
-    rounds: list[RoundFigures],
+    outcome: Outcome,
     checks: list[Check],
-    webhook_posts: int,
 ) -> list[str]:
     where = config.bench().database_label
     lines = [
@@ -28,7 +27,7 @@ def report_lines(
     lines += [
         f"{r.name:<8} {r.seconds:>8.1f} {r.answered:>9,} {r.per_second:>10,.0f} {r.ok:>9,} "
         f"{r.client_errors:>6,} {r.server_errors:>5,} {r.no_answer:>10,}"
-        for r in rounds
+        for r in outcome.rounds
     ]
     acked = ledger.acknowledged_sessions
     found = sum(
@@ -45,7 +44,7 @@ def report_lines(
         f"duplicate entries {state.duplicate_entries}",
         f"advances acknowledged {advances:,}, clinician resets acknowledged {resets:,}",
         f"outbox rows {state.outbox_rows:,} (delivered {state.outbox_delivered:,}); "
-        f"webhook posts received {webhook_posts:,}",
+        f"webhook posts received {outcome.webhook_posts:,}",
         "",
     ]
     lines += [f"  {'PASS' if c.passed else 'FAIL'}  {c.name}: {c.detail}" for c in checks]

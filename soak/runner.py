@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -37,6 +37,7 @@ from bench.servers import Server, free_port, logged_errors, uvicorn_command
 from soak.actors import Cast, create_admin, set_up
 from soak.checks import (
     Check,
+    Outcome,
     RoundFigures,
     check_answers,
     check_database,
@@ -127,50 +128,41 @@ def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through `finally`, which stops the server
 
 
-@dataclass
-class Outcome:
-    rounds: list[RoundFigures] = field(default_factory=list)
-    rejected_items: int = 0
-    ready_after_restart: bool = False
-    retried: int = 0
-    webhook_posts: int = 0
-
-
 def run(config: SoakConfig) -> bool:
     log(f"{config.kind}: fresh database, migrations, seed")
     prepare_database(config)
     for stale in config.var_dir.glob("*.jsonl"):
         stale.unlink()
     config.server_log.unlink(missing_ok=True)
-    outcome = Outcome()
     with WebhookReceiver() as receiver, _server(config) as server:
         server.start("/readyz")
         log(f"{config.kind}: API on {server.base_url}; setting up {config.members} members")
         cast = set_up(server.base_url, members=config.members, webhook_url=receiver.url)
-        steady = _run_load(config, cast, server, "steady", config.seconds)
-        outcome.rounds.append(_finish(steady, outcome))
-        crash = _run_load(config, cast, server, "crash", config.crash_seconds)
-        time.sleep(config.crash_seconds / 2)
-        log(f"{config.kind}: SIGKILL to the server (pid {server.pid}) mid-round")
-        os.killpg(server.pid, signal.SIGKILL)
-        server.stop()  # reaps it
-        outcome.rounds.append(_finish(crash, outcome))
-        outcome.ready_after_restart = _restart(server)
-        if outcome.ready_after_restart:
-            outcome.rounds.append(_retry_unconfirmed(config, cast, server, outcome))
+        outcome = _rounds(config, cast, server)
         server.stop()
         outcome.webhook_posts = receiver.posts
-    lines = list(read_lines(_record_files(config)))
-    ledger = build_ledger(lines, pain_limit=cast.pain_limit)
+    ledger = build_ledger(read_lines(_record_files(config)), pain_limit=cast.pain_limit)
     state = read_state(config.database_url)
     checks = _checks(config, ledger, state, outcome)
-    print(
-        "\n".join(
-            report_lines(config, ledger, state, outcome.rounds, checks, outcome.webhook_posts)
-        )
-    )
-    print(flush=True)
+    print("\n".join(report_lines(config, ledger, state, outcome, checks)) + "\n", flush=True)
     return all(check.passed for check in checks)
+
+
+def _rounds(config: SoakConfig, cast: Cast, server: Server) -> Outcome:
+    """The steady round; the crash round with its SIGKILL; the restart and the retries."""
+    outcome = Outcome()
+    steady = _run_load(config, cast, server, "steady", config.seconds)
+    outcome.rounds.append(_finish(steady, outcome))
+    crash = _run_load(config, cast, server, "crash", config.crash_seconds)
+    time.sleep(config.crash_seconds / 2)
+    log(f"{config.kind}: SIGKILL to the server (pid {server.pid}) mid-round")
+    os.killpg(server.pid, signal.SIGKILL)
+    server.stop()  # reaps it
+    outcome.rounds.append(_finish(crash, outcome))
+    outcome.ready_after_restart = _restart(server)
+    if outcome.ready_after_restart:
+        outcome.rounds.append(_retry_unconfirmed(config, cast, server, outcome))
+    return outcome
 
 
 def _record_files(config: SoakConfig) -> list[Path]:
