@@ -69,6 +69,13 @@ def redact(text: str) -> str:
     return text
 
 
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception:  # a filter must never raise into the code that logged
+        return f"{record.msg} (arguments did not fit the message: {record.args!r})"
+
+
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _RECORD_FIELDS}
 
@@ -90,7 +97,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, SCRUBBED, False):
             return True
-        record.msg = redact(record.getMessage())
+        record.msg = redact(_message(record))
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = self._exception_formatter.formatException(record.exc_info)

@@ -215,3 +215,13 @@ def test_tracebacks_and_extra_fields_are_scrubbed(
     assert "ValidationError" in lines[0]["exception"]
     assert lines[1]["client_secret"] == REDACTED
     assert lines[1]["clinic"] == 3
+
+
+def test_a_malformed_log_call_is_still_written_scrubbed_and_never_raises(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    logging.getLogger("app.testing").warning("%s and %s", "password=hunter2hunter2")
+    (line,) = log_lines(capsys.readouterr().err)
+    assert "arguments did not fit" in line["message"]
+    assert "hunter2" not in line["message"]
