@@ -7,6 +7,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from sqlmodel import Session
 
 from app.access.deps import RefreshesViewer
 from app.access.viewer_cache import TokenCache
@@ -171,22 +172,35 @@ def advance(
     },
     dependencies=[RefreshesViewer],
 )
-def put_session(
+async def put_session(
+    request: Request,
     session_id: SessionIdPath,
     body: SessionIn,
-    session: SessionDep,
     user: CurrentUserDep,
     snapshot: CatalogDep,
-    response: Response,
-) -> SessionOut:
-    assert user.id is not None
-    written = sessions.put_session(
-        session, user_id=user.id, session_id=session_id, body=body, snapshot=snapshot, now=utcnow()
-    )
-    if written.outcome is sessions.Outcome.CREATED:
-        response.status_code = status.HTTP_201_CREATED
-        response.headers["Location"] = f"/v1/me/sessions/{written.log.id}"
-    return present.session_out(written.log, written.entries, snapshot)
+) -> Response:
+    user_id = user.id
+    assert user_id is not None
+
+    # The hottest write: stored and encoded in a single worker-thread hop.
+    def write(session: Session) -> tuple[sessions.Outcome, bytes]:
+        written = sessions.put_session(
+            session,
+            user_id=user_id,
+            session_id=session_id,
+            body=body,
+            snapshot=snapshot,
+            now=utcnow(),
+        )
+        stored = present.session_out(written.log, written.entries, snapshot)
+        return written.outcome, stored.model_dump_json().encode()
+
+    database: Database = request.app.state.db
+    outcome, encoded = await database.write(write)
+    if outcome is sessions.Outcome.CREATED:
+        location = {"Location": f"/v1/me/sessions/{session_id}"}
+        return JSONBytesResponse(encoded, status_code=status.HTTP_201_CREATED, headers=location)
+    return JSONBytesResponse(encoded)
 
 
 @router.post(
