@@ -433,3 +433,38 @@ def test_nul_in_basic_client_credentials_is_an_unknown_client(
 
     assert response.status_code == 401
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/v1/me", "GET, PATCH"),
+        ("/v1/me/sessions/sync", "POST"),
+        (f"/v1/me/sessions/{uuid.UUID(int=1)}", "PUT, GET, DELETE"),
+    ],
+)
+def test_a_wrong_method_is_405_naming_every_method_of_the_path(
+    client: TestClient, path: str, allow: str
+) -> None:
+    response = client.request("OPTIONS", path)
+
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["allow"] == allow
+
+
+def test_a_forged_media_signature_with_non_ascii_characters_is_refused(
+    client: TestClient, settings: Settings
+) -> None:
+    forged = "0" * 63 + "%C2%80"  # 64 characters, the last one not ASCII
+    response = client.get(f"/media/videos/glute-bridge.mp4?expires=9999999999&signature={forged}")
+
+    assert response.status_code == 403
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+
+
+def test_the_password_length_rule_is_in_the_schema() -> None:
+    schemas = OPENAPI["components"]["schemas"]
+
+    assert schemas["RegisterIn"]["properties"]["password"]["minLength"] == 10
+    assert schemas["PasswordChange"]["properties"]["new_password"]["minLength"] == 10

@@ -8,6 +8,7 @@ as `application/problem+json`.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -199,9 +200,42 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     elif exc.status_code == 400 and detail == _UNPARSABLE_BODY:
         detail, type_ = _unparsable_body_detail(exc.__cause__), MALFORMED_BODY
     headers = dict(exc.headers) if exc.headers else None
+    allowed = _allowed_methods(request) if exc.status_code == 405 else None
+    if allowed:
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
     return problem_response(
         exc.status_code, detail=detail, instance=request.url.path, type_=type_, headers=headers
     )
+
+
+_TEMPLATE_PARAM = re.compile(r"\{[^}/]+\}")
+
+
+def _allowed_methods(request: Request) -> list[str] | None:
+    """The methods of this path, as the OpenAPI document lists them.
+
+    Each method of a path is its own route, so the router's own 405 names only the
+    first route that matched. A literal path (`/sessions/sync`) also fits a template
+    (`/sessions/{session_id}`); the most specific documented path wins.
+    """
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    fitting = [
+        (len(_TEMPLATE_PARAM.findall(template)), template)
+        for template in paths
+        if _template_regex(template).fullmatch(request.url.path)
+    ]
+    if not fitting:
+        return None
+    _, template = min(fitting)
+    return [method.upper() for method in paths[template] if method.upper() in _METHODS]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    literals = _TEMPLATE_PARAM.split(template)
+    return re.compile("[^/]+".join(re.escape(part) for part in literals))
 
 
 async def _handle_validation(request: Request, exc: Exception) -> Response:

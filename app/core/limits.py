@@ -118,19 +118,27 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detai
     await response(scope, receive, send)
 
 
+BODY_PROBLEMS = {
+    "400": "Unreadable body: not UTF-8, nested too deeply, or malformed",
+    "413": "Request body too large",
+}
+
+
 def document_body_limits(openapi: dict[str, Any]) -> None:
-    """Add the 413 answer to every operation that takes a request body."""
+    """Add the 400 and 413 answers to every operation that takes a request body."""
     for path_item in openapi.get("paths", {}).values():
         for operation in path_item.values():
-            if isinstance(operation, dict) and "requestBody" in operation:
-                operation.setdefault("responses", {}).setdefault(
-                    "413",
-                    {
-                        "description": "Request body too large",
-                        "content": {
-                            "application/problem+json": {
-                                "schema": {"$ref": "#/components/schemas/Problem"}
-                            }
-                        },
-                    },
-                )
+            if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in BODY_PROBLEMS.items():
+                responses.setdefault(status, _problem_response(description))
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }

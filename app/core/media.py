@@ -71,4 +71,5 @@ class MediaSigner:
         """True when the signature matches key and expiry and the expiry has not passed."""
         moment = time.time() if now is None else now
         expected = self.signature(key, expires)
-        return hmac.compare_digest(expected, signature) and expires > moment
+        # As bytes: compare_digest refuses str with non-ASCII characters (a forged query).
+        return hmac.compare_digest(expected.encode(), signature.encode()) and expires > moment

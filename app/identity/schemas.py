@@ -8,10 +8,12 @@ from pydantic import ConfigDict, EmailStr, Field, StringConstraints
 
 from app.access.policy import Role
 from app.core.schemas import InputModel, OutputModel, UTCDateTime
-from app.identity.passwords import MAX_LENGTH
+from app.identity.passwords import MAX_LENGTH, MIN_LENGTH
 
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH)]
+# The length rule is in the schema, so clients see it; the rest of the policy is checked after.
+NewPassword = Annotated[str, StringConstraints(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
 class RegisterIn(InputModel):
@@ -28,7 +30,7 @@ class RegisterIn(InputModel):
     )
 
     email: Annotated[EmailStr, Field(max_length=320)]
-    password: Password
+    password: NewPassword
     display_name: DisplayName
 
 
@@ -40,7 +42,7 @@ class MeUpdate(InputModel):
 
 class PasswordChange(InputModel):
     current_password: Password
-    new_password: Password
+    new_password: NewPassword
 
 
 class UserOut(OutputModel):
