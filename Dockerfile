@@ -29,4 +29,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
 
 # SECRET_KEY and (for PostgreSQL) DATABASE_URL come from the environment.
-CMD ["sh", "-c", "rehab migrate && rehab seed && exec rehab serve --host 0.0.0.0 --port 8000 --no-access-log"]
+CMD ["sh", "-c", "rehab migrate && rehab seed && exec rehab serve --host 0.0.0.0 --port 8000"]
