@@ -107,6 +107,20 @@ def _clinic_view(actor: ClinicActor, snapshot: CatalogSnapshot) -> CatalogSnapsh
 
 PRIVATE = "private, no-cache"
 ACTOR_ERRORS = (401, 403, 404, 422)
+# OpenAPI links from a new subscription to its deliveries and its removal.
+WEBHOOK_LINKS = {
+    name: {
+        "operationId": operation,
+        "parameters": {
+            "clinic_id": "$request.path.clinic_id",
+            "webhook_id": "$response.body#/id",
+        },
+    }
+    for name, operation in (
+        ("ListDeliveries", "list_deliveries"),
+        ("DeleteWebhook", "delete_webhook"),
+    )
+}
 
 
 def _require_user(actor: ClinicActor) -> User:
@@ -653,7 +667,10 @@ def revoke_api_client(
     summary="Subscribe an HTTPS URL to events; the signing secret is shown once",
     status_code=status.HTTP_201_CREATED,
     response_model=WebhookCreated,
-    responses=error_responses(*ACTOR_ERRORS),
+    responses={
+        201: {"description": "Created", "links": WEBHOOK_LINKS},
+        **error_responses(*ACTOR_ERRORS),
+    },
 )
 def create_webhook(
     body: WebhookCreate,

@@ -20,6 +20,16 @@ from app.core.schemas import (
     UTCDateTime,
 )
 
+# Told to clients in the schema; `_unique` enforces it.
+UNIQUE: dict[str, Any] = {"uniqueItems": True}
+# An absolute http(s) URL without credentials, with a port of 1-65535 if any. Whether
+# its host is a safe target is checked when it is saved and before every delivery.
+WEBHOOK_URL = (
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[^\s/?#@:\[\]]+)"
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+    r"([/?#]\S*)?$"
+)
+
 
 def _unique(values: list[Any]) -> list[Any]:
     if len(set(values)) != len(values):
@@ -129,7 +139,11 @@ class StageOverride(InputModel):
 
 class ApiClientCreate(InputModel):
     name: ShortText
-    scopes: Annotated[list[Scope], Field(min_length=1, max_length=3), AfterValidator(_unique)]
+    scopes: Annotated[
+        list[Scope],
+        Field(min_length=1, max_length=3, json_schema_extra=UNIQUE),
+        AfterValidator(_unique),
+    ]
 
     model_config = ConfigDict(strict=False)  # scopes arrive as strings
 
@@ -148,9 +162,11 @@ class ApiClientCreated(ApiClientOut):
 
 
 class WebhookCreate(InputModel):
-    url: Annotated[str, Field(min_length=8, max_length=2000)]
+    url: Annotated[str, Field(min_length=8, max_length=2000, pattern=WEBHOOK_URL)]
     event_types: Annotated[
-        list[EventType], Field(min_length=1, max_length=6), AfterValidator(_unique)
+        list[EventType],
+        Field(min_length=1, max_length=6, json_schema_extra=UNIQUE),
+        AfterValidator(_unique),
     ]
 
     model_config = ConfigDict(strict=False)  # event types arrive as strings

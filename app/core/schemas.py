@@ -83,11 +83,21 @@ class InputModel(BaseModel):
 
     @field_validator("*", mode="before", check_fields=False)
     @classmethod
-    def _refuse_nul(cls, value: Any) -> Any:
+    def _plain_json_values(cls, value: Any) -> Any:
         # PostgreSQL cannot store NUL in text (the insert fails); no text needs one.
         if _contains_nul(value):
             raise PydanticCustomError("nul_character", "Text must not contain NUL characters.")
-        return value
+        return _whole_numbers_as_int(value)
+
+
+def _whole_numbers_as_int(value: Any) -> Any:
+    """2.0 is the JSON number 2 (JSON Schema counts it as an integer); 2.5, NaN, true and
+    "2" stay what they are, and strict validation refuses them where an integer goes."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list) and any(isinstance(item, float) for item in value):
+        return [_whole_numbers_as_int(item) for item in value]
+    return value
 
 
 class OutputModel(BaseModel):

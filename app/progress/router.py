@@ -42,6 +42,20 @@ ProgramPath = Annotated[Slug, Path(description="The program's slug.")]
 SessionIdPath = Annotated[UUID, Path(description="The client-generated UUID of the session.")]
 PRIVATE = "private, no-cache"
 
+# OpenAPI links: what a client (or a stateful test) can do next with what it just made.
+SESSION_LINKS = {
+    name: {"operationId": operation, "parameters": {"session_id": "$request.path.session_id"}}
+    for name, operation in (("GetSession", "get_session"), ("DeleteSession", "delete_session"))
+}
+ENROLLMENT_LINKS = {
+    name: {"operationId": operation, "parameters": {"program": "$response.body#/program"}}
+    for name, operation in (
+        ("GetEnrollment", "get_enrollment"),
+        ("Advance", "advance"),
+        ("LeaveProgram", "leave_program"),
+    )
+}
+
 
 class EnrollmentPage(Page[EnrollmentOut]):
     pass
@@ -58,7 +72,10 @@ class EnrollmentPage(Page[EnrollmentOut]):
     summary="Start a program at stage 1",
     status_code=status.HTTP_201_CREATED,
     response_model=EnrollmentDetail,
-    responses=error_responses(401, 404, 409, 422),
+    responses={
+        201: {"description": "Created", "links": ENROLLMENT_LINKS},
+        **error_responses(401, 404, 409, 422),
+    },
     dependencies=[RefreshesViewer],
 )
 def enroll(
@@ -167,7 +184,8 @@ def advance(
     summary="Log a session by its client UUID: 201 created, 200 replaced or unchanged",
     response_model=SessionOut,
     responses={
-        201: {"description": "Created", "model": SessionOut},
+        200: {"links": SESSION_LINKS},
+        201: {"description": "Created", "model": SessionOut, "links": SESSION_LINKS},
         **error_responses(401, 404, 422),
     },
     dependencies=[RefreshesViewer],
