@@ -213,9 +213,14 @@ class Probe:
     before: dict[str, str]
 
     def send(
-        self, label: str, content: bytes | None, content_type: str | None, **path: str
+        self,
+        label: str,
+        content: bytes | None,
+        content_type: str | None,
+        extra_headers: dict[str, str] | None = None,
+        **path: str,
     ) -> httpx2.Response:
-        headers = dict(self.world.headers_for(self.operation))
+        headers = {**self.world.headers_for(self.operation), **(extra_headers or {})}
         if content_type is not None:
             headers["Content-Type"] = content_type
         return self.client.request(
@@ -290,13 +295,16 @@ def test_hostile_input_is_refused_with_a_clear_problem_and_writes_nothing(
 
 
 def send_hostile_bodies(check: Probe, settings: Settings) -> None:
-    media_type = check.operation.media_type or JSON
-    uploads = media_type == MULTIPART
-    bodies = document_bodies(
-        settings.max_upload_bytes if uploads else settings.max_body_bytes, media_type
-    )
-    if check.operation.media_type is None:
-        bodies = bodies[:1]  # the oversized body: refused before the route runs
+    media_type = check.operation.media_type
+    bodies = document_bodies(settings.max_body_bytes, media_type or JSON)
+    if media_type is None:
+        bodies = bodies[:1]  # a route without a body never reads one: only the cap applies
+    elif media_type == MULTIPART:
+        # Uploads may be hundreds of MiB: the declared length alone must be refused.
+        declared = {"Content-Length": str(settings.max_upload_bytes + 1)}
+        response = check.send("declared over the upload cap", b"--x--", MULTIPART, declared)
+        check.expect_problem("declared over the upload cap", response, 413)
+        bodies = bodies[1:]  # under the upload cap: not a 413 there
     for body in bodies:
         response = check.send(body.label, body.content, body.content_type)
         check.expect_problem(body.label, response, body.status)
@@ -342,7 +350,7 @@ def send_malformed_path_values(check: Probe) -> None:
     for name in check.operation.path_params:
         for value in MALFORMED_PATH_VALUES:
             label = f"{name}={value[:20]!r}"
-            response = check.send(label, content, content_type, **{name: value})
+            response = check.send(label, content, content_type, None, **{name: value})
             check.expect_problem(label, response, None)
 
 

@@ -104,9 +104,10 @@ class Settings(BaseSettings):
         "(100 sessions of 50 entries, every text at its maximum) is about 3.7 MiB.",
     )
     max_upload_bytes: int = Field(
-        default=50 << 20,
-        ge=1024,
-        description="Largest multipart/form-data body (media uploads).",
+        default=0,
+        ge=0,
+        description="Largest multipart/form-data body (media uploads); 0 means the largest "
+        "media file allowed plus 1 MiB for the form around it.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: LogFormat | None = Field(
@@ -160,6 +161,13 @@ class Settings(BaseSettings):
     def _media_under_data_dir(self) -> Settings:
         if self.media_dir == Path():
             self.media_dir = self.data_dir / "media"
+        return self
+
+    @model_validator(mode="after")
+    def _uploads_fit_the_largest_media_file(self) -> Settings:
+        if self.max_upload_bytes == 0:
+            largest = max(self.media_max_video_bytes, self.media_max_image_bytes)
+            self.max_upload_bytes = largest + (1 << 20)
         return self
 
     @property
