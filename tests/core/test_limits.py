@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -198,3 +199,43 @@ def test_openapi_documents_413_on_every_operation_with_a_body(client: TestClient
 )
 def test_limits_are_described_as_a_person_would_say_them(size: int, said: str) -> None:
     assert describe_size(size) == said
+
+
+def _largest_valid_sync_batch() -> bytes:
+    """100 sessions of 50 entries, every text and slug at its maximum length."""
+    entry = {
+        "sets_done": 50,
+        "reps_done": 1000,
+        "hold_seconds_done": 3600,
+        "difficulty": "moderate",
+        "pain": 10,
+        "note": "n" * 500,
+    }
+    sessions = [
+        {
+            "id": str(uuid.UUID(int=number)),
+            "program": "p" * 120,
+            "stage": 50,
+            "performed_at": "2026-11-24T07:30:00.000000+01:00",
+            "entries": [{**entry, "exercise": f"e{k:03d}" + "a" * 116} for k in range(50)],
+            "note": "m" * 1000,
+        }
+        for number in range(100)
+    ]
+    return json.dumps({"sessions": sessions}).encode()
+
+
+def test_the_largest_valid_sync_batch_fits_under_the_default_cap(
+    client: TestClient, member: Person, settings: Settings
+) -> None:
+    body = _largest_valid_sync_batch()
+
+    response = client.post(
+        "/v1/me/sessions/sync",
+        content=body,
+        headers={**member.headers, "Content-Type": "application/json"},
+    )
+
+    assert len(body) < settings.max_body_bytes
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 100
