@@ -24,20 +24,10 @@ from typing import IO
 from anyio import to_thread
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from app.core.errors import InvalidInputError, ProblemError
+from app.core.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
 
 SNIFF_BYTES = 64
 FILE_PART = "file"
-
-
-class PayloadTooLargeError(ProblemError):
-    status = 413
-    type = "/problems/payload-too-large"
-
-
-class UnsupportedMediaTypeError(ProblemError):
-    status = 415
-    type = "/problems/unsupported-media-type"
 
 
 @dataclass(frozen=True, slots=True)

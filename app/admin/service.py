@@ -50,7 +50,8 @@ from app.catalog.service import (
     remove_exercise,
     remove_program,
 )
-from app.core.errors import ConflictError, InvalidInputError, NotFoundError, ProblemError
+from app.core import http_cache
+from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.core.pagination import PageParams
 from app.identity.models import User
 
@@ -70,16 +71,6 @@ MODELS: dict[ContentKind, type[ContentRow]] = {
     ContentKind.EXERCISE: Exercise,
     ContentKind.PROGRAM: Program,
 }
-
-
-class PreconditionRequiredError(ProblemError):
-    status = 428
-    type = "/problems/precondition-required"
-
-
-class PreconditionFailedError(ProblemError):
-    status = 412
-    type = "/problems/precondition-failed"
 
 
 # ---------------------------------------------------------------------------
@@ -218,20 +209,8 @@ def etag_of(document: Document) -> str:
 
 
 def check_if_match(if_match: str | None, document: Document) -> None:
-    """A write must name the version it was made from: missing 428, stale 412."""
-    if if_match is None or not if_match.strip():
-        raise PreconditionRequiredError(
-            "Send If-Match with the ETag of the document you edited, so concurrent edits "
-            "are never overwritten silently."
-        )
-    current = etag_of(document)
-    tags = [tag.strip() for tag in if_match.split(",")]
-    if "*" not in tags and current not in tags:
-        raise PreconditionFailedError(
-            "The document changed since you read it: fetch it again, re-apply your edit, "
-            "and send the new ETag.",
-            extra={"current_etag": current},
-        )
+    """A write must name the version of the document it was made from: missing 428, stale 412."""
+    http_cache.check_if_match(if_match, etag_of(document))
 
 
 # ---------------------------------------------------------------------------

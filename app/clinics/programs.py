@@ -36,7 +36,8 @@ from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.clinics.models import PatientLink
 from app.clinics.schemas import ClinicProgramIn
 from app.clinics.service import ClinicActor
-from app.core.errors import ConflictError, InvalidInputError, NotFoundError, ProblemError
+from app.core import http_cache
+from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.core.json import dumps
 from app.core.schemas import slugify
 from app.identity.models import User
@@ -44,16 +45,6 @@ from app.progress.models import Enrollment, SessionLog
 
 KIND = "program"
 LOCAL_SLUG_LIMIT = 80
-
-
-class PreconditionRequiredError(ProblemError):
-    status = 428
-    type = "/problems/precondition-required"
-
-
-class PreconditionFailedError(ProblemError):
-    status = 412
-    type = "/problems/precondition-failed"
 
 
 def stored_slug(clinic_id: int, slug: str) -> str:
@@ -272,16 +263,7 @@ def create_program(
 
 def check_if_match(if_match: str | None, current: ClinicProgram) -> None:
     """`If-Match` is required on updates; a stale validator means someone else edited first."""
-    if if_match is None:
-        raise PreconditionRequiredError(
-            "Send If-Match with the ETag you read, so an edit never overwrites another unseen."
-        )
-    offered = [tag.strip() for tag in if_match.split(",")]
-    if "*" not in offered and current.etag not in offered:
-        raise PreconditionFailedError(
-            "The program changed since you read it; read it again and reapply your edit.",
-            extra={"current_etag": current.etag},
-        )
+    http_cache.check_if_match(if_match, current.etag, what="program")
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,30 @@ class ForbiddenError(ProblemError):
     type = "/problems/forbidden"
 
 
+class PreconditionFailedError(ProblemError):
+    """`If-Match` named a version that is no longer current: someone else wrote first."""
+
+    status = 412
+    type = "/problems/precondition-failed"
+
+
+class PayloadTooLargeError(ProblemError):
+    status = 413
+    type = "/problems/payload-too-large"
+
+
+class UnsupportedMediaTypeError(ProblemError):
+    status = 415
+    type = "/problems/unsupported-media-type"
+
+
+class PreconditionRequiredError(ProblemError):
+    """A write that must say which version it was made from (`If-Match`) did not."""
+
+    status = 428
+    type = "/problems/precondition-required"
+
+
 class TooManyRequestsError(ProblemError):
     status = 429
     type = "/problems/rate-limited"

@@ -13,6 +13,8 @@ import hashlib
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.errors import PreconditionFailedError, PreconditionRequiredError
+
 MAX_HASHED_BODY = 1 << 20  # larger bodies (files) keep their own validators
 
 
@@ -24,6 +26,26 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
         return True
     wanted = etag.removeprefix("W/")
     return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
+def check_if_match(if_match: str | None, current: str, *, what: str = "document") -> None:
+    """A write must name the version it was made from: missing 428, stale 412.
+
+    If-Match compares strongly (RFC 9110 13.1.1): `current` is a strong ETag, and
+    `*` matches whatever exists.
+    """
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequiredError(
+            f"Send If-Match with the ETag of the {what} you read, so concurrent edits "
+            "are never overwritten silently."
+        )
+    offered = [tag.strip() for tag in if_match.split(",")]
+    if "*" not in offered and current not in offered:
+        raise PreconditionFailedError(
+            f"The {what} changed since you read it: fetch it again, re-apply your edit, "
+            "and send the new ETag.",
+            extra={"current_etag": current},
+        )
 
 
 def body_etag(body: bytes) -> str:
