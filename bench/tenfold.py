@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import app.models  # noqa: F401  (every table, so foreign keys across packages resolve)
 from app.catalog.importer import import_free_exercise_db
 from app.catalog.schemas import ConditionIn, ContentBundle, ExerciseIn, ProgramIn, StageIn
 from app.catalog.seed import read_content_dir
