@@ -9,12 +9,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.clinics.models import EventType, PatientLink, WebhookDelivery, WebhookSubscription
 from app.core.models import utcnow
+
+
+@cache
+def _subscriptions_of_patient(*, narrowed: bool) -> SelectOfScalar[WebhookSubscription]:
+    """Built once: every session write asks this (usually to find no one listening)."""
+    links = select(PatientLink.clinic_id).where(
+        PatientLink.patient_id == bindparam("patient_id"), col(PatientLink.revoked_at).is_(None)
+    )
+    if narrowed:
+        links = links.where(PatientLink.clinic_id == bindparam("clinic_id"))
+    return select(WebhookSubscription).where(
+        col(WebhookSubscription.clinic_id).in_(links),
+        col(WebhookSubscription.active).is_(True),
+    )
 
 
 def emit(
@@ -32,19 +49,14 @@ def emit(
     events about a clinic's own program concern that clinic only).
     Returns the event id, or None when no clinic is listening.
     """
-    links = select(PatientLink.clinic_id).where(
-        PatientLink.patient_id == patient_id, col(PatientLink.revoked_at).is_(None)
-    )
+    statement = _subscriptions_of_patient(narrowed=clinic_id is not None)
+    params: dict[str, Any] = {"patient_id": patient_id}
     if clinic_id is not None:
-        links = links.where(PatientLink.clinic_id == clinic_id)
+        params["clinic_id"] = clinic_id
+    found = session.execute(statement, params)
     subscriptions = [
         subscription
-        for subscription in session.exec(
-            select(WebhookSubscription).where(
-                col(WebhookSubscription.clinic_id).in_(links),
-                col(WebhookSubscription.active).is_(True),
-            )
-        )
+        for subscription in found.scalars()
         if event_type.value in subscription.event_types
     ]
     if not subscriptions:

@@ -14,13 +14,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlalchemy.sql import Executable
+from sqlmodel import Session, SQLModel, col, select
 
 from app.catalog.models import Exercise
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
@@ -65,6 +67,11 @@ class Resolved:
     entries: tuple[ResolvedEntry, ...]
 
 
+STAGE_REACHED = select(Enrollment.current_stage).where(
+    Enrollment.user_id == bindparam("user_id"), Enrollment.program_id == bindparam("program_id")
+)
+
+
 def _invalid(pointer: str, detail: str) -> InvalidInputError:
     return InvalidInputError.for_field(pointer, detail)
 
@@ -78,11 +85,9 @@ def resolve(
     program = snapshot.any_program(body.program)
     if program is None:
         raise _invalid("body.program", f"No program with slug '{body.program}'.")
-    reached = session.exec(
-        select(Enrollment.current_stage).where(
-            Enrollment.user_id == user_id, Enrollment.program_id == program.id
-        )
-    ).first()
+    reached = session.execute(
+        STAGE_REACHED, {"user_id": user_id, "program_id": program.id}
+    ).scalar_one_or_none()
     if reached is None and program.clinic_id is not None:
         # A clinic's program is only there for the patients following it.
         raise _invalid("body.program", f"No program with slug '{body.program}'.")
@@ -112,33 +117,82 @@ def resolve(
     return Resolved(program, body.stage, body.performed_at, body.note, tuple(entries))
 
 
+# Session writes are the hottest writes: their statements are built once per dialect
+# and run as Core statements with parameters, so a write costs its round trips and
+# little else (building a statement and its cache key each time cost more than running it).
+
+
 def _insert(session: Session) -> Any:
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    next_seq: Executable
+    insert_log: Executable
+    insert_entries: Executable
+    raise_ratings: Executable
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.metadata.tables[str(model.__tablename__)]
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    sequence = _table(SessionSequence)
+    log = _table(SessionLog)
+    ratings = insert(_table(ExerciseRating))
+    return _Statements(
+        next_seq=insert(sequence)
+        .values(user_id=bindparam("user_id"), last_seq=1)
+        .on_conflict_do_update(
+            index_elements=["user_id"], set_={"last_seq": sequence.c.last_seq + 1}
+        )
+        .returning(sequence.c.last_seq),
+        # RETURNING says whether this insert won: rowcount is not reliable across drivers.
+        insert_log=insert(log).on_conflict_do_nothing(index_elements=["id"]).returning(log.c.id),
+        insert_entries=insert(_table(SessionEntry)),
+        # A new session's rating replaces the stored one unless that one is dated later.
+        raise_ratings=ratings.on_conflict_do_update(
+            index_elements=["user_id", "program_id", "stage_position", "exercise_id"],
+            set_={
+                "difficulty": ratings.excluded.difficulty,
+                "performed_at": ratings.excluded.performed_at,
+                "session_id": ratings.excluded.session_id,
+            },
+            where=ratings.excluded.performed_at >= _table(ExerciseRating).c.performed_at,
+        ),
+    )
+
+
+def _prepared(session: Session) -> _Statements:
+    return _statements(session.get_bind().dialect.name)
+
+
 def next_seq(session: Session, user_id: int) -> int:
     """Take the person's next change number; its row lock orders concurrent writers."""
-    insert = _insert(session)
-    statement = (
-        insert(SessionSequence)
-        .values(user_id=user_id, last_seq=1)
-        .on_conflict_do_update(
-            index_elements=["user_id"], set_={"last_seq": SessionSequence.last_seq + 1}
-        )
-        .returning(SessionSequence.last_seq)
+    seq: int = (
+        session.connection().execute(_prepared(session).next_seq, {"user_id": user_id}).scalar_one()
     )
-    seq: int = session.execute(statement).scalar_one()
     return seq
 
 
+LOCKED_LOG = (
+    select(SessionLog)
+    .where(SessionLog.id == bindparam("session_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def _locked(session: Session, session_id: str) -> SessionLog | None:
-    return session.exec(
-        select(SessionLog)
-        .where(SessionLog.id == session_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    log: SessionLog | None = (
+        session.execute(LOCKED_LOG, {"session_id": session_id}).scalars().first()
+    )
+    return log
 
 
 def _entry_rows(session: Session, session_id: str) -> list[SessionEntry]:
@@ -244,26 +298,24 @@ def _write(
             return Written(existing, Outcome.UNCHANGED, list(zip(stored, slugs, strict=True)))
     seq = next_seq(session, user_id)
     if existing is None:
-        created = _insert(session)(SessionLog).values(
-            id=key,
-            user_id=user_id,
-            program_id=resolved.program.id,
-            stage_position=resolved.stage,
-            performed_at=resolved.performed_at,
-            note=resolved.note,
-            seq=seq,
-            created_at=now,
-            updated_at=now,
-        )
-        # RETURNING says whether this insert won (rowcount is not reliable across drivers)
-        # and hands back the stored row, so nothing is read again.
-        won = session.scalars(
-            created.on_conflict_do_nothing(index_elements=["id"]).returning(SessionLog)
-        ).first()
+        values: dict[str, Any] = {
+            "id": key,
+            "user_id": user_id,
+            "program_id": resolved.program.id,
+            "stage_position": resolved.stage,
+            "performed_at": resolved.performed_at,
+            "note": resolved.note,
+            "seq": seq,
+            "created_at": now,
+            "updated_at": now,
+            "deleted_at": None,
+        }
+        won = session.connection().execute(_prepared(session).insert_log, values).first()
         if won is not None:
-            entries = _write_entries(session, key, user_id, resolved)
+            entries = _insert_entries(session, key, user_id, resolved)
             _raise_ratings(session, user_id, key, resolved)
-            return Written(won, Outcome.CREATED, entries)
+            # What was stored is exactly what was sent: answer it without reading back.
+            return Written(SessionLog(**values), Outcome.CREATED, entries)
         # Another device created it a moment ago: replace it like any other.
         existing = _locked(session, key)
         assert existing is not None
@@ -283,6 +335,35 @@ def _write(
     entries = _write_entries(session, key, user_id, resolved)
     refresh_ratings(session, user_id, touched | _keys_of(resolved))
     return Written(existing, outcome, entries)
+
+
+def _entry_values(session_id: str, user_id: int, resolved: Resolved) -> list[dict[str, Any]]:
+    return [
+        {
+            "session_id": session_id,
+            "user_id": user_id,
+            "program_id": resolved.program.id,
+            "stage_position": resolved.stage,
+            "performed_at": resolved.performed_at,
+            "exercise_id": entry.exercise_id,
+            "position": position,
+            **entry.values,
+        }
+        for position, entry in enumerate(resolved.entries, start=1)
+    ]
+
+
+def _insert_entries(
+    session: Session, session_id: str, user_id: int, resolved: Resolved
+) -> list[EntryWithSlug]:
+    """A new session's entries in one statement, answered as sent."""
+    rows = _entry_values(session_id, user_id, resolved)
+    if rows:
+        session.connection().execute(_prepared(session).insert_entries, rows)
+    return [
+        (SessionEntry(**row), entry.exercise_slug)
+        for row, entry in zip(rows, resolved.entries, strict=True)
+    ]
 
 
 def _write_entries(
@@ -341,21 +422,8 @@ def _raise_ratings(session: Session, user_id: int, session_id: str, resolved: Re
             "performed_at": resolved.performed_at,
             "session_id": session_id,
         }
-    if not newest:
-        return
-    statement = _insert(session)(ExerciseRating).values(list(newest.values()))
-    incoming = statement.excluded
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["user_id", "program_id", "stage_position", "exercise_id"],
-            set_={
-                "difficulty": incoming.difficulty,
-                "performed_at": incoming.performed_at,
-                "session_id": incoming.session_id,
-            },
-            where=incoming.performed_at >= ExerciseRating.performed_at,
-        )
-    )
+    if newest:
+        session.connection().execute(_prepared(session).raise_ratings, list(newest.values()))
 
 
 def refresh_ratings(session: Session, user_id: int, keys: set[RatingKey]) -> None:
