@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.access.deps import CatalogViewDep
+from app.access.deps import SIGNED_IN_OPTIONAL, CatalogViewDep
 from app.access.policy import Viewer
 from app.access.presenter import ExercisePresenter
 from app.catalog.deps import PublicCatalogDep
@@ -204,6 +204,7 @@ async def list_programs(
     ),
     response_model=ProgramDetail,
     responses=PERSONAL_DETAIL_ERRORS,
+    openapi_extra=SIGNED_IN_OPTIONAL,
 )
 async def get_program(
     request: Request,
@@ -227,6 +228,7 @@ async def get_program(
     summary="List exercises",
     response_model=ExercisePage,
     responses=PERSONAL_LIST_ERRORS,
+    openapi_extra=SIGNED_IN_OPTIONAL,
 )
 async def list_exercises(
     request: Request,
@@ -266,6 +268,7 @@ async def list_exercises(
     summary="One exercise: unlocked when any program context unlocks it for you",
     response_model=ExerciseOut,
     responses=PERSONAL_DETAIL_ERRORS,
+    openapi_extra=SIGNED_IN_OPTIONAL,
 )
 async def get_exercise(
     request: Request,

@@ -184,3 +184,24 @@ def test_viewers_in_different_places_never_share_a_rendered_stage(
     behind_hint = behind_third["exercises"][0]["exercise"]["lock"]["unlock_hint"]
     assert ahead_hint.startswith("To reach stage 3")
     assert behind_hint.startswith("Complete stage 1")
+
+
+@pytest.mark.parametrize(
+    "authorization", ["Bearer not-a-token", "Bearer ", "bearer not-a-token", "BEARER x.y.z"]
+)
+def test_a_bearer_token_that_does_not_hold_is_refused_not_served_anonymously(
+    client: TestClient, authorization: str
+) -> None:
+    response = client.get("/v1/programs/ladder", headers={"Authorization": authorization})
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_other_authorization_schemes_read_the_catalogue_anonymously(client: TestClient) -> None:
+    response = client.get("/v1/programs/ladder", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+
+    assert response.status_code == 200
+    assert {s["exercises"][0]["exercise"]["access"] for s in response.json()["stages"]} == {
+        "locked"
+    }
