@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -171,6 +171,12 @@ def history(session: Session, enrollment_id: int) -> list[StageChange]:
 StageKey = tuple[int, int, int]  # (user id, program id, stage position)
 
 
+# A session the phone stamped a moment before the server recorded the stage start
+# (whole-second timestamps, a phone clock a little behind) still belongs to the
+# stage; a minute covers both without reaching back to an earlier enrollment.
+STAGE_START_TOLERANCE = timedelta(minutes=1)
+
+
 def load_facts(
     session: Session, enrollments: Iterable[tuple[Enrollment, StageEntry]], now: datetime
 ) -> dict[int, StageFacts]:
@@ -184,7 +190,8 @@ def load_facts(
     if not pairs:
         return {}
     started: dict[StageKey, datetime] = {
-        (e.user_id, e.program_id, e.current_stage): e.stage_started_at for e, _ in pairs
+        (e.user_id, e.program_id, e.current_stage): e.stage_started_at - STAGE_START_TOLERANCE
+        for e, _ in pairs
     }
     user_ids = sorted({user_id for user_id, _, _ in started})
     program_ids = sorted({program_id for _, program_id, _ in started})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
 from app.catalog.service import ContentReport
 from tests.conftest import Person, PersonFactory
-from tests.progress.conftest import Backdate, enroll, log, session_body, stage_slugs
+from tests.progress.conftest import Backdate, enroll, log, now, session_body, stage_slugs
 
 pytestmark = pytest.mark.usefixtures("seeded")
 WHOLE_LEG = "whole-leg-rehabilitation"
@@ -89,6 +91,37 @@ class TestEnrolling:
 
 
 class TestEvaluation:
+    def test_a_session_stamped_a_moment_before_the_stage_started_still_counts(
+        self, client: TestClient, member: Person
+    ) -> None:
+        enroll(client, member, WHOLE_LEG)
+        # Phones send whole seconds, and their clocks run a little behind.
+        stamped = (now() - timedelta(seconds=20)).replace(microsecond=0)
+        level1 = stage_slugs(client, WHOLE_LEG, 1)
+        assert log(
+            client, member, session_body(WHOLE_LEG, 1, level1, performed_at=stamped)
+        ).is_success
+        criteria = client.get(f"/v1/me/enrollments/{WHOLE_LEG}", headers=member.headers).json()[
+            "evaluation"
+        ]["criteria"]
+        summaries = {c["criterion"]: c["summary"] for c in criteria}
+        assert summaries["min_sessions"] == "1 of 6 sessions logged"
+
+    def test_a_session_from_well_before_the_stage_started_does_not_count(
+        self, client: TestClient, member: Person
+    ) -> None:
+        enroll(client, member, WHOLE_LEG)
+        earlier = now() - timedelta(hours=2)
+        level1 = stage_slugs(client, WHOLE_LEG, 1)
+        assert log(
+            client, member, session_body(WHOLE_LEG, 1, level1, performed_at=earlier)
+        ).is_success
+        criteria = client.get(f"/v1/me/enrollments/{WHOLE_LEG}", headers=member.headers).json()[
+            "evaluation"
+        ]["criteria"]
+        summaries = {c["criterion"]: c["summary"] for c in criteria}
+        assert summaries["min_sessions"] == "0 of 6 sessions logged"
+
     def test_detail_evaluates_each_criterion_with_numbers(
         self, client: TestClient, member: Person, set_stage_age: Backdate
     ) -> None:
