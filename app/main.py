@@ -17,7 +17,7 @@ from app.access.router import router as media_router
 from app.access.viewer_cache import TokenCache
 from app.admin.router import router as admin_router
 from app.catalog.cache import CatalogCache
-from app.catalog.response_cache import AnonymousResponseCache
+from app.catalog.response_cache import CatalogResponseCache
 from app.catalog.router import router as catalog_router
 from app.clinics.delivery import DeliverySettings, WebhookWorker
 from app.clinics.router import me_router as clinic_links_router
@@ -177,8 +177,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
-    # Repeat anonymous catalogue reads are answered here, before routing.
-    app.add_middleware(AnonymousResponseCache)
+    # Repeat catalogue reads (anonymous, or by a viewer checked lately) are answered
+    # here, before routing.
+    app.add_middleware(CatalogResponseCache)
     app.add_middleware(ETagMiddleware)
     # Request ids, logs, metrics, security headers (outermost), and CORS when configured.
     install_observability(app, settings)

@@ -103,6 +103,14 @@ def client(settings: Settings, database: Database) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture
+def remembering_client(settings: Settings, database: Database) -> Iterator[TestClient]:
+    """An app that remembers a checked viewer for 30 s, as production does for a moment."""
+    app = create_app(settings.model_copy(update={"viewer_cache_seconds": 30}), database=database)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
 @pytest.fixture(scope="session")
 def seed_bundle(settings: Settings) -> ContentBundle:
     return read_content_dir(settings.seed_dir)

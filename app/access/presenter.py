@@ -7,6 +7,7 @@ Both are assembled from bytes serialised once per content version.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 
 import orjson
@@ -40,6 +41,24 @@ def lock_json(access: Locked) -> bytes:
 
 
 LOGIN_REQUIRED_JSON = lock_json(LOGIN_REQUIRED)
+ANONYMOUS_TAG = "anon"
+
+
+def viewer_tag(viewer: Viewer, link_expiry: int) -> str:
+    """What a catalogue body depends on besides the content, as a short tag for its ETag.
+
+    A signed-in body follows from the viewer's role, the stage reached in each
+    program, what remains before the next (the hints), the clinics they work in,
+    and when its links expire. Who they are is not part of it: two people who
+    stand in the same place see the same bytes.
+    """
+    if viewer.is_anonymous:
+        return ANONYMOUS_TAG
+    state = (
+        f"{viewer.role}|{sorted(viewer.current_stages.items())}|"
+        f"{sorted(viewer.stage_hints.items())}|{sorted(viewer.clinic_ids)}|{link_expiry}"
+    )
+    return hashlib.blake2b(state.encode(), digest_size=8).hexdigest()
 
 
 class ExercisePresenter:

@@ -1,15 +1,19 @@
-"""Repeat anonymous catalogue reads answered from memory, before routing.
+"""Repeat catalogue reads answered from memory, before routing.
 
-An anonymous catalogue response depends only on its URL and the content
-version, and most traffic is exactly that. The routes render such a body once
-per version; this pure ASGI layer keeps the whole response (status, headers,
-body) and answers the next identical request itself, skipping routing,
+A catalogue response depends on its URL, the content version and, when signed
+in, on where the viewer stands (the tag in its ETag: role, stage reached per
+program, hints, clinics, link expiry). Most traffic repeats exactly that. This
+pure ASGI layer keeps each whole response (status, headers, body) under URL and
+tag, and answers the next identical request itself, skipping routing,
 parameter validation and dependency resolution, which are most of what such a
 request would otherwise cost.
 
-Only what a route already answered with 200 and an anonymous ETag of the
-current version is replayed, so validation, errors, and every signed-in
-request still go through the application.
+A signed-in request is replayed only while its token's viewer is already in
+the short-lived viewer cache, so a token is never accepted here that the
+routes would not accept themselves; a stage change forgets the viewer, and the
+next read goes through the routes again. Only what a route answered with 200
+and a catalogue ETag of the current version is kept, so validation, errors and
+404s always go through the application.
 """
 
 from __future__ import annotations
@@ -19,37 +23,51 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.access.deps import bearer_token
+from app.access.policy import Viewer
+from app.access.presenter import ANONYMOUS_TAG, viewer_tag
+from app.access.viewer_cache import TokenCache
 from app.catalog.deps import SNAPSHOT_KEY
 from app.core.http_cache import etag_matches
 
 CATALOGUE_PATHS = ("/v1/conditions", "/v1/programs", "/v1/exercises")
 ENTRY_LIMIT = 4096
+BYTE_LIMIT = 64 << 20  # bodies held at most; past it the memory starts again
 NOT_MODIFIED_HEADERS = (b"etag", b"cache-control", b"vary")
+
+CacheKey = tuple[str, bytes, str]  # path, query string, viewer tag
 
 
 @dataclass(frozen=True, slots=True)
 class CachedResponse:
     version: int
+    tag: str
     etag: str
     headers: list[tuple[bytes, bytes]]
     body: bytes
     route: Any  # the matched route, so outer layers still see which one answered
 
 
-def anonymous_etag_version(etag: str) -> int | None:
-    """The content version in an anonymous catalogue ETag (`W/"c12-anon"`), else None."""
-    if not (etag.startswith('W/"c') and etag.endswith('-anon"')):
+def catalogue_etag_parts(etag: str) -> tuple[int, str] | None:
+    """The content version and viewer tag of a catalogue ETag (`W/"c12-anon"`), else None."""
+    if not (etag.startswith('W/"c') and etag.endswith('"')):
         return None
-    number = etag[4:-6]
-    return int(number) if number.isdigit() else None
+    number, dash, tag = etag[4:-1].partition("-")
+    if not (dash and number.isdigit() and tag):
+        return None
+    return int(number), tag
 
 
-class AnonymousResponseCache:
-    def __init__(self, app: ASGIApp, *, limit: int = ENTRY_LIMIT) -> None:
+class CatalogResponseCache:
+    def __init__(
+        self, app: ASGIApp, *, entry_limit: int = ENTRY_LIMIT, byte_limit: int = BYTE_LIMIT
+    ) -> None:
         self.app = app
-        self._limit = limit
+        self._entry_limit = entry_limit
+        self._byte_limit = byte_limit
         self._version = -1
-        self._entries: dict[tuple[str, bytes], CachedResponse] = {}
+        self._entries: dict[CacheKey, CachedResponse] = {}
+        self._bytes = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -59,28 +77,42 @@ class AnonymousResponseCache:
         ):
             await self.app(scope, receive, send)
             return
+        authorization: str | None = None
         if_none_match: str | None = None
         for name, value in scope["headers"]:
             if name == b"authorization":
-                await self.app(scope, receive, send)  # personalised: the routes decide
-                return
-            if name == b"if-none-match":
+                authorization = value.decode("latin-1")
+            elif name == b"if-none-match":
                 if_none_match = value.decode("latin-1")
 
-        snapshot = await scope["app"].state.catalog.current()
+        state = scope["app"].state
+        snapshot = await state.catalog.current()
         if snapshot.version != self._version:
-            self._entries.clear()  # an older version's responses can never be served again
+            self._clear()  # an older version's responses can never be served again
             self._version = snapshot.version
-        key = (scope["path"], scope["query_string"])
-        cached = self._entries.get(key)
-        if cached is not None:
-            await self._replay(cached, scope, send, if_none_match)
-            return
+        tag = self._known_tag(state, authorization)
+        if tag is not None:
+            cached = self._entries.get((scope["path"], scope["query_string"], tag))
+            if cached is not None:
+                await self._replay(cached, scope, send, if_none_match)
+                return
         # The route serves from the same snapshot, so its body matches the version kept.
         scope.setdefault("state", {})[SNAPSHOT_KEY] = snapshot
         recorder = _Recorder(send)
         await self.app(scope, receive, recorder.send)
-        self._keep(key, recorder.response(scope))
+        self._keep(scope, recorder.response(scope))
+
+    @staticmethod
+    def _known_tag(state: Any, authorization: str | None) -> str | None:
+        """The viewer tag of this request, when it is known without asking the routes."""
+        token = bearer_token(authorization)
+        if token is None:
+            return ANONYMOUS_TAG  # no bearer token: the routes answer anonymously too
+        viewers: TokenCache[Viewer] = state.viewers
+        viewer = viewers.get(token)
+        if viewer is None:
+            return None  # not checked lately: the routes check the token and load the viewer
+        return viewer_tag(viewer, state.media.current_expiry())
 
     async def _replay(
         self, cached: CachedResponse, scope: Scope, send: Send, if_none_match: str | None
@@ -96,16 +128,25 @@ class AnonymousResponseCache:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": cached.body})
 
-    def _keep(self, key: tuple[str, bytes], response: CachedResponse | None) -> None:
+    def _keep(self, scope: Scope, response: CachedResponse | None) -> None:
         if response is None or response.version != self._version:
             return
-        if len(self._entries) >= self._limit:
-            self._entries.clear()  # many distinct URLs: start again rather than grow
+        if len(self._entries) >= self._entry_limit or self._bytes >= self._byte_limit:
+            self._clear()  # many distinct URLs or viewers: start again rather than grow
+        key = (scope["path"], scope["query_string"], response.tag)
+        previous = self._entries.get(key)
+        if previous is not None:
+            self._bytes -= len(previous.body)
         self._entries[key] = response
+        self._bytes += len(response.body)
+
+    def _clear(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
 
 
 class _Recorder:
-    """Passes a response through while keeping a copy of a complete anonymous 200."""
+    """Passes a response through while keeping a copy of a complete catalogue 200."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
@@ -127,11 +168,13 @@ class _Recorder:
         if self._status != 200 or not self._complete:
             return None
         etag = next((v.decode("latin-1") for n, v in self._headers if n == b"etag"), None)
-        version = anonymous_etag_version(etag) if etag else None
-        if etag is None or version is None:
+        parts = catalogue_etag_parts(etag) if etag else None
+        if etag is None or parts is None:
             return None
+        version, tag = parts
         return CachedResponse(
             version=version,
+            tag=tag,
             etag=etag,
             headers=self._headers,
             body=b"".join(self._chunks),

@@ -7,15 +7,13 @@ response models document them and the tests validate bodies against them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.access.deps import SIGNED_IN_OPTIONAL, CatalogViewDep
-from app.access.policy import Viewer
-from app.access.presenter import ExercisePresenter
+from app.access.presenter import ANONYMOUS_TAG, ExercisePresenter, viewer_tag
 from app.catalog.deps import PublicCatalogDep
 from app.catalog.models import BodyRegion, Difficulty
 from app.catalog.schemas import (
@@ -58,17 +56,6 @@ PERSONAL_LIST_ERRORS = error_responses(401, 422)
 PERSONAL_DETAIL_ERRORS = error_responses(401, 404, 422)
 
 
-def _viewer_tag(viewer: Viewer, link_expiry: int) -> str:
-    """What a personalised body depends on besides the content: who, how far, which links."""
-    if viewer.is_anonymous:
-        return "anon"
-    state = (
-        f"{viewer.user_id}|{viewer.role}|{sorted(viewer.current_stages.items())}|"
-        f"{sorted(viewer.clinic_ids)}|{link_expiry}"
-    )
-    return hashlib.blake2b(state.encode(), digest_size=8).hexdigest()
-
-
 def _respond(
     request: Request,
     settings: Settings,
@@ -78,17 +65,17 @@ def _respond(
 ) -> Response:
     """Answer with an ETag from the content version (and the viewer), or 304 without rendering."""
     if presenter is None or presenter.viewer.is_anonymous:
-        tag = "anon"
+        tag = ANONYMOUS_TAG
         cache = f"public, max-age={settings.public_cache_seconds}"
     else:
-        tag = _viewer_tag(presenter.viewer, presenter.link_expiry())
+        tag = viewer_tag(presenter.viewer, presenter.link_expiry())
         cache = "private, no-cache"
     headers = {"ETag": f'W/"c{snapshot.version}-{tag}"', "Cache-Control": cache}
     if presenter is not None:
         headers["Vary"] = "Authorization"
     if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
-    if tag != "anon":
+    if tag != ANONYMOUS_TAG:
         return JSONBytesResponse(render(), headers=headers)
     # Anonymous bodies depend on the content alone: render each URL once per version.
     key = f"{request.url.path}?{request.url.query}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,13 +19,6 @@ from tests.conftest import Person, sign_in
 from tests.progress.conftest import enroll
 
 PROGRAM = "whole-leg-rehabilitation"
-
-
-@pytest.fixture
-def cached_client(settings: Settings, database: Database) -> Iterator[TestClient]:
-    app = create_app(settings.model_copy(update={"viewer_cache_seconds": 30}), database=database)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def statements_for(client: TestClient, database: Database, path: str, person: Person) -> int:
@@ -47,24 +39,25 @@ def statements_for(client: TestClient, database: Database, path: str, person: Pe
 
 @pytest.mark.usefixtures("seeded")
 def test_a_repeated_signed_in_read_reuses_the_viewer(
-    cached_client: TestClient, database: Database, member: Person
+    remembering_client: TestClient, database: Database, member: Person
 ) -> None:
     path = f"/v1/programs/{PROGRAM}"
-    assert statements_for(cached_client, database, path, member) > 1
-    assert statements_for(cached_client, database, path, member) <= 1  # the version check at most
+    assert statements_for(remembering_client, database, path, member) > 1
+    # The version check at most.
+    assert statements_for(remembering_client, database, path, member) <= 1
 
 
 @pytest.mark.usefixtures("seeded")
 def test_a_change_of_progress_through_the_api_is_seen_at_once(
-    cached_client: TestClient, database: Database, member: Person
+    remembering_client: TestClient, database: Database, member: Person
 ) -> None:
     def stage_two_access() -> str:
-        detail = cached_client.get(f"/v1/programs/{PROGRAM}", headers=member.headers).json()
+        detail = remembering_client.get(f"/v1/programs/{PROGRAM}", headers=member.headers).json()
         access: str = detail["stages"][1]["exercises"][0]["exercise"]["lock"]["unlock_hint"]
         return access
 
     before = stage_two_access()
-    enroll(cached_client, member, PROGRAM)
+    enroll(remembering_client, member, PROGRAM)
     after = stage_two_access()
     assert before != after
     assert "7 more days" in after
@@ -72,13 +65,13 @@ def test_a_change_of_progress_through_the_api_is_seen_at_once(
 
 @pytest.mark.usefixtures("seeded")
 def test_logging_out_ends_the_cached_sign_in_at_once(
-    cached_client: TestClient, member: Person
+    remembering_client: TestClient, member: Person
 ) -> None:
-    tokens = sign_in(cached_client, member.email, member.password)
+    tokens = sign_in(remembering_client, member.email, member.password)
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    assert cached_client.get(f"/v1/programs/{PROGRAM}", headers=headers).status_code == 200
-    assert cached_client.post("/v1/auth/logout", headers=headers).status_code == 204
-    assert cached_client.get(f"/v1/programs/{PROGRAM}", headers=headers).status_code == 401
+    assert remembering_client.get(f"/v1/programs/{PROGRAM}", headers=headers).status_code == 200
+    assert remembering_client.post("/v1/auth/logout", headers=headers).status_code == 204
+    assert remembering_client.get(f"/v1/programs/{PROGRAM}", headers=headers).status_code == 401
 
 
 @pytest.mark.usefixtures("seeded")

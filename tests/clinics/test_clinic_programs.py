@@ -587,3 +587,20 @@ def test_the_program_list_costs_the_same_statements_for_any_number_of_programs(
     listed = client.get(clinic.path("/programs?limit=100"), headers=clinic.owner.headers).json()
     assert listed["total"] == 6
     assert {item["stage_count"] for item in listed["items"]} == {2}
+
+
+def test_a_clinic_program_read_by_its_clinician_stays_hidden_from_an_outsider(
+    client: TestClient,
+    remembering_client: TestClient,
+    make_clinic: ClinicFactory,
+    member: Person,
+) -> None:
+    clinic = make_clinic()
+    path = f"/v1/programs/{build(client, clinic)['program']}"
+    for _ in range(2):
+        assert remembering_client.get(path, headers=clinic.owner.headers).status_code == 200
+
+    outsider = remembering_client.get(path, headers=member.headers)
+
+    assert outsider.status_code == 404
+    assert remembering_client.get(path).status_code == 404
