@@ -12,26 +12,31 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy import Select, Table, bindparam, select
+from sqlmodel import Session, SQLModel
 
 from app.clinics.models import EventType, PatientLink, WebhookDelivery, WebhookSubscription
 from app.core.models import utcnow
 
 
 @cache
-def _subscriptions_of_patient(*, narrowed: bool) -> SelectOfScalar[WebhookSubscription]:
-    """Built once: every session write asks this (usually to find no one listening)."""
-    links = select(PatientLink.clinic_id).where(
-        PatientLink.patient_id == bindparam("patient_id"), col(PatientLink.revoked_at).is_(None)
+def _subscriptions_of_patient(*, narrowed: bool) -> Select[int, int, list[str]]:
+    """Built once: every session write asks this (usually to find no one listening),
+    as a Core statement of the three columns it needs."""
+    links = _table(PatientLink)
+    subscriptions = _table(WebhookSubscription)
+    linked = select(links.c.clinic_id).where(
+        links.c.patient_id == bindparam("patient_id"), links.c.revoked_at.is_(None)
     )
     if narrowed:
-        links = links.where(PatientLink.clinic_id == bindparam("clinic_id"))
-    return select(WebhookSubscription).where(
-        col(WebhookSubscription.clinic_id).in_(links),
-        col(WebhookSubscription.active).is_(True),
+        linked = linked.where(links.c.clinic_id == bindparam("clinic_id"))
+    return select(subscriptions.c.id, subscriptions.c.clinic_id, subscriptions.c.event_types).where(
+        subscriptions.c.clinic_id.in_(linked), subscriptions.c.active.is_(True)
     )
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.metadata.tables[str(model.__tablename__)]
 
 
 def emit(
@@ -53,28 +58,28 @@ def emit(
     params: dict[str, Any] = {"patient_id": patient_id}
     if clinic_id is not None:
         params["clinic_id"] = clinic_id
-    found = session.execute(statement, params)
+    session.flush()  # a link added in this transaction must count: the query below is Core
+    found = session.connection().execute(statement, params)
     subscriptions = [
-        subscription
-        for subscription in found.scalars()
-        if event_type.value in subscription.event_types
+        (subscription_id, subscriber)
+        for subscription_id, subscriber, event_types in found
+        if event_type.value in event_types
     ]
     if not subscriptions:
         return None
     moment = now or utcnow()
     event_id = str(uuid.uuid4())
-    for subscription in subscriptions:
-        assert subscription.id is not None
+    for subscription_id, subscriber in subscriptions:
         session.add(
             WebhookDelivery(
-                subscription_id=subscription.id,
+                subscription_id=subscription_id,
                 event_id=event_id,
                 event_type=event_type.value,
                 payload={
                     "id": event_id,
                     "type": event_type.value,
                     "created_at": moment.isoformat(),
-                    "clinic_id": subscription.clinic_id,
+                    "clinic_id": subscriber,
                     "data": {"patient_id": patient_id, **data},
                 },
                 next_attempt_at=moment,

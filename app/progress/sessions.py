@@ -67,11 +67,6 @@ class Resolved:
     entries: tuple[ResolvedEntry, ...]
 
 
-STAGE_REACHED = select(Enrollment.current_stage).where(
-    Enrollment.user_id == bindparam("user_id"), Enrollment.program_id == bindparam("program_id")
-)
-
-
 def _invalid(pointer: str, detail: str) -> InvalidInputError:
     return InvalidInputError.for_field(pointer, detail)
 
@@ -85,9 +80,11 @@ def resolve(
     program = snapshot.any_program(body.program)
     if program is None:
         raise _invalid("body.program", f"No program with slug '{body.program}'.")
-    reached = session.execute(
-        STAGE_REACHED, {"user_id": user_id, "program_id": program.id}
-    ).scalar_one_or_none()
+    reached = (
+        session.connection()
+        .execute(_prepared(session).stage_reached, {"user_id": user_id, "program_id": program.id})
+        .scalar_one_or_none()
+    )
     if reached is None and program.clinic_id is not None:
         # A clinic's program is only there for the patients following it.
         raise _invalid("body.program", f"No program with slug '{body.program}'.")
@@ -129,6 +126,8 @@ def _insert(session: Session) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class _Statements:
+    stage_reached: Executable
+    owner_of_log: Executable
     next_seq: Executable
     insert_log: Executable
     insert_entries: Executable
@@ -145,7 +144,16 @@ def _statements(dialect: str) -> _Statements:
     sequence = _table(SessionSequence)
     log = _table(SessionLog)
     ratings = insert(_table(ExerciseRating))
+    enrollment = _table(Enrollment)
     return _Statements(
+        stage_reached=select(enrollment.c.current_stage).where(
+            enrollment.c.user_id == bindparam("user_id"),
+            enrollment.c.program_id == bindparam("program_id"),
+        ),
+        # Whose session a UUID is, locked until the write commits (a replace or a replay).
+        owner_of_log=select(log.c.user_id)
+        .where(log.c.id == bindparam("session_id"))
+        .with_for_update(),
         next_seq=insert(sequence)
         .values(user_id=bindparam("user_id"), last_seq=1)
         .on_conflict_do_update(
@@ -288,7 +296,15 @@ def _announce(
 def _write(
     session: Session, *, user_id: int, key: str, resolved: Resolved, now: datetime
 ) -> Written:
-    existing = _locked(session, key)
+    # Most writes are new sessions: ask whether the UUID is taken without loading a row
+    # (after flushing what this transaction changed so far, which the question must see).
+    session.flush()
+    owner = (
+        session.connection()
+        .execute(_prepared(session).owner_of_log, {"session_id": key})
+        .scalar_one_or_none()
+    )
+    existing = _locked(session, key) if owner is not None else None
     if existing is not None and existing.user_id != user_id:
         raise NotFoundError("No such session.")  # another person's UUID: never say more
     if existing is not None:
