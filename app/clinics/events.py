@@ -12,19 +12,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, select
-from sqlmodel import Session, SQLModel
+from sqlalchemy import Select, bindparam, select
+from sqlmodel import Session
 
 from app.clinics.models import EventType, PatientLink, WebhookDelivery, WebhookSubscription
-from app.core.models import utcnow
+from app.core.models import table_of, utcnow
 
 
 @cache
 def _subscriptions_of_patient(*, narrowed: bool) -> Select[int, int, list[str]]:
     """Built once: every session write asks this (usually to find no one listening),
     as a Core statement of the three columns it needs."""
-    links = _table(PatientLink)
-    subscriptions = _table(WebhookSubscription)
+    links = table_of(PatientLink)
+    subscriptions = table_of(WebhookSubscription)
     linked = select(links.c.clinic_id).where(
         links.c.patient_id == bindparam("patient_id"), links.c.revoked_at.is_(None)
     )
@@ -33,10 +33,6 @@ def _subscriptions_of_patient(*, narrowed: bool) -> Select[int, int, list[str]]:
     return select(subscriptions.c.id, subscriptions.c.clinic_id, subscriptions.c.event_types).where(
         subscriptions.c.clinic_id.in_(linked), subscriptions.c.active.is_(True)
     )
-
-
-def _table(model: type[SQLModel]) -> Table:
-    return model.metadata.tables[str(model.__tablename__)]
 
 
 def emit(

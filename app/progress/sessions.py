@@ -19,17 +19,17 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Executable
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from app.catalog.models import Exercise
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.clinics.events import emit
 from app.clinics.models import EventType
 from app.core.errors import InvalidInputError, NotFoundError, ProblemError
-from app.core.models import as_utc
+from app.core.models import as_utc, table_of
 from app.progress.models import (
     Enrollment,
     ExerciseRating,
@@ -134,17 +134,13 @@ class _Statements:
     raise_ratings: Executable
 
 
-def _table(model: type[SQLModel]) -> Table:
-    return model.metadata.tables[str(model.__tablename__)]
-
-
 @cache
 def _statements(dialect: str) -> _Statements:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    sequence = _table(SessionSequence)
-    log = _table(SessionLog)
-    ratings = insert(_table(ExerciseRating))
-    enrollment = _table(Enrollment)
+    sequence = table_of(SessionSequence)
+    log = table_of(SessionLog)
+    ratings = insert(table_of(ExerciseRating))
+    enrollment = table_of(Enrollment)
     return _Statements(
         stage_reached=select(enrollment.c.current_stage).where(
             enrollment.c.user_id == bindparam("user_id"),
@@ -162,7 +158,7 @@ def _statements(dialect: str) -> _Statements:
         .returning(sequence.c.last_seq),
         # RETURNING says whether this insert won: rowcount is not reliable across drivers.
         insert_log=insert(log).on_conflict_do_nothing(index_elements=["id"]).returning(log.c.id),
-        insert_entries=insert(_table(SessionEntry)),
+        insert_entries=insert(table_of(SessionEntry)),
         # A new session's rating replaces the stored one unless that one is dated later.
         raise_ratings=ratings.on_conflict_do_update(
             index_elements=["user_id", "program_id", "stage_position", "exercise_id"],
@@ -171,7 +167,7 @@ def _statements(dialect: str) -> _Statements:
                 "performed_at": ratings.excluded.performed_at,
                 "session_id": ratings.excluded.session_id,
             },
-            where=ratings.excluded.performed_at >= _table(ExerciseRating).c.performed_at,
+            where=ratings.excluded.performed_at >= table_of(ExerciseRating).c.performed_at,
         ),
     )
 
