@@ -7,6 +7,7 @@ writes only what changed, so re-applying unchanged content writes nothing.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -574,8 +575,18 @@ def _ownership_problems(
             for program in bundle.programs
             if not program.conditions
         ]
+        problems += [
+            f"program '{program.slug}': slugs starting 'clinic-<number>-' are kept for "
+            "clinics' own programs"
+            for program in bundle.programs
+            if CLINIC_PROGRAM_SLUG.match(program.slug)
+        ]
     return problems
 
+
+# How clinics' own programs are stored (`clinic-12-knee-plan`): kept out of the
+# catalogue, so a clinic never finds its chosen name taken by a public program.
+CLINIC_PROGRAM_SLUG = re.compile(r"clinic-[0-9]+-")
 
 ModelT = TypeVar("ModelT", Condition, Exercise, Program)
 

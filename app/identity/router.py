@@ -133,7 +133,7 @@ def register(
     "/auth/token",
     tags=["auth"],
     name="issue_token",
-    summary="Sign in (password), or exchange a refresh token for a new pair",
+    summary="Sign in (password), exchange a refresh token, or get an API client's token",
     response_model=TokenOut,
     responses=error_responses(400, 401, 422, 429),
 )
@@ -143,7 +143,10 @@ def issue_token(
     codec: TokenCodecDep,
     request: Request,
     response: Response,
-    grant_type: Annotated[GrantType, Form(description="`password` or `refresh_token`.")],
+    grant_type: Annotated[
+        GrantType,
+        Form(description="`password`, `refresh_token`, or `client_credentials` (API clients)."),
+    ],
     username: Annotated[NulFreeStr | None, Form(max_length=320, description="Your email.")] = None,
     password: Annotated[NulFreeStr | None, Form(max_length=MAX_LENGTH)] = None,
     refresh_token: FormText = None,

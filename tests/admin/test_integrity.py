@@ -64,6 +64,18 @@ def test_a_catalogue_program_belongs_to_a_condition(
     assert "at least one condition" in problems_of(response)[0]
 
 
+def test_catalogue_program_slugs_cannot_take_the_form_of_a_clinic_program(
+    editor: Editor, catalogue: ContentBundle
+) -> None:
+    response = editor.create("programs", program("clinic-7-knee-plan", ["hip-pain"], [["bridge"]]))
+    assert response.status_code == 422
+    assert problems_of(response) == [
+        "program 'clinic-7-knee-plan': slugs starting 'clinic-<number>-' are kept for "
+        "clinics' own programs"
+    ]
+    assert editor.create("programs", program("clinic-tips", ["hip-pain"], [["bridge"]])).is_success
+
+
 def test_an_exercise_placed_in_a_program_cannot_be_deleted(
     editor: Editor, catalogue: ContentBundle
 ) -> None:
