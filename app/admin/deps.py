@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import contextmanager_in_threadpool
 from sqlmodel import Session
 
 from app.access.policy import Role
@@ -48,11 +49,18 @@ def _is_client_token(codec: TokenCodecDep, token: str) -> bool:
 AdminDep = Annotated[User, Depends(current_admin)]
 
 
-def content_session(request: Request, database: DatabaseDep) -> Iterator[Session]:
+async def content_session(request: Request, database: DatabaseDep) -> AsyncIterator[Session]:
     """The request's write session; once it has committed, this process forgets its
     catalogue snapshot, so the very next read serves the edit (other processes notice
-    the content version within `content_poll_seconds`)."""
-    with database.write_session() as session:
+    the content version within `content_poll_seconds`).
+
+    Like every request's write session it waits for the process's writer turn on
+    SQLite, so an edit never races session writes for the lock until the busy timeout.
+    """
+    async with (
+        database.turn_to_write(),
+        contextmanager_in_threadpool(database.write_session()) as session,
+    ):
         yield session
     catalog: CatalogCache = request.app.state.catalog
     catalog.invalidate()

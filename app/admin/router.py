@@ -319,7 +319,8 @@ async def _upload(
         catalog.invalidate()
         return document, changed, key
 
-    document, changed, key = await run_in_threadpool(write)
+    async with database.turn_to_write():
+        document, changed, key = await run_in_threadpool(write)
     stored = MediaStored(
         key=key,
         media_type=sniffed.media_type,

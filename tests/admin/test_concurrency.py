@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+import pytest
+from anyio import to_thread
+
 from app.catalog.schemas import ContentBundle
+from app.core.db import Database
 from tests.admin.conftest import Editor
 
 STAGE = {
@@ -69,3 +76,40 @@ def test_the_etag_follows_the_stored_document(editor: Editor, catalogue: Content
     response = editor.put("/programs/hip-plan/stages/2", document | {"name": "Advanced"}, etag)
     assert response.status_code == 200, response.text
     assert editor.read("/programs/hip-plan")[1] != before
+
+
+def test_an_edit_waits_for_the_writer_turn_like_every_request_write(
+    editor: Editor, catalogue: ContentBundle, database: Database
+) -> None:
+    """On SQLite an edit queues behind session writes in the event loop; it never races
+    them for the database lock until the busy timeout fails it."""
+    if not database.is_sqlite:
+        pytest.skip("the writer turn orders SQLite writers only")
+    document, etag = editor.read("/exercises/bridge")
+    held, release = threading.Event(), threading.Event()
+
+    async def another_request_writing() -> None:
+        async with database.turn_to_write():
+            held.set()
+            await to_thread.run_sync(release.wait)
+
+    portal = editor.client.portal
+    assert portal is not None
+    portal.start_task_soon(another_request_writing)
+    answers: list[Any] = []
+    edit = threading.Thread(
+        target=lambda: answers.append(
+            editor.put("/exercises/bridge", document | {"name": "Queued"}, etag)
+        )
+    )
+    try:
+        assert held.wait(5)
+        edit.start()
+        edit.join(0.5)
+        assert edit.is_alive()  # still waiting for its turn
+        assert not answers
+    finally:
+        release.set()
+    edit.join(10)
+    assert answers[0].status_code == 200
+    assert editor.read("/exercises/bridge")[0]["name"] == "Queued"
