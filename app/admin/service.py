@@ -157,41 +157,46 @@ def condition_document(session: Session, row: Condition) -> Document:
 
 
 def program_document(session: Session, row: Program) -> Document:
+    assert row.id is not None
     conditions = session.exec(
         select(Condition.slug)
         .join(ProgramCondition, col(ProgramCondition.condition_id) == Condition.id)
         .where(ProgramCondition.program_id == row.id)
         .order_by(col(ProgramCondition.position))
     ).all()
+    return {
+        **_fields_of(row, ProgramIn, skip=frozenset({"conditions", "stages"})),
+        "conditions": list(conditions),
+        "stages": stage_documents(session, row.id),
+    }
+
+
+def stage_documents(session: Session, program_id: int) -> list[Document]:
+    """A program's stages as written (rule, exercises with dosage), in two statements."""
     stages = session.exec(
-        select(Stage).where(Stage.program_id == row.id).order_by(col(Stage.position))
+        select(Stage).where(Stage.program_id == program_id).order_by(col(Stage.position))
     ).all()
     placements = session.exec(
         select(StageExercise, Exercise.slug)
         .join(Exercise, col(Exercise.id) == StageExercise.exercise_id)
         .join(Stage, col(Stage.id) == StageExercise.stage_id)
-        .where(Stage.program_id == row.id)
+        .where(Stage.program_id == program_id)
         .order_by(col(StageExercise.stage_id), col(StageExercise.position))
     ).all()
     items: dict[int, list[Document]] = {stage.id or 0: [] for stage in stages}
     for placement, exercise_slug in placements:
         dosage = _fields_of(placement, DosageIn, skip=frozenset({"exercise"}))
         items[placement.stage_id].append({"exercise": exercise_slug, **dosage})
-    skip = frozenset({"conditions", "stages"})
-    return {
-        **_fields_of(row, ProgramIn, skip=skip),
-        "conditions": list(conditions),
-        "stages": [
-            {
-                "position": stage.position,
-                "name": stage.name,
-                "guidance": stage.guidance,
-                "rule": _fields_of(stage, RuleIn),
-                "exercises": items[stage.id or 0],
-            }
-            for stage in stages
-        ],
-    }
+    return [
+        {
+            "position": stage.position,
+            "name": stage.name,
+            "guidance": stage.guidance,
+            "rule": _fields_of(stage, RuleIn),
+            "exercises": items[stage.id or 0],
+        }
+        for stage in stages
+    ]
 
 
 def document_of(session: Session, kind: ContentKind, row: ContentRow) -> Document:

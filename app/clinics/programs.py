@@ -27,8 +27,8 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from app.admin.models import AuditAction
-from app.admin.service import record_audit
-from app.catalog.models import ContentStatus, Exercise, Program, ProgramCondition, Stage
+from app.admin.service import record_audit, stage_documents
+from app.catalog.models import ContentStatus, Program, ProgramCondition, Stage
 from app.catalog.models import StageExercise as StageItemRow
 from app.catalog.schemas import ContentBundle, ProgramIn
 from app.catalog.service import apply_content, bump_content_version
@@ -70,49 +70,6 @@ def _program_row(session: Session, clinic_id: int, slug: str) -> Program:
     return row
 
 
-def _stages_of(session: Session, program_id: int) -> list[dict[str, Any]]:
-    """The program's stages with their dosage, in two statements."""
-    stages = session.exec(
-        select(Stage).where(Stage.program_id == program_id).order_by(col(Stage.position))
-    ).all()
-    items = session.exec(
-        select(StageItemRow, Exercise.slug)
-        .join(Stage, col(Stage.id) == StageItemRow.stage_id)
-        .join(Exercise, col(Exercise.id) == StageItemRow.exercise_id)
-        .where(Stage.program_id == program_id)
-        .order_by(col(StageItemRow.stage_id), col(StageItemRow.position))
-    ).all()
-    by_stage: dict[int, list[dict[str, Any]]] = {}
-    for item, exercise in items:
-        by_stage.setdefault(item.stage_id, []).append(
-            {
-                "exercise": exercise,
-                "sets": item.sets,
-                "reps": item.reps,
-                "hold_seconds": item.hold_seconds,
-                "sides": str(item.sides),
-                "times_per_day": item.times_per_day,
-                "days_per_week": item.days_per_week,
-                "notes": item.notes,
-            }
-        )
-    return [
-        {
-            "position": stage.position,
-            "name": stage.name,
-            "guidance": stage.guidance,
-            "rule": {
-                "min_days": stage.min_days,
-                "min_sessions": stage.min_sessions,
-                "all_exercises_easy": stage.all_exercises_easy,
-                "max_pain": stage.max_pain,
-            },
-            "exercises": by_stage.get(stage.id or 0, []),
-        }
-        for stage in stages
-    ]
-
-
 def _detail(session: Session, row: Program) -> dict[str, Any]:
     assert row.id is not None
     assert row.clinic_id is not None
@@ -122,7 +79,7 @@ def _detail(session: Session, row: Program) -> dict[str, Any]:
         "name": row.name,
         "description": row.description,
         "status": str(row.status),
-        "stages": _stages_of(session, row.id),
+        "stages": stage_documents(session, row.id),
     }
 
 
