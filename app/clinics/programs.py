@@ -28,8 +28,7 @@ from sqlmodel import Session, col, select
 
 from app.admin.models import AuditAction
 from app.admin.service import record_audit, stage_documents
-from app.catalog.models import ContentStatus, Program, ProgramCondition, Stage
-from app.catalog.models import StageExercise as StageItemRow
+from app.catalog.models import ContentStatus, Program, Stage
 from app.catalog.schemas import ContentBundle, ProgramIn
 from app.catalog.service import apply_content, bump_content_version
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
@@ -335,10 +334,8 @@ def delete_program(
             "Patients logged sessions in this program and their history keeps it; "
             "set it to draft instead."
         )
-    stage_ids = select(Stage.id).where(Stage.program_id == row.id)
-    session.execute(delete(StageItemRow).where(col(StageItemRow.stage_id).in_(stage_ids)))
-    session.execute(delete(Stage).where(col(Stage.program_id) == row.id))
-    session.execute(delete(ProgramCondition).where(col(ProgramCondition.program_id) == row.id))
+    # Its stages, their exercises and condition links go with it (ON DELETE CASCADE),
+    # as when an admin deletes a catalogue program.
     session.execute(delete(Program).where(col(Program.id) == row.id))
     bump_content_version(session)
     record_audit(
