@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -90,37 +90,37 @@ class TestEnrolling:
         assert client.get("/v1/me/enrollments", headers=other.headers).json()["total"] == 0
 
 
+def sessions_counted_after_logging_at(
+    client: TestClient, member: Person, performed_at: datetime
+) -> str:
+    """Enroll, log one stage-1 session stamped `performed_at`; the session criterion's summary."""
+    enroll(client, member, WHOLE_LEG)
+    level1 = stage_slugs(client, WHOLE_LEG, 1)
+    body = session_body(WHOLE_LEG, 1, level1, performed_at=performed_at)
+    assert log(client, member, body).is_success
+    detail = client.get(f"/v1/me/enrollments/{WHOLE_LEG}", headers=member.headers).json()
+    summaries = {c["criterion"]: c["summary"] for c in detail["evaluation"]["criteria"]}
+    summary: str = summaries["min_sessions"]
+    return summary
+
+
 class TestEvaluation:
     def test_a_session_stamped_a_moment_before_the_stage_started_still_counts(
         self, client: TestClient, member: Person
     ) -> None:
-        enroll(client, member, WHOLE_LEG)
         # Phones send whole seconds, and their clocks run a little behind.
         stamped = (now() - timedelta(seconds=20)).replace(microsecond=0)
-        level1 = stage_slugs(client, WHOLE_LEG, 1)
-        assert log(
-            client, member, session_body(WHOLE_LEG, 1, level1, performed_at=stamped)
-        ).is_success
-        criteria = client.get(f"/v1/me/enrollments/{WHOLE_LEG}", headers=member.headers).json()[
-            "evaluation"
-        ]["criteria"]
-        summaries = {c["criterion"]: c["summary"] for c in criteria}
-        assert summaries["min_sessions"] == "1 of 6 sessions logged"
+        assert sessions_counted_after_logging_at(client, member, stamped) == (
+            "1 of 6 sessions logged"
+        )
 
     def test_a_session_from_well_before_the_stage_started_does_not_count(
         self, client: TestClient, member: Person
     ) -> None:
-        enroll(client, member, WHOLE_LEG)
         earlier = now() - timedelta(hours=2)
-        level1 = stage_slugs(client, WHOLE_LEG, 1)
-        assert log(
-            client, member, session_body(WHOLE_LEG, 1, level1, performed_at=earlier)
-        ).is_success
-        criteria = client.get(f"/v1/me/enrollments/{WHOLE_LEG}", headers=member.headers).json()[
-            "evaluation"
-        ]["criteria"]
-        summaries = {c["criterion"]: c["summary"] for c in criteria}
-        assert summaries["min_sessions"] == "0 of 6 sessions logged"
+        assert sessions_counted_after_logging_at(client, member, earlier) == (
+            "0 of 6 sessions logged"
+        )
 
     def test_detail_evaluates_each_criterion_with_numbers(
         self, client: TestClient, member: Person, set_stage_age: Backdate
