@@ -8,21 +8,19 @@ clinics the patient is linked to (with consent, not withdrawn) get them.
 from __future__ import annotations
 
 import uuid
+from contextlib import closing
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlmodel import Session
 
 from app.clinics.models import EventType, PatientLink, WebhookDelivery, WebhookSubscription
+from app.core.driver import DriverStatement, driver_cursor
 from app.core.models import table_of, utcnow
 
 
-@cache
-def _subscriptions_of_patient(*, narrowed: bool) -> Select[int, int, list[str]]:
-    """Built once: every session write asks this (usually to find no one listening),
-    as a Core statement of the three columns it needs."""
+def _subscriptions_statement(*, narrowed: bool) -> Select[int, int, list[str]]:
     links = table_of(PatientLink)
     subscriptions = table_of(WebhookSubscription)
     linked = select(links.c.clinic_id).where(
@@ -33,6 +31,22 @@ def _subscriptions_of_patient(*, narrowed: bool) -> Select[int, int, list[str]]:
     return select(subscriptions.c.id, subscriptions.c.clinic_id, subscriptions.c.event_types).where(
         subscriptions.c.clinic_id.in_(linked), subscriptions.c.active.is_(True)
     )
+
+
+_COMPILED: dict[tuple[str, str, bool], DriverStatement] = {}
+
+
+def _subscriptions_of_patient(session: Session, *, narrowed: bool) -> DriverStatement:
+    """Compiled once per dialect: every session write asks this (usually to find no one
+    listening), for the three columns it needs."""
+    dialect = session.get_bind().dialect
+    key = (dialect.name, dialect.driver, narrowed)
+    statement = _COMPILED.get(key)
+    if statement is None:
+        statement = _COMPILED[key] = DriverStatement(
+            _subscriptions_statement(narrowed=narrowed), dialect
+        )
+    return statement
 
 
 def emit(
@@ -50,12 +64,13 @@ def emit(
     events about a clinic's own program concern that clinic only).
     Returns the event id, or None when no clinic is listening.
     """
-    statement = _subscriptions_of_patient(narrowed=clinic_id is not None)
+    statement = _subscriptions_of_patient(session, narrowed=clinic_id is not None)
     params: dict[str, Any] = {"patient_id": patient_id}
     if clinic_id is not None:
         params["clinic_id"] = clinic_id
-    session.flush()  # a link added in this transaction must count: the query below is Core
-    found = session.connection().execute(statement, params)
+    session.flush()  # a link added in this transaction must count: the query is not the ORM's
+    with closing(driver_cursor(session)) as cursor:
+        found = statement.all(cursor, params)
     subscriptions = [
         (subscription_id, subscriber)
         for subscription_id, subscriber, event_types in found

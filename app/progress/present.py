@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session
 
 from app.catalog.snapshot import CatalogSnapshot
 from app.progress import service
-from app.progress.models import SessionEntry, SessionLog, StageChange
+from app.progress.models import StageChange
 from app.progress.schemas import EnrollmentDetail, SessionFeed, SessionOut
 from app.progress.service import EnrollmentState
-from app.progress.sessions import FeedPage, encode_cursor
+from app.progress.sessions import FeedPage, StoredEntry, StoredSession, encode_cursor
 
 
 def enrollment(state: EnrollmentState) -> dict[str, Any]:
@@ -74,7 +75,7 @@ def detail(state: EnrollmentState, changes: list[StageChange]) -> EnrollmentDeta
 
 
 def session_out(
-    log: SessionLog, entries: list[tuple[SessionEntry, str]], snapshot: CatalogSnapshot
+    log: StoredSession, entries: Sequence[tuple[StoredEntry, str]], snapshot: CatalogSnapshot
 ) -> SessionOut:
     program = snapshot.program_by_id.get(log.program_id)
     return SessionOut.model_validate(

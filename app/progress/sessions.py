@@ -11,23 +11,24 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import defaultdict
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import cache
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, delete
+from sqlalchemy import Dialect, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import Executable
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session, col, select
 
 from app.catalog.models import Exercise
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.clinics.events import emit
 from app.clinics.models import EventType
+from app.core.driver import DriverStatement, driver_cursor
 from app.core.errors import InvalidInputError, NotFoundError, ProblemError
 from app.core.models import as_utc, table_of
 from app.progress.models import (
@@ -72,7 +73,7 @@ def _invalid(pointer: str, detail: str) -> InvalidInputError:
 
 
 def resolve(
-    session: Session, *, user_id: int, body: SessionIn, snapshot: CatalogSnapshot, now: datetime
+    writing: _Writing, *, user_id: int, body: SessionIn, snapshot: CatalogSnapshot, now: datetime
 ) -> Resolved:
     """Check what only the server knows: the program, the enrollment, the stage, the time."""
     if body.performed_at > now + CLOCK_SKEW:
@@ -80,10 +81,8 @@ def resolve(
     program = snapshot.any_program(body.program)
     if program is None:
         raise _invalid("body.program", f"No program with slug '{body.program}'.")
-    reached = (
-        session.connection()
-        .execute(_prepared(session).stage_reached, {"user_id": user_id, "program_id": program.id})
-        .scalar_one_or_none()
+    reached = writing.statements.stage_reached.scalar(
+        writing.cursor, {"user_id": user_id, "program_id": program.id}
     )
     if reached is None and program.clinic_id is not None:
         # A clinic's program is only there for the patients following it.
@@ -114,73 +113,140 @@ def resolve(
     return Resolved(program, body.stage, body.performed_at, body.note, tuple(entries))
 
 
-# Session writes are the hottest writes: their statements are built once per dialect
-# and run as Core statements with parameters, so a write costs its round trips and
-# little else (building a statement and its cache key each time cost more than running it).
-
-
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+# Session writes are the hottest writes: their statements are compiled once per dialect
+# and run on the DB-API cursor, inside the session's transaction (see app.core.driver),
+# so a new session costs its round trips and little else.
 
 
 @dataclass(frozen=True, slots=True)
 class _Statements:
-    stage_reached: Executable
-    owner_of_log: Executable
-    next_seq: Executable
-    insert_log: Executable
-    insert_entries: Executable
-    raise_ratings: Executable
+    stage_reached: DriverStatement
+    owner_of_log: DriverStatement
+    next_seq: DriverStatement
+    insert_log: DriverStatement
+    insert_entries: DriverStatement
+    raise_ratings: DriverStatement
 
 
-@cache
-def _statements(dialect: str) -> _Statements:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+LOG_COLUMNS = (
+    "id",
+    "user_id",
+    "program_id",
+    "stage_position",
+    "performed_at",
+    "note",
+    "seq",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+)
+ENTRY_COLUMNS = (
+    "session_id",
+    "user_id",
+    "program_id",
+    "stage_position",
+    "performed_at",
+    "exercise_id",
+    "position",
+    "sets_done",
+    "reps_done",
+    "hold_seconds_done",
+    "difficulty",
+    "pain",
+    "note",
+)
+RATING_COLUMNS = (
+    "user_id",
+    "program_id",
+    "stage_position",
+    "exercise_id",
+    "difficulty",
+    "performed_at",
+    "session_id",
+)
+
+
+def _build_statements(dialect: Dialect) -> _Statements:
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     sequence = table_of(SessionSequence)
     log = table_of(SessionLog)
     ratings = insert(table_of(ExerciseRating))
     enrollment = table_of(Enrollment)
     return _Statements(
-        stage_reached=select(enrollment.c.current_stage).where(
-            enrollment.c.user_id == bindparam("user_id"),
-            enrollment.c.program_id == bindparam("program_id"),
+        stage_reached=DriverStatement(
+            select(enrollment.c.current_stage).where(
+                enrollment.c.user_id == bindparam("user_id"),
+                enrollment.c.program_id == bindparam("program_id"),
+            ),
+            dialect,
         ),
         # Whose session a UUID is, locked until the write commits (a replace or a replay).
-        owner_of_log=select(log.c.user_id)
-        .where(log.c.id == bindparam("session_id"))
-        .with_for_update(),
-        next_seq=insert(sequence)
-        .values(user_id=bindparam("user_id"), last_seq=1)
-        .on_conflict_do_update(
-            index_elements=["user_id"], set_={"last_seq": sequence.c.last_seq + 1}
-        )
-        .returning(sequence.c.last_seq),
+        owner_of_log=DriverStatement(
+            select(log.c.user_id).where(log.c.id == bindparam("session_id")).with_for_update(),
+            dialect,
+        ),
+        next_seq=DriverStatement(
+            insert(sequence)
+            .values(user_id=bindparam("user_id"), last_seq=1)
+            .on_conflict_do_update(
+                index_elements=["user_id"], set_={"last_seq": sequence.c.last_seq + 1}
+            )
+            .returning(sequence.c.last_seq),
+            dialect,
+        ),
         # RETURNING says whether this insert won: rowcount is not reliable across drivers.
-        insert_log=insert(log).on_conflict_do_nothing(index_elements=["id"]).returning(log.c.id),
-        insert_entries=insert(table_of(SessionEntry)),
+        insert_log=DriverStatement(
+            insert(log).on_conflict_do_nothing(index_elements=["id"]).returning(log.c.id),
+            dialect,
+            keys=LOG_COLUMNS,
+        ),
+        insert_entries=DriverStatement(insert(table_of(SessionEntry)), dialect, keys=ENTRY_COLUMNS),
         # A new session's rating replaces the stored one unless that one is dated later.
-        raise_ratings=ratings.on_conflict_do_update(
-            index_elements=["user_id", "program_id", "stage_position", "exercise_id"],
-            set_={
-                "difficulty": ratings.excluded.difficulty,
-                "performed_at": ratings.excluded.performed_at,
-                "session_id": ratings.excluded.session_id,
-            },
-            where=ratings.excluded.performed_at >= table_of(ExerciseRating).c.performed_at,
+        raise_ratings=DriverStatement(
+            ratings.on_conflict_do_update(
+                index_elements=["user_id", "program_id", "stage_position", "exercise_id"],
+                set_={
+                    "difficulty": ratings.excluded.difficulty,
+                    "performed_at": ratings.excluded.performed_at,
+                    "session_id": ratings.excluded.session_id,
+                },
+                where=ratings.excluded.performed_at >= table_of(ExerciseRating).c.performed_at,
+            ),
+            dialect,
+            keys=RATING_COLUMNS,
         ),
     )
 
 
+_PREPARED: dict[tuple[str, str], _Statements] = {}
+
+
 def _prepared(session: Session) -> _Statements:
-    return _statements(session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect
+    key = (dialect.name, dialect.driver)
+    statements = _PREPARED.get(key)
+    if statements is None:
+        statements = _PREPARED[key] = _build_statements(dialect)
+    return statements
+
+
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    """One session write: the ORM session, and a cursor on its connection for the hot path."""
+
+    session: Session
+    cursor: DBAPICursor
+    statements: _Statements
 
 
 def next_seq(session: Session, user_id: int) -> int:
     """Take the person's next change number; its row lock orders concurrent writers."""
-    seq: int = (
-        session.connection().execute(_prepared(session).next_seq, {"user_id": user_id}).scalar_one()
-    )
+    with closing(driver_cursor(session)) as cursor:
+        return _next_seq(cursor, _prepared(session), user_id)
+
+
+def _next_seq(cursor: DBAPICursor, statements: _Statements, user_id: int) -> int:
+    seq: int = statements.next_seq.scalar(cursor, {"user_id": user_id})
     return seq
 
 
@@ -226,14 +292,71 @@ def _same(log: SessionLog, entries: list[SessionEntry], resolved: Resolved) -> b
     )
 
 
-EntryWithSlug = tuple[SessionEntry, str]
+class StoredSession(Protocol):
+    """A session as stored: a `SessionLog` row, or a new one answered as it was sent."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def program_id(self) -> int: ...
+    @property
+    def stage_position(self) -> int: ...
+    @property
+    def performed_at(self) -> datetime: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class StoredEntry(Protocol):
+    """What was done of one exercise: a `SessionEntry` row, or a new one as it was sent."""
+
+    @property
+    def sets_done(self) -> int: ...
+    @property
+    def reps_done(self) -> int | None: ...
+    @property
+    def hold_seconds_done(self) -> int | None: ...
+    @property
+    def difficulty(self) -> str: ...
+    @property
+    def pain(self) -> int: ...
+    @property
+    def note(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    id: str
+    user_id: int
+    program_id: int
+    stage_position: int
+    performed_at: datetime
+    note: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    sets_done: int
+    reps_done: int | None
+    hold_seconds_done: int | None
+    difficulty: str
+    pain: int
+    note: str | None
+
+
+EntryWithSlug = tuple[StoredEntry, str]
 
 
 @dataclass(frozen=True, slots=True)
 class Written:
     """A session as stored after a put, with its entries (and their exercise slugs)."""
 
-    log: SessionLog
+    log: StoredSession
     outcome: Outcome
     entries: list[EntryWithSlug]
 
@@ -248,15 +371,17 @@ def put_session(
     now: datetime,
 ) -> Written:
     """Create or replace one session by its client UUID; tell linked clinics about it."""
-    resolved = resolve(session, user_id=user_id, body=body, snapshot=snapshot, now=now)
-    written = _write(session, user_id=user_id, key=str(session_id), resolved=resolved, now=now)
+    with closing(driver_cursor(session)) as cursor:
+        writing = _Writing(session, cursor, _prepared(session))
+        resolved = resolve(writing, user_id=user_id, body=body, snapshot=snapshot, now=now)
+        written = _write(writing, user_id=user_id, key=str(session_id), resolved=resolved, now=now)
     if written.outcome is not Outcome.UNCHANGED:
         _announce(session, written.log, resolved, written.outcome, now)
     return written
 
 
 def _announce(
-    session: Session, log: SessionLog, resolved: Resolved, outcome: Outcome, now: datetime
+    session: Session, log: StoredSession, resolved: Resolved, outcome: Outcome, now: datetime
 ) -> None:
     worst = max(entry.values["pain"] for entry in resolved.entries)
     program = resolved.program
@@ -290,16 +415,13 @@ def _announce(
 
 
 def _write(
-    session: Session, *, user_id: int, key: str, resolved: Resolved, now: datetime
+    writing: _Writing, *, user_id: int, key: str, resolved: Resolved, now: datetime
 ) -> Written:
+    session, statements = writing.session, writing.statements
     # Most writes are new sessions: ask whether the UUID is taken without loading a row
     # (after flushing what this transaction changed so far, which the question must see).
     session.flush()
-    owner = (
-        session.connection()
-        .execute(_prepared(session).owner_of_log, {"session_id": key})
-        .scalar_one_or_none()
-    )
+    owner = statements.owner_of_log.scalar(writing.cursor, {"session_id": key})
     existing = _locked(session, key) if owner is not None else None
     if existing is not None and existing.user_id != user_id:
         raise NotFoundError("No such session.")  # another person's UUID: never say more
@@ -308,26 +430,11 @@ def _write(
         if _same(existing, stored, resolved):
             slugs = [entry.exercise_slug for entry in resolved.entries]
             return Written(existing, Outcome.UNCHANGED, list(zip(stored, slugs, strict=True)))
-    seq = next_seq(session, user_id)
+    seq = _next_seq(writing.cursor, statements, user_id)
     if existing is None:
-        values: dict[str, Any] = {
-            "id": key,
-            "user_id": user_id,
-            "program_id": resolved.program.id,
-            "stage_position": resolved.stage,
-            "performed_at": resolved.performed_at,
-            "note": resolved.note,
-            "seq": seq,
-            "created_at": now,
-            "updated_at": now,
-            "deleted_at": None,
-        }
-        won = session.connection().execute(_prepared(session).insert_log, values).first()
-        if won is not None:
-            entries = _insert_entries(session, key, user_id, resolved)
-            _raise_ratings(session, user_id, key, resolved)
-            # What was stored is exactly what was sent: answer it without reading back.
-            return Written(SessionLog(**values), Outcome.CREATED, entries)
+        created = _insert(writing, user_id=user_id, key=key, resolved=resolved, seq=seq, now=now)
+        if created is not None:
+            return created
         # Another device created it a moment ago: replace it like any other.
         existing = _locked(session, key)
         assert existing is not None
@@ -349,6 +456,44 @@ def _write(
     return Written(existing, outcome, entries)
 
 
+def _insert(
+    writing: _Writing, *, user_id: int, key: str, resolved: Resolved, seq: int, now: datetime
+) -> Written | None:
+    """A new session with its entries and ratings; None when another device won the UUID."""
+    log = NewSession(
+        id=key,
+        user_id=user_id,
+        program_id=resolved.program.id,
+        stage_position=resolved.stage,
+        performed_at=resolved.performed_at,
+        note=resolved.note,
+        updated_at=now,
+    )
+    values = {
+        "id": key,
+        "user_id": user_id,
+        "program_id": log.program_id,
+        "stage_position": log.stage_position,
+        "performed_at": log.performed_at,
+        "note": log.note,
+        "seq": seq,
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+    }
+    if writing.statements.insert_log.first(writing.cursor, values) is None:
+        return None
+    writing.statements.insert_entries.executemany(
+        writing.cursor, _entry_values(key, user_id, resolved)
+    )
+    _raise_ratings(writing, user_id, key, resolved)
+    # What was stored is exactly what was sent: answer it without reading back.
+    entries: list[EntryWithSlug] = [
+        (NewEntry(**entry.values), entry.exercise_slug) for entry in resolved.entries
+    ]
+    return Written(log, Outcome.CREATED, entries)
+
+
 def _entry_values(session_id: str, user_id: int, resolved: Resolved) -> list[dict[str, Any]]:
     return [
         {
@@ -365,35 +510,10 @@ def _entry_values(session_id: str, user_id: int, resolved: Resolved) -> list[dic
     ]
 
 
-def _insert_entries(
-    session: Session, session_id: str, user_id: int, resolved: Resolved
-) -> list[EntryWithSlug]:
-    """A new session's entries in one statement, answered as sent."""
-    rows = _entry_values(session_id, user_id, resolved)
-    if rows:
-        session.connection().execute(_prepared(session).insert_entries, rows)
-    return [
-        (SessionEntry(**row), entry.exercise_slug)
-        for row, entry in zip(rows, resolved.entries, strict=True)
-    ]
-
-
 def _write_entries(
     session: Session, session_id: str, user_id: int, resolved: Resolved
 ) -> list[EntryWithSlug]:
-    rows = [
-        SessionEntry(
-            session_id=session_id,
-            user_id=user_id,
-            program_id=resolved.program.id,
-            stage_position=resolved.stage,
-            performed_at=resolved.performed_at,
-            exercise_id=entry.exercise_id,
-            position=position,
-            **entry.values,
-        )
-        for position, entry in enumerate(resolved.entries, start=1)
-    ]
+    rows = [SessionEntry(**values) for values in _entry_values(session_id, user_id, resolved)]
     session.add_all(rows)
     session.flush()
     return [(row, entry.exercise_slug) for row, entry in zip(rows, resolved.entries, strict=True)]
@@ -415,7 +535,7 @@ def _rating_keys(session: Session, session_id: str) -> set[RatingKey]:
     return {(program_id, stage, exercise_id) for program_id, stage, exercise_id in rows}
 
 
-def _raise_ratings(session: Session, user_id: int, session_id: str, resolved: Resolved) -> None:
+def _raise_ratings(writing: _Writing, user_id: int, session_id: str, resolved: Resolved) -> None:
     """A new session's ratings, in one statement: each becomes the newest unless an
     older-dated session already holds a later one.
 
@@ -435,7 +555,7 @@ def _raise_ratings(session: Session, user_id: int, session_id: str, resolved: Re
             "session_id": session_id,
         }
     if newest:
-        session.connection().execute(_prepared(session).raise_ratings, list(newest.values()))
+        writing.statements.raise_ratings.executemany(writing.cursor, list(newest.values()))
 
 
 def refresh_ratings(session: Session, user_id: int, keys: set[RatingKey]) -> None:
@@ -480,7 +600,7 @@ def refresh_ratings(session: Session, user_id: int, keys: set[RatingKey]) -> Non
 class SyncResultItem:
     id: str
     status: str
-    log: SessionLog | None = None
+    log: StoredSession | None = None
     detail: str | None = None
     errors: list[dict[str, str]] | None = None
 

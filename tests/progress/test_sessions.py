@@ -6,9 +6,11 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from app.core.db import Database
 from app.progress.models import SessionEntry, SessionLog
@@ -214,3 +216,42 @@ def test_sessions_before_the_stage_began_do_not_count_toward_it(
     detail = client.get(f"/v1/me/enrollments/{PROGRAM}", headers=enrolled.headers).json()
     sessions = next(c for c in detail["evaluation"]["criteria"] if c["criterion"] == "min_sessions")
     assert sessions["current"] == 1
+
+
+def test_sessions_logged_at_once_all_land_and_a_refused_one_among_them_changes_nothing(
+    client: TestClient, enrolled: Person, database: Database
+) -> None:
+    """Writes that arrive together are committed together: each is still answered as
+    its own, and one refused in the middle of them leaves the others stored."""
+    exercises = level(client, 1)[:1]
+    good = [(str(uuid.uuid4()), session_body(PROGRAM, 1, exercises)) for _ in range(8)]
+    ahead = (str(uuid.uuid4()), session_body(PROGRAM, 3, level(client, 3)[:1]))
+    sent = [*good[:4], ahead, *good[4:]]
+    answers: dict[str, httpx.Response] = {}
+
+    async def put(session_id: str, body: dict[str, Any], http: httpx.AsyncClient) -> None:
+        url = f"/v1/me/sessions/{session_id}"
+        answers[session_id] = await http.put(url, headers=enrolled.headers, json=body)
+
+    async def all_at_once() -> None:
+        transport = httpx.ASGITransport(app=client.app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+            anyio.create_task_group() as group,
+        ):
+            for session_id, body in sent:
+                group.start_soon(put, session_id, body, http)
+
+    anyio.run(all_at_once)
+
+    assert answers[ahead[0]].status_code == 422
+    for session_id, _ in good:
+        assert answers[session_id].status_code == 201, answers[session_id].text
+        assert answers[session_id].json()["id"] == session_id
+    assert counts(database) == (8, 8)
+    feed = client.get("/v1/me/sessions", headers=enrolled.headers).json()
+    assert sorted(item["id"] for item in feed["items"]) == sorted(sid for sid, _ in good)
+    # Change numbers stay gap-free: the refused write gave its number back.
+    with database.read_session() as session:
+        seqs = session.exec(select(SessionLog.seq).order_by(col(SessionLog.seq))).all()
+    assert list(seqs) == list(range(1, 9))

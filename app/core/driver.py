@@ -1,0 +1,99 @@
+"""Core statements compiled once per dialect and run straight on the DB-API cursor.
+
+For the hottest write only (logging a session). Profiling it showed SQLAlchemy's
+execution layer (execution context, events, result set-up) costing more than
+SQLite's own work for each of its statements. A `DriverStatement` keeps what
+SQLAlchemy would do that matters here, and nothing else: the SQL its compiler
+writes for the dialect, the parameter order, and the types' bind and result
+processors (so a datetime is stored in exactly the form SQLAlchemy stores and
+reads back). It runs inside the ORM session's own transaction, on its connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Dialect
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+from sqlmodel import Session
+
+Processor = Callable[[Any], Any]
+
+
+class DriverStatement:
+    """One statement, compiled for one dialect, that takes parameters by name."""
+
+    __slots__ = ("_bind", "_defaults", "_names", "_result", "sql")
+
+    def __init__(
+        self, statement: ClauseElement, dialect: Dialect, *, keys: Sequence[str] | None = None
+    ) -> None:
+        """`keys`: for an INSERT without values, the columns each parameter set gives."""
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys or ()))
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = compiled.string
+        # Parameters the statement carries itself (such as the 1 of `last_seq + 1`).
+        self._defaults = {
+            name: value
+            for name, value in compiled.construct_params(_check=False).items()
+            if value is not None
+        }
+        # Positional styles (SQLite's `?`) take a tuple in this order; named ones a mapping.
+        self._names: tuple[str, ...] | None = (
+            tuple(compiled.positiontup or ()) if compiled.positional else None
+        )
+        self._bind: dict[str, Processor] = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self._bind[name] = processor
+        columns = getattr(statement, "exported_columns", ())
+        self._result: tuple[Processor | None, ...] = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        )
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        merged = {**self._defaults, **values} if self._defaults else dict(values)
+        for name, processor in self._bind.items():
+            if name in merged and merged[name] is not None:
+                merged[name] = processor(merged[name])
+        if self._names is None:
+            return merged
+        return tuple(merged[name] for name in self._names)
+
+    def execute(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> None:
+        cursor.execute(self.sql, self.parameters(values))
+
+    def executemany(self, cursor: DBAPICursor, rows: Sequence[Mapping[str, Any]]) -> None:
+        parameter_sets: list[Any] = [self.parameters(row) for row in rows]
+        cursor.executemany(self.sql, parameter_sets)
+
+    def first(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row, its values read as SQLAlchemy would read them; None when none."""
+        self.execute(cursor, values)
+        row = cursor.fetchone()
+        return None if row is None else self._read(row)
+
+    def all(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        self.execute(cursor, values)
+        return [self._read(row) for row in cursor.fetchall()]
+
+    def scalar(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> Any:
+        """The first column of the first row; None when there is no row."""
+        row = self.first(cursor, values)
+        return None if row is None else row[0]
+
+    def _read(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if processor is None or value is None else processor(value)
+            for processor, value in zip(self._result, row, strict=False)
+        )
+
+
+def driver_cursor(session: Session) -> DBAPICursor:
+    """A DB-API cursor on the session's connection, inside its transaction (begun if need be)."""
+    connection = session.connection().connection
+    return connection.cursor()

@@ -1,0 +1,119 @@
+"""Hot writes that arrive together are committed together, and each still stands alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio
+import pytest
+from sqlalchemy import event, text
+from sqlmodel import Session
+
+from app.catalog.models import ContentVersion
+from app.catalog.service import bump_content_version, read_content_version
+from app.core.db import Database
+from app.core.errors import NotFoundError
+
+Work = Callable[[Session], Any]
+
+
+@pytest.fixture
+def commits(database: Database) -> Iterator[list[int]]:
+    """Every COMMIT the engine sends, as it happens."""
+    seen: list[int] = []
+
+    def on_commit(_connection: Any) -> None:
+        seen.append(1)
+
+    event.listen(database.engine, "commit", on_commit)
+    yield seen
+    event.remove(database.engine, "commit", on_commit)
+
+
+def bump(session: Session) -> int:
+    bump_content_version(session)
+    return read_content_version(session)
+
+
+def refuse_after(work: Work) -> Work:
+    def refused(session: Session) -> Any:
+        work(session)
+        raise NotFoundError("No such thing.")
+
+    return refused
+
+
+def submit_together(database: Database, works: list[Work]) -> list[Any]:
+    """Send every write from its own task in one go, as concurrent requests do."""
+    outcomes: list[Any] = [None] * len(works)
+
+    async def send(index: int, work: Work) -> None:
+        try:
+            outcomes[index] = await database.write(work)
+        except Exception as exc:  # the outcome under test
+            outcomes[index] = exc
+
+    async def all_at_once() -> None:
+        async with anyio.create_task_group() as group:
+            for index, work in enumerate(works):
+                group.start_soon(send, index, work)
+
+    anyio.run(all_at_once)
+    return outcomes
+
+
+def version(database: Database) -> int:
+    with database.read_session() as session:
+        return read_content_version(session)
+
+
+def test_writes_that_arrive_together_are_committed_in_one_transaction(
+    database: Database, commits: list[int]
+) -> None:
+    outcomes = submit_together(database, [bump] * 10)
+
+    assert sorted(outcomes) == list(range(1, 11))  # each saw its own write, in order
+    assert version(database) == 10
+    assert len(commits) == 1
+
+
+def test_a_refused_write_does_not_undo_the_others_in_its_group(database: Database) -> None:
+    outcomes = submit_together(database, [bump, refuse_after(bump), bump])
+
+    assert outcomes[0] == 1
+    assert isinstance(outcomes[1], NotFoundError)
+    assert outcomes[2] == 2  # the refused bump was rolled back before this one ran
+    assert version(database) == 2
+
+
+def test_a_refused_write_leaves_nothing_it_had_not_saved_yet(database: Database) -> None:
+    def add_unsaved_version(session: Session) -> None:
+        session.add(ContentVersion(id=1, version=99))  # pending, never flushed
+
+    outcomes = submit_together(database, [refuse_after(add_unsaved_version), bump])
+
+    assert isinstance(outcomes[0], NotFoundError)
+    assert outcomes[1] == 1
+    assert version(database) == 1
+
+
+def test_a_write_that_breaks_the_transaction_fails_alone_and_the_others_land(
+    database: Database,
+) -> None:
+    def duplicate_key(session: Session) -> None:
+        bump_content_version(session)
+        session.execute(
+            text(
+                "INSERT INTO content_version (id, version, updated_at) "
+                "VALUES (1, 1, CURRENT_TIMESTAMP)"
+            )
+        )
+
+    outcomes = submit_together(database, [bump, duplicate_key, bump])
+
+    assert outcomes[0] == 1
+    assert isinstance(outcomes[1], Exception)
+    assert not isinstance(outcomes[1], NotFoundError)
+    assert outcomes[2] == 2  # run again alone after the group was rolled back
+    assert version(database) == 2
