@@ -243,10 +243,15 @@ class _GroupCommit:
         self._queue.append((work, answer))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_queued())
-        # The write goes on even if this request is cancelled: it is only answered late.
-        return await asyncio.shield(answer)
+        try:
+            # The write goes on even if this request is cancelled: it is only answered late.
+            return await asyncio.shield(answer)
+        except asyncio.CancelledError:
+            answer.add_done_callback(_unheard)
+            raise
 
     async def _write_queued(self) -> None:
+        group: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
         try:
             while self._queue:
                 group, self._queue = self._queue[:GROUP_LIMIT], self._queue[GROUP_LIMIT:]
@@ -254,11 +259,8 @@ class _GroupCommit:
                 try:
                     async with self._database.turn_to_write():
                         done = await to_thread.run_sync(self._database.write_group, works)
-                except BaseException as exc:
-                    for _, answer in group:
-                        if not answer.done():
-                            answer.set_exception(exc)
-                    raise
+                except Exception as exc:  # every request of the group hears of it
+                    done = [_Done(error=exc)] * len(group)
                 for (_, answer), outcome in zip(group, done, strict=True):
                     if answer.done():
                         continue
@@ -268,7 +270,15 @@ class _GroupCommit:
                         answer.set_result(outcome.value)
         finally:
             self._writer = None
-            for _, answer in self._queue:  # only when the writer itself was cancelled
+            # Only when the writer itself is cancelled (the loop shutting down): the
+            # group in its thread and the queued writes are answered as cancelled.
+            for _, answer in (*group, *self._queue):
                 if not answer.done():
-                    answer.set_exception(RuntimeError("the write queue stopped"))
+                    answer.cancel()
             self._queue = []
+
+
+def _unheard(answer: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of a write whose request was cancelled: no one else will."""
+    if not answer.cancelled():
+        answer.exception()

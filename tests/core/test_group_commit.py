@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -117,3 +118,22 @@ def test_a_write_that_breaks_the_transaction_fails_alone_and_the_others_land(
     assert not isinstance(outcomes[1], NotFoundError)
     assert outcomes[2] == 2  # run again alone after the group was rolled back
     assert version(database) == 2
+
+
+def test_a_write_whose_request_is_cancelled_is_still_committed(database: Database) -> None:
+    """A client that gives up waiting does not undo what it sent."""
+
+    async def send_then_give_up() -> None:
+        request = asyncio.create_task(database.write(bump))
+        await asyncio.sleep(0)  # the write is queued
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        for _ in range(500):  # the group is still being written in its thread
+            if version(database) == 1:
+                return
+            await asyncio.sleep(0.01)
+
+    asyncio.run(send_then_give_up())
+
+    assert version(database) == 1
