@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from contextlib import closing
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Dialect, Select, bindparam, select
 from sqlmodel import Session
 
 from app.clinics.models import EventType, PatientLink, WebhookDelivery, WebhookSubscription
@@ -33,20 +34,15 @@ def _subscriptions_statement(*, narrowed: bool) -> Select[int, int, list[str]]:
     )
 
 
-_COMPILED: dict[tuple[str, str, bool], DriverStatement] = {}
+@cache  # once per engine's dialect
+def _compiled(dialect: Dialect, *, narrowed: bool) -> DriverStatement:
+    return DriverStatement(_subscriptions_statement(narrowed=narrowed), dialect)
 
 
 def _subscriptions_of_patient(session: Session, *, narrowed: bool) -> DriverStatement:
     """Compiled once per dialect: every session write asks this (usually to find no one
     listening), for the three columns it needs."""
-    dialect = session.get_bind().dialect
-    key = (dialect.name, dialect.driver, narrowed)
-    statement = _COMPILED.get(key)
-    if statement is None:
-        statement = _COMPILED[key] = DriverStatement(
-            _subscriptions_statement(narrowed=narrowed), dialect
-        )
-    return statement
+    return _compiled(session.get_bind().dialect, narrowed=narrowed)
 
 
 def emit(

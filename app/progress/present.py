@@ -12,7 +12,7 @@ from app.progress import service
 from app.progress.models import StageChange
 from app.progress.schemas import EnrollmentDetail, SessionFeed, SessionOut
 from app.progress.service import EnrollmentState
-from app.progress.sessions import FeedPage, StoredEntry, StoredSession, encode_cursor
+from app.progress.sessions import EntryWithSlug, FeedPage, StoredSession, encode_cursor
 
 
 def enrollment(state: EnrollmentState) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def detail(state: EnrollmentState, changes: list[StageChange]) -> EnrollmentDeta
 
 
 def session_out(
-    log: StoredSession, entries: Sequence[tuple[StoredEntry, str]], snapshot: CatalogSnapshot
+    log: StoredSession, entries: Sequence[EntryWithSlug], snapshot: CatalogSnapshot
 ) -> SessionOut:
     program = snapshot.program_by_id.get(log.program_id)
     return SessionOut.model_validate(

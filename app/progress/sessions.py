@@ -15,7 +15,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from functools import cache
+from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -166,6 +167,7 @@ RATING_COLUMNS = (
 )
 
 
+@cache  # once per engine's dialect
 def _build_statements(dialect: Dialect) -> _Statements:
     insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     sequence = table_of(SessionSequence)
@@ -218,16 +220,8 @@ def _build_statements(dialect: Dialect) -> _Statements:
     )
 
 
-_PREPARED: dict[tuple[str, str], _Statements] = {}
-
-
 def _prepared(session: Session) -> _Statements:
-    dialect = session.get_bind().dialect
-    key = (dialect.name, dialect.driver)
-    statements = _PREPARED.get(key)
-    if statements is None:
-        statements = _PREPARED[key] = _build_statements(dialect)
-    return statements
+    return _build_statements(session.get_bind().dialect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,44 +286,10 @@ def _same(log: SessionLog, entries: list[SessionEntry], resolved: Resolved) -> b
     )
 
 
-class StoredSession(Protocol):
-    """A session as stored: a `SessionLog` row, or a new one answered as it was sent."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def user_id(self) -> int: ...
-    @property
-    def program_id(self) -> int: ...
-    @property
-    def stage_position(self) -> int: ...
-    @property
-    def performed_at(self) -> datetime: ...
-    @property
-    def note(self) -> str | None: ...
-    @property
-    def updated_at(self) -> datetime: ...
-
-
-class StoredEntry(Protocol):
-    """What was done of one exercise: a `SessionEntry` row, or a new one as it was sent."""
-
-    @property
-    def sets_done(self) -> int: ...
-    @property
-    def reps_done(self) -> int | None: ...
-    @property
-    def hold_seconds_done(self) -> int | None: ...
-    @property
-    def difficulty(self) -> str: ...
-    @property
-    def pain(self) -> int: ...
-    @property
-    def note(self) -> str | None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class NewSession:
+    """A session just created, answered as it was sent (no row read back)."""
+
     id: str
     user_id: int
     program_id: int
@@ -341,6 +301,8 @@ class NewSession:
 
 @dataclass(frozen=True, slots=True)
 class NewEntry:
+    """What was done of one exercise in a session just created."""
+
     sets_done: int
     reps_done: int | None
     hold_seconds_done: int | None
@@ -349,7 +311,8 @@ class NewEntry:
     note: str | None
 
 
-EntryWithSlug = tuple[StoredEntry, str]
+StoredSession = SessionLog | NewSession
+EntryWithSlug = tuple[SessionEntry | NewEntry, str]
 
 
 @dataclass(frozen=True, slots=True)
