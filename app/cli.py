@@ -89,8 +89,9 @@ def seed(
     ] = False,
 ) -> None:
     """Create or update the authored content by slug; unchanged content writes nothing."""
-    from app.catalog.seed import read_content_dir
-    from app.catalog.service import ContentError, apply_content
+    from app.authoring.content import apply_content
+    from app.authoring.report import ContentError
+    from app.authoring.seed import read_content_dir
     from app.core.db import Database
 
     settings = get_settings()
@@ -105,7 +106,7 @@ def seed(
         database.dispose()
     typer.echo(f"Seeded: {report.summary()}.")
     if placeholder_media:
-        from app.catalog.placeholders import write_placeholder_media
+        from app.authoring.placeholders import write_placeholder_media
 
         written = write_placeholder_media(bundle, settings.media_dir)
         typer.echo(f"Wrote {written} placeholder media file(s) under {settings.media_dir}.")
@@ -122,7 +123,7 @@ def import_library(
     ] = False,
 ) -> None:
     """Add an external exercise library to the catalogue (idempotent by external id)."""
-    from app.catalog.importer import LibraryImportError, import_free_exercise_db
+    from app.authoring.importer import LibraryImportError, import_free_exercise_db
     from app.core.db import Database
 
     settings = get_settings()

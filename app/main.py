@@ -12,19 +12,22 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic.json_schema import models_json_schema
 
-from app.access.policy import Viewer
-from app.access.router import router as media_router
-from app.access.viewer_cache import TokenCache
-from app.admin.router import router as admin_router
+from app.authoring.router import router as admin_router
+from app.care.routers import patients as care_patients
+from app.care.routers import programs as care_programs
 from app.catalog.cache import CatalogCache
+from app.catalog.deps import CATALOG, VIEWERS
 from app.catalog.response_cache import CatalogResponseCache
-from app.catalog.router import router as catalog_router
+from app.catalog.routers import content as catalog_content
+from app.catalog.routers import media as catalog_media
 from app.clinics.delivery import DeliverySettings, WebhookWorker
-from app.clinics.router import me_router as clinic_links_router
-from app.clinics.router import router as clinics_router
-from app.clinics.webhooks import SecretBox
+from app.clinics.routers import api_clients, invitations, links, webhooks
+from app.clinics.routers import clinics as clinics_routes
+from app.clinics.webhooks import SECRET_BOX, SecretBox
+from app.core.changes import CacheReactor
 from app.core.config import Settings, get_settings
 from app.core.db import Database
+from app.core.deps import DATABASE, MEDIA_SIGNER, SETTINGS
 from app.core.docs import install_docs
 from app.core.errors import Problem, ValidationProblem, install_problem_handlers
 from app.core.health import router as health_router
@@ -33,11 +36,19 @@ from app.core.jwt import TokenCodec
 from app.core.limits import BodyLimitMiddleware, document_body_limits
 from app.core.media import MediaSigner
 from app.core.observability import install_observability
-from app.core.ratelimit import RateLimiter
+from app.core.ratelimit import RATE_LIMITER, RateLimiter
 from app.core.secrets import resolve_secret_key
+from app.core.state import StateKey
+from app.core.token_cache import TokenCache
+from app.identity.auth import AUTHENTICATOR, Authenticator
+from app.identity.deps import TOKEN_CODEC
 from app.identity.router import router as identity_router
-from app.identity.service import Principal
+from app.progress.router import PROGRESS_REPORTS
 from app.progress.router import router as progress_router
+from app.progress.viewer import Viewers
+
+WEBHOOK_WORKER = StateKey[WebhookWorker]("webhook_worker")
+CACHE_REACTOR = StateKey[CacheReactor]("cache_reactor")
 
 DESCRIPTION = """
 Musculoskeletal rehabilitation content: **conditions**, the **programs** that
@@ -150,25 +161,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )
-    app.state.settings = settings
-    app.state.db = database
-    app.state.media = media
-    app.state.tokens = TokenCodec(
-        secret=secret,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        leeway_seconds=settings.jwt_leeway_seconds,
-    )
-    app.state.rate_limiter = RateLimiter(storage_uri=settings.redis_url)
-    app.state.webhook_box = box
-    app.state.viewers = TokenCache[Viewer](settings.viewer_cache_seconds)
-    app.state.principals = TokenCache[Principal](settings.viewer_cache_seconds)
-    app.state.progress_reports = TokenCache[bytes](settings.viewer_cache_seconds)
-    app.state.webhook_worker = worker
-    app.state.catalog = CatalogCache(
-        database, media_url=media.public_url, poll_seconds=settings.content_poll_seconds
-    )
-
+    _install_state(app, settings, database, media, secret, worker, box)
     install_problem_handlers(app)
     install_docs(app)
     # Innermost first.
@@ -184,16 +177,69 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Request ids, logs, metrics, security headers (outermost), and CORS when configured.
     install_observability(app, settings)
     # Routes match in order: the most requested first (catalogue reads, then a person's own).
-    app.include_router(catalog_router)
-    app.include_router(progress_router)
-    app.include_router(identity_router)
-    app.include_router(health_router)
-    app.include_router(clinics_router)
-    app.include_router(clinic_links_router)
-    app.include_router(media_router)
-    app.include_router(admin_router)
+    for router in (
+        catalog_content.router,
+        progress_router,
+        identity_router,
+        health_router,
+        clinics_routes.router,
+        clinics_routes.clinic,
+        care_patients.router,
+        care_programs.router,
+        invitations.router,
+        api_clients.router,
+        webhooks.router,
+        links.router,
+        catalog_media.router,
+        admin_router,
+    ):
+        app.include_router(router)
     _install_openapi(app)
     return app
+
+
+def _install_state(
+    app: FastAPI,
+    settings: Settings,
+    database: Database,
+    media: MediaSigner,
+    secret: bytes,
+    worker: WebhookWorker,
+    box: SecretBox,
+) -> None:
+    """Put what the app holds on its typed state, and wire its caches to committed changes."""
+    codec = TokenCodec(
+        secret=secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+    ttl = settings.viewer_cache_seconds
+    authenticator = Authenticator(database, codec, ttl_seconds=ttl)
+    viewers = Viewers(database, authenticator, ttl_seconds=ttl)
+    reports = TokenCache[bytes](ttl)
+    catalog = CatalogCache(
+        database, media_url=media.public_url, poll_seconds=settings.content_poll_seconds
+    )
+    SETTINGS.put(app, settings)
+    DATABASE.put(app, database)
+    MEDIA_SIGNER.put(app, media)
+    TOKEN_CODEC.put(app, codec)
+    RATE_LIMITER.put(app, RateLimiter(storage_uri=settings.redis_url))
+    SECRET_BOX.put(app, box)
+    AUTHENTICATOR.put(app, authenticator)
+    VIEWERS.put(app, viewers)
+    PROGRESS_REPORTS.put(app, reports)
+    WEBHOOK_WORKER.put(app, worker)
+    CATALOG.put(app, catalog)
+    # The one place committed changes become this process's cache invalidations.
+    reactor = CacheReactor(
+        content=(catalog, viewers, reports),
+        standing=(viewers, reports),
+        principals=(authenticator,),
+    )
+    CACHE_REACTOR.put(app, reactor)  # the hub holds it weakly: it lives as long as the app
+    database.changes.subscribe(reactor.react)
 
 
 def _install_openapi(app: FastAPI) -> None:

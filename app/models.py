@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 import app.core.models  # noqa: F401  (naming convention first)
-from app.admin import models as admin_models  # noqa: F401
+from app.authoring import models as admin_models  # noqa: F401
 from app.catalog import models as catalog_models  # noqa: F401
 from app.clinics import models as clinic_models  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401

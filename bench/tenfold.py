@@ -11,10 +11,10 @@ import tempfile
 from pathlib import Path
 
 import app.models  # noqa: F401  (every table, so foreign keys across packages resolve)
-from app.catalog.importer import import_free_exercise_db
+from app.authoring.content import apply_content
+from app.authoring.importer import import_free_exercise_db
+from app.authoring.seed import read_content_dir
 from app.catalog.schemas import ConditionIn, ContentBundle, ExerciseIn, ProgramIn, StageIn
-from app.catalog.seed import read_content_dir
-from app.catalog.service import apply_content
 from app.core.config import Settings
 from bench.config import LIBRARY_FILE, BenchConfig
 from bench.database import open_database

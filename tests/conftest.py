@@ -13,12 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from app.access.policy import Role
+from app.authoring.content import apply_content
+from app.authoring.report import ContentReport
+from app.authoring.seed import read_content_dir
 from app.catalog.schemas import ContentBundle
-from app.catalog.seed import read_content_dir
-from app.catalog.service import ContentReport, apply_content
 from app.core.config import PROJECT_ROOT, Environment, Settings
 from app.core.db import Database, create_db_engine
 from app.core.migrations import upgrade_to_head
@@ -32,11 +34,29 @@ TEST_SECRET = "test-secret-" + "x" * 40
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return Settings(database_url=url).resolved_database_url
+        return _worker_database(Settings(database_url=url).resolved_database_url, worker_id)
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def _worker_database(url: str, worker_id: str) -> str:
+    """Under pytest-xdist each worker gets a database of its own (`test_gw0`, ...), made
+    beside the one named, so workers never empty each other's tables."""
+    if worker_id == "master":
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker_id}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if exists is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

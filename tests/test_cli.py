@@ -20,8 +20,8 @@ import yaml
 from sqlmodel import select
 from typer.testing import CliRunner, Result
 
+from app.authoring.seed import read_content_dir
 from app.catalog.models import Exercise
-from app.catalog.seed import read_content_dir
 from app.cli import cli
 from app.core.config import PROJECT_ROOT, get_settings
 from app.core.db import Database

@@ -34,7 +34,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.access.policy import Role
-from app.catalog.service import ContentReport
+from app.authoring.report import ContentReport
 from app.core.config import Environment, Settings
 from app.core.db import Database
 from app.core.errors import PROBLEM_MEDIA_TYPE

@@ -37,10 +37,11 @@ from schemathesis import Case
 from schemathesis.openapi import from_asgi
 
 from app.access.policy import Role
-from app.catalog.seed import read_content_dir
-from app.catalog.service import apply_content
+from app.authoring.content import apply_content
+from app.authoring.seed import read_content_dir
 from app.core.config import Environment, Settings
 from app.core.db import Database
+from app.core.deps import DATABASE
 from app.identity.schemas import RegisterIn
 from app.identity.service import register
 from app.main import create_app
@@ -217,7 +218,7 @@ def test_create_then_read_sequences_follow_the_openapi_links(
     Every scenario starts from the same freshly seeded world, so a scenario Hypothesis
     generates again meets the same answers (the links it may follow depend on them)."""
     app, _ = fuzzed_app
-    database: Database = app.state.db
+    database = DATABASE.of_app(app)
     current: list[Callers] = []
 
     linked = schema.include(operation_id=LINKED_OPERATIONS)

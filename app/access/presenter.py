@@ -8,7 +8,9 @@ Both are assembled from bytes serialised once per content version.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Hashable, Mapping, Sequence
 from functools import lru_cache
+from typing import Any, Protocol
 
 import orjson
 
@@ -16,13 +18,53 @@ from app.access.policy import (
     LOGIN_REQUIRED,
     Access,
     Locked,
+    Placement,
     Unlocked,
     Viewer,
     decide,
     decide_standalone,
 )
-from app.catalog.snapshot import CatalogSnapshot, ExerciseEntry, StageEntry
 from app.core.media import MediaSigner
+
+
+class Renderable(Protocol):
+    """An exercise as the catalogue keeps it: its teaser and premium parts, serialised."""
+
+    @property
+    def teaser_json(self) -> bytes: ...
+    @property
+    def premium_json(self) -> bytes: ...
+    @property
+    def video_key(self) -> str | None: ...
+    @property
+    def placements(self) -> Sequence[Placement]: ...
+
+
+class PlacedExercise(Protocol):
+    """One exercise of a stage, with its place and dosage."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def dosage(self) -> Mapping[str, Any]: ...
+    @property
+    def exercise(self) -> Renderable: ...
+    @property
+    def placement(self) -> Placement: ...
+
+
+class RenderableStage(Protocol):
+    @property
+    def items(self) -> Sequence[PlacedExercise]: ...
+
+
+class FragmentStore(Protocol):
+    """Where rendered fragments are kept for as long as the content they came from."""
+
+    @property
+    def fragments(self) -> Mapping[Hashable, bytes]: ...
+    def keep_fragment(self, key: Hashable, body: bytes) -> None: ...
+
 
 LOCKED_HEAD = b'{"access":"locked",'
 UNLOCKED_HEAD = b'{"access":"unlocked",'
@@ -72,7 +114,7 @@ class ExercisePresenter:
         """When the links this presenter signs expire: part of a personalised ETag."""
         return self._media.current_expiry()
 
-    def stage_items(self, snapshot: CatalogSnapshot, stage: StageEntry) -> orjson.Fragment:
+    def stage_items(self, store: FragmentStore, stage: RenderableStage) -> orjson.Fragment:
         """A stage's exercises, with position and dosage, for this viewer.
 
         All exercises of a stage share one decision, so the list depends only on the
@@ -88,7 +130,7 @@ class ExercisePresenter:
             self._by_placement[id(first.placement)] = access
         expiry = self.link_expiry() if isinstance(access, Unlocked) else 0
         key = (id(stage), access, expiry)
-        body = snapshot.fragments.get(key)
+        body = store.fragments.get(key)
         if body is None:
             body = orjson.dumps(
                 [
@@ -100,14 +142,14 @@ class ExercisePresenter:
                     for item in stage.items
                 ]
             )
-            snapshot.keep_fragment(key, body)
+            store.keep_fragment(key, body)
         return orjson.Fragment(body)
 
-    def standalone(self, entry: ExerciseEntry) -> orjson.Fragment:
+    def standalone(self, entry: Renderable) -> orjson.Fragment:
         """An exercise on its own: unlocked when any program context unlocks it."""
         return self.render(entry, decide_standalone(self.viewer, entry.placements))
 
-    def render(self, entry: ExerciseEntry, access: Access) -> orjson.Fragment:
+    def render(self, entry: Renderable, access: Access) -> orjson.Fragment:
         if isinstance(access, Locked):
             lock = LOGIN_REQUIRED_JSON if access is LOGIN_REQUIRED else lock_json(access)
             return orjson.Fragment(LOCKED_HEAD + entry.teaser_json + b',"lock":' + lock + b"}")

@@ -9,7 +9,7 @@ import time
 
 from anyio import to_thread
 
-from app.catalog.service import MediaUrl, load_snapshot, read_content_version
+from app.catalog.loading import MediaUrl, load_snapshot, read_content_version
 from app.catalog.snapshot import CatalogSnapshot
 from app.core.db import Database
 

@@ -23,12 +23,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.access.deps import bearer_token
-from app.access.policy import Viewer
 from app.access.presenter import ANONYMOUS_TAG, viewer_tag
-from app.access.viewer_cache import TokenCache
-from app.catalog.deps import SNAPSHOT_KEY
+from app.catalog.deps import CATALOG, SNAPSHOT_KEY, VIEWERS
+from app.core.deps import MEDIA_SIGNER
 from app.core.http_cache import etag_matches
+from app.identity.deps import bearer_token
 
 CATALOGUE_PATHS = ("/v1/conditions", "/v1/programs", "/v1/exercises")
 ENTRY_LIMIT = 4096
@@ -85,12 +84,11 @@ class CatalogResponseCache:
             elif name == b"if-none-match":
                 if_none_match = value.decode("latin-1")
 
-        state = scope["app"].state
-        snapshot = await state.catalog.current()
+        snapshot = await CATALOG.of_scope(scope).current()
         if snapshot.version != self._version:
             self._clear()  # an older version's responses can never be served again
             self._version = snapshot.version
-        tag = self._known_tag(state, authorization)
+        tag = self._known_tag(scope, authorization)
         if tag is not None:
             cached = self._entries.get((scope["path"], scope["query_string"], tag))
             if cached is not None:
@@ -103,16 +101,15 @@ class CatalogResponseCache:
         self._keep(scope, recorder.response(scope))
 
     @staticmethod
-    def _known_tag(state: Any, authorization: str | None) -> str | None:
+    def _known_tag(scope: Scope, authorization: str | None) -> str | None:
         """The viewer tag of this request, when it is known without asking the routes."""
         token = bearer_token(authorization)
         if token is None:
             return ANONYMOUS_TAG  # no bearer token: the routes answer anonymously too
-        viewers: TokenCache[Viewer] = state.viewers
-        viewer = viewers.get(token)
+        viewer = VIEWERS.of_scope(scope).remembered(token)
         if viewer is None:
             return None  # not checked lately: the routes check the token and load the viewer
-        return viewer_tag(viewer, state.media.current_expiry())
+        return viewer_tag(viewer, MEDIA_SIGNER.of_scope(scope).current_expiry())
 
     async def _replay(
         self, cached: CachedResponse, scope: Scope, send: Send, if_none_match: str | None

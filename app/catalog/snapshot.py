@@ -16,7 +16,7 @@ that first decide the viewer may see it.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
@@ -133,29 +133,6 @@ class CatalogSnapshot:
     def any_program(self, slug: str) -> ProgramEntry | None:
         """A public program or a clinic's one; the caller decides whether the viewer may see it."""
         return self.program_by_slug.get(slug) or self.clinic_program_by_slug.get(slug)
-
-    def seen_by_clinic(self, clinic_id: int) -> CatalogSnapshot:
-        """This snapshot as one clinic may see it: other clinics' programs left out.
-
-        A patient linked to two clinics follows programs of both; each clinic's
-        views of that patient (enrollments, summaries, progress) must not show
-        the other's. Built per request for clinic routes only.
-        """
-        hidden = {
-            entry.id
-            for entry in self.clinic_program_by_slug.values()
-            if entry.clinic_id != clinic_id
-        }
-        if not hidden:
-            return self
-        return replace(
-            self,
-            program_by_id={pid: p for pid, p in self.program_by_id.items() if pid not in hidden},
-            clinic_program_by_slug={
-                slug: p for slug, p in self.clinic_program_by_slug.items() if p.id not in hidden
-            },
-            rendered={},
-        )
 
     def keep_fragment(self, key: Hashable, body: bytes) -> None:
         if len(self.fragments) >= RENDERED_LIMIT:

@@ -1,73 +1,104 @@
-"""Who acts on `/v1/clinics/{clinic_id}/...`: its clinicians, admins, or its own API clients.
+"""Who acts on `/v1/clinics/{clinic_id}/...`, and with what standing: default-deny.
 
-Anyone else, signed in or not, learns nothing: the clinic answers 404 as if it
-did not exist. A missing scope on an API client's token is a 403.
+Every clinic route sits on a router made by `clinic_router`, whose dependency
+resolves the clinic and the caller's standing in it before the route runs:
+its owners and clinicians, admins, and its own API clients get through;
+anyone else, signed in or not, learns nothing (404, as if the clinic did not
+exist). Routes then say what they need with the typed aliases below: a scope
+(`ClinicDep(Scope.PATIENTS_READ)`), a person rather than a system, an owner.
+A missing scope or the wrong kind of caller is a 403.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from enum import Enum
+from typing import Annotated, Any
 
-from fastapi import Depends, Path
-from sqlmodel import Session
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 
 from app.access.policy import Role
-from app.clinics.models import ApiClient, Clinic, MemberRole
+from app.clinics.models import Clinic, MemberRole, Scope
 from app.clinics.service import ALL_SCOPES, ClinicActor, membership
-from app.core.deps import DatabaseDep
-from app.core.errors import NotFoundError, UnauthorizedError
-from app.core.jwt import InvalidTokenError, TokenCodec, TokenType
-from app.identity.deps import BearerToken, TokenCodecDep
-from app.identity.service import principal_from_access_token
+from app.core.db import Database
+from app.core.deps import DATABASE
+from app.core.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from app.identity.deps import BearerToken, subject_of
+from app.identity.subject import Anonymous, ClientSubject, UserSubject
 
 ClinicIdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The clinic's id.")]
+NO_SUCH_CLINIC = "No such clinic."
 
 
-def _client_actor(
-    session: Session, codec: TokenCodec, token: str, clinic: Clinic | None
+async def clinic_standing(
+    request: Request, clinic_id: ClinicIdPath, token: BearerToken
 ) -> ClinicActor:
-    try:
-        claims = codec.decode(token, expected=TokenType.CLIENT)
-        client_pk = int(str(claims["sub"]).removeprefix("client:"))
-    except (InvalidTokenError, ValueError) as exc:
-        raise UnauthorizedError(
-            "The access token is invalid, expired or revoked.", invalid_token=True
-        ) from exc
-    client = session.get(ApiClient, client_pk)
-    if client is None or client.revoked_at is not None:
-        raise UnauthorizedError("This API client has been revoked.", invalid_token=True)
-    if clinic is None or client.clinic_id != clinic.id or claims.get("cid") != clinic.id:
-        raise NotFoundError("No such clinic.")
-    scopes = frozenset(str(claims.get("scope", "")).split()) & frozenset(client.scopes)
-    return ClinicActor(clinic_id=clinic.id, scopes=scopes, client=client)
-
-
-def clinic_actor(
-    clinic_id: ClinicIdPath, database: DatabaseDep, codec: TokenCodecDep, token: BearerToken
-) -> ClinicActor:
-    if token is None:
+    """The caller's standing in this clinic; 401 without a token, 404 for outsiders."""
+    subject = await subject_of(request, token)
+    if isinstance(subject, Anonymous):
         raise UnauthorizedError("Sign in first: this needs a bearer token.")
+    if isinstance(subject, ClientSubject):
+        if subject.clinic_id != clinic_id:
+            raise NotFoundError(NO_SUCH_CLINIC)
+        return ClinicActor(clinic_id=clinic_id, scopes=subject.scopes, client=subject)
+    return await run_in_threadpool(_person_standing, DATABASE.of(request), subject, clinic_id)
+
+
+def _person_standing(database: Database, subject: UserSubject, clinic_id: int) -> ClinicActor:
     with database.read_session() as session:
-        clinic = session.get(Clinic, clinic_id)
-        try:
-            principal = principal_from_access_token(session, token, codec)
-        except InvalidTokenError:
-            return _client_actor(session, codec, token, clinic)
-        user = principal.user
-        assert user.id is not None
-        if clinic is None:
-            raise NotFoundError("No such clinic.")
-        if user.role == Role.ADMIN:
+        if session.get(Clinic, clinic_id) is None:
+            raise NotFoundError(NO_SUCH_CLINIC)
+        user = subject.user
+        if subject.role == Role.ADMIN:
             return ClinicActor(clinic_id=clinic_id, scopes=ALL_SCOPES, user=user, is_owner=True)
-        member = membership(session, clinic_id, user.id)
-        if member is None:
-            raise NotFoundError("No such clinic.")
-        return ClinicActor(
-            clinic_id=clinic_id,
-            scopes=ALL_SCOPES,
-            user=user,
-            is_owner=member.role == MemberRole.OWNER,
-        )
+        member = membership(session, clinic_id, subject.user_id)
+    if member is None:
+        raise NotFoundError(NO_SUCH_CLINIC)
+    return ClinicActor(
+        clinic_id=clinic_id,
+        scopes=ALL_SCOPES,
+        user=user,
+        is_owner=member.role == MemberRole.OWNER,
+    )
 
 
-ClinicActorDep = Annotated[ClinicActor, Depends(clinic_actor)]
+StandingDep = Annotated[ClinicActor, Depends(clinic_standing)]
+
+
+def clinic_router(*, tags: Sequence[str | Enum]) -> APIRouter:
+    """A router for `/v1/clinics/{clinic_id}/...`: every route on it is default-deny."""
+    return APIRouter(
+        prefix="/v1/clinics/{clinic_id}",
+        tags=list(tags),
+        dependencies=[Depends(clinic_standing)],
+    )
+
+
+def ClinicDep(  # noqa: N802 (used like a type: `Annotated[ClinicActor, ClinicDep(...)]`)
+    scope: Scope | None = None, *, people_only: bool = False, owners_only: bool = False
+) -> Any:
+    """A clinic route's admission: the scope it needs, or that only people (or owners) may."""
+
+    async def admit(actor: StandingDep) -> ClinicActor:
+        if (people_only or owners_only) and actor.user is None:
+            raise ForbiddenError("Only the clinic's clinicians can do this, not API clients.")
+        if owners_only and not actor.is_owner:
+            raise ForbiddenError("Only the clinic's owners (or an admin) may do this.")
+        if scope is not None and scope.value not in actor.scopes:
+            raise ForbiddenError(f"This needs the '{scope.value}' scope.")
+        return actor
+
+    admitter: Callable[..., Awaitable[ClinicActor]] = admit
+    return Depends(admitter)
+
+
+# Anyone with standing in the clinic.
+ClinicActorDep = Annotated[ClinicActor, ClinicDep()]
+# The clinic's clinicians and owners (and admins), never its API clients.
+ClinicStaffDep = Annotated[ClinicActor, ClinicDep(people_only=True)]
+# The clinic's owners (and admins).
+ClinicOwnerDep = Annotated[ClinicActor, ClinicDep(owners_only=True)]
+PatientsReaderDep = Annotated[ClinicActor, ClinicDep(Scope.PATIENTS_READ)]
+ProgramsWriterDep = Annotated[ClinicActor, ClinicDep(Scope.PROGRAMS_WRITE)]
+WebhookManagerDep = Annotated[ClinicActor, ClinicDep(Scope.WEBHOOKS_MANAGE)]

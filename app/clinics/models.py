@@ -97,24 +97,6 @@ class PatientLink(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
-class ApiClient(SQLModel, table=True):
-    """A clinic system's credentials: a public client id and a secret kept only as a hash."""
-
-    __tablename__ = "api_client"
-
-    id: int | None = Field(default=None, primary_key=True)
-    clinic_id: int = Field(foreign_key="clinic.id", nullable=False, index=True, ondelete="CASCADE")
-    client_id: str = Field(sa_type=String(64), unique=True, nullable=False)
-    secret_hash: str = Field(sa_type=String(255), nullable=False)
-    name: str = Field(sa_type=String(200), nullable=False)
-    scopes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    created_by_id: int | None = Field(
-        default=None, foreign_key="user_account.id", ondelete="SET NULL"
-    )
-    created_at: datetime = timestamp_field()
-    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-
-
 class WebhookSubscription(SQLModel, table=True):
     __tablename__ = "webhook_subscription"
 

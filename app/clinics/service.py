@@ -1,28 +1,25 @@
-"""Clinics: membership, consent (invitations and links), patients, assignments, API clients.
+"""Clinics: membership, consent (invitations and links), API clients.
 
-No FastAPI here. Every query about patients goes through `linked_patient`,
-which only finds people with a live link to the clinic: withdrawn consent
-takes effect on the very next request.
+No FastAPI here. Every query about a clinic's patients starts from
+`linked_patient`, which only finds people with a live link to the clinic:
+withdrawn consent takes effect on the very next request. What a clinic does
+with its patients (their programs, stages and sessions) is `app.care`'s.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.access.policy import Role
-from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.clinics.events import emit
 from app.clinics.models import (
-    ApiClient,
     Clinic,
     ClinicMember,
     EventType,
@@ -31,18 +28,11 @@ from app.clinics.models import (
     PatientLink,
     Scope,
 )
+from app.core.changes import PrincipalChanged, record
 from app.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from app.core.models import as_utc
-from app.identity.models import User
-from app.identity.service import normalize_email
-from app.progress import service as progress
-from app.progress.models import (
-    Enrollment,
-    SessionEntry,
-    SessionLog,
-    StageChange,
-    StageChangeReason,
-)
+from app.identity.models import ApiClient, User
+from app.identity.service import normalize_email, secret_digest
+from app.identity.subject import ClientSubject
 
 # Crockford's base32 without look-alikes: 10 characters carry 50 bits.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -57,7 +47,7 @@ class ClinicActor:
     clinic_id: int
     scopes: frozenset[str]
     user: User | None = None
-    client: ApiClient | None = None
+    client: ClientSubject | None = None
     is_owner: bool = False
 
     @property
@@ -104,6 +94,12 @@ def clinics_of(session: Session, user: User) -> list[Clinic]:
     return list(session.exec(query))
 
 
+def clinic_ids_of(session: Session, user_id: int) -> frozenset[int]:
+    """The clinics a person works in: their own programs are visible to them."""
+    rows = session.exec(select(ClinicMember.clinic_id).where(ClinicMember.user_id == user_id))
+    return frozenset(rows)
+
+
 def membership(session: Session, clinic_id: int, user_id: int) -> ClinicMember | None:
     return session.get(ClinicMember, (clinic_id, user_id))
 
@@ -136,6 +132,8 @@ def add_member(
         user.role = Role.CLINICIAN
         session.add(user)
     session.flush()
+    # The new clinician's role and clinics decide what they see from their next request.
+    record(session, PrincipalChanged(user_id=user.id))
     return member, user
 
 
@@ -161,6 +159,7 @@ def remove_member(session: Session, *, clinic_id: int, user_id: int) -> None:
         user.role = Role.MEMBER
         session.add(user)
         session.flush()
+    record(session, PrincipalChanged(user_id=user_id))
 
 
 # ---------------------------------------------------------------------------
@@ -295,169 +294,6 @@ def linked_patient(session: Session, clinic_id: int, patient_id: int) -> User:
 
 
 # ---------------------------------------------------------------------------
-# Patients
-
-
-@dataclass
-class PatientSummary:
-    user: User
-    linked_at: datetime
-    programs: list[dict[str, Any]] = field(default_factory=list)
-    sessions_last_7_days: int = 0
-    latest_pain: dict[str, Any] | None = None
-
-    @property
-    def pain_hold(self) -> bool:
-        return any(program["pain_hold"] for program in self.programs)
-
-    @property
-    def inactive(self) -> bool:
-        return self.sessions_last_7_days == 0
-
-
-def patient_summaries(
-    session: Session, *, clinic_id: int, snapshot: CatalogSnapshot, now: datetime
-) -> list[PatientSummary]:
-    """Every linked patient: programs, adherence, latest pain, holds. No query per patient."""
-    rows = session.exec(
-        select(User, PatientLink.created_at)
-        .join(PatientLink, col(PatientLink.patient_id) == User.id)
-        .where(PatientLink.clinic_id == clinic_id, col(PatientLink.revoked_at).is_(None))
-        .order_by(col(User.display_name), col(User.id))
-    ).all()
-    summaries = {user.id: PatientSummary(user, as_utc(linked)) for user, linked in rows}
-    user_ids = [uid for uid in summaries if uid is not None]
-    if not user_ids:
-        return []
-    week_ago = now - timedelta(days=7)
-    states = progress.enrollment_states_of_people(
-        session, user_ids=user_ids, snapshot=snapshot, now=now
-    )
-    recent = session.exec(
-        select(SessionLog.user_id, SessionLog.program_id, func.count())
-        .where(
-            col(SessionLog.user_id).in_(user_ids),
-            col(SessionLog.deleted_at).is_(None),
-            col(SessionLog.performed_at) >= week_ago,
-        )
-        .group_by(col(SessionLog.user_id), col(SessionLog.program_id))
-    ).all()
-    recent_counts = {(user_id, program_id): count for user_id, program_id, count in recent}
-    for user_id, user_states in states.items():
-        summary = summaries[user_id]
-        for state in user_states:
-            program = state.program
-            count = recent_counts.get((user_id, program.id), 0)
-            summary.sessions_last_7_days += count
-            summary.programs.append(
-                {
-                    "program": program.slug,
-                    "stage": state.enrollment.current_stage,
-                    "stage_name": (
-                        program.stage(state.enrollment.current_stage) or program.stages[0]
-                    ).name,
-                    "completed": state.enrollment.completed_at is not None,
-                    "sessions_last_7_days": count,
-                    "pain_hold": bool(state.evaluation and state.evaluation.pain_hold),
-                }
-            )
-    for user_id, performed_at, pain in session.exec(
-        select(SessionEntry.user_id, SessionEntry.performed_at, func.max(SessionEntry.pain))
-        .where(
-            col(SessionEntry.user_id).in_(user_ids),
-            col(SessionEntry.performed_at) >= now - timedelta(days=30),
-        )
-        .group_by(col(SessionEntry.user_id), col(SessionEntry.performed_at))
-    ):
-        summary = summaries[user_id]
-        moment = as_utc(performed_at)
-        if summary.latest_pain is None or moment > summary.latest_pain["at"]:
-            summary.latest_pain = {"value": pain, "at": moment}
-    return list(summaries.values())
-
-
-def assign_program(
-    session: Session,
-    *,
-    actor: ClinicActor,
-    patient: User,
-    program: ProgramEntry,
-    now: datetime,
-) -> Enrollment:
-    assert patient.id is not None
-    enrollment = progress.enroll(
-        session,
-        user_id=patient.id,
-        program=program,
-        now=now,
-        assigned_by=actor.actor_user_id,
-        by_clinic=True,
-    )
-    emit(
-        session,
-        patient_id=patient.id,
-        event_type=EventType.PROGRAM_ASSIGNED,
-        data={"program": program.slug, "assigned_by": actor.actor_user_id},
-        clinic_id=actor.clinic_id,
-        now=now,
-    )
-    return enrollment
-
-
-def set_stage(
-    session: Session,
-    *,
-    actor: ClinicActor,
-    patient: User,
-    program: ProgramEntry,
-    stage: int,
-    reason: str,
-    now: datetime,
-) -> Enrollment:
-    """A clinician's override of the rule: recorded in the history, and the lock follows."""
-    assert patient.id is not None
-    if program.stage(stage) is None:
-        raise InvalidInputError.for_field(
-            "body.stage", f"'{program.slug}' has stages 1 to {len(program.stages)}."
-        )
-    enrollment = progress.get_enrollment(
-        session, user_id=patient.id, program=program, for_update=True
-    )
-    from_stage = enrollment.current_stage
-    enrollment.current_stage = stage
-    enrollment.stage_started_at = now
-    enrollment.completed_at = None
-    session.add(enrollment)
-    assert enrollment.id is not None
-    session.add(
-        StageChange(
-            enrollment_id=enrollment.id,
-            from_stage=from_stage,
-            to_stage=stage,
-            reason=StageChangeReason.CLINICIAN,
-            changed_by_id=actor.actor_user_id,
-            note=reason,
-            changed_at=now,
-        )
-    )
-    session.flush()
-    emit(
-        session,
-        patient_id=patient.id,
-        event_type=EventType.STAGE_ADVANCED,
-        data={
-            "program": program.slug,
-            "from_stage": from_stage,
-            "to_stage": stage,
-            "by": "clinician",
-        },
-        clinic_id=program.clinic_id,  # a clinic's own program: news for that clinic only
-        now=now,
-    )
-    return enrollment
-
-
-# ---------------------------------------------------------------------------
 # API clients
 
 
@@ -469,7 +305,7 @@ def create_api_client(
     client = ApiClient(
         clinic_id=actor.clinic_id,
         client_id="rc_" + secrets.token_hex(12),
-        secret_hash=_digest(secret),
+        secret_hash=secret_digest(secret),
         name=name,
         scopes=sorted(set(scopes)),
         created_by_id=actor.actor_user_id,
@@ -495,13 +331,4 @@ def revoke_api_client(session: Session, *, clinic_id: int, client_id: int, now: 
         client.revoked_at = now
         session.add(client)
         session.flush()
-
-
-def authenticate_client(session: Session, client_id: str, secret: str) -> ApiClient | None:
-    client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
-    # Compare even when the id is unknown, so timing says nothing about which ids exist.
-    expected = client.secret_hash if client else _digest("unknown-client")
-    matches = hmac.compare_digest(expected, _digest(secret))
-    if client is None or not matches or client.revoked_at is not None:
-        return None
-    return client
+        record(session, PrincipalChanged(client_id=client_id))

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from app.clinics.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from app.core.errors import InvalidInputError, NotFoundError
+from app.core.state import StateKey
 
 
 def signature(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
@@ -42,6 +43,9 @@ class SecretBox:
 
     def open(self, token: str) -> str:
         return self._fernet.decrypt(token.encode()).decode()
+
+
+SECRET_BOX = StateKey[SecretBox]("webhook_secret_box")
 
 
 def _forbidden_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session, create_engine
 
+from app.core.changes import ChangeHub, take
 from app.core.config import Settings
 from app.core.driver import driver_cursor
 from app.core.errors import ProblemError
@@ -80,10 +81,15 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 class Database:
-    """One engine per process, and the two kinds of session it hands out."""
+    """One engine per process, and the two kinds of session it hands out.
+
+    Every write session's recorded changes (`app.core.changes`) go to `changes`
+    once its transaction has committed, and nowhere if it rolled back.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.changes = ChangeHub()
         # On SQLite a writing session takes the write lock when it begins; on
         # PostgreSQL the option is ignored and row locks do the work.
         self._write_engine = engine.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
@@ -106,16 +112,22 @@ class Database:
         with Session(self._write_engine, expire_on_commit=False) as session:
             try:
                 yield session
-                session.commit()
+                self._commit(session)
             except ProblemError as exc:
                 if exc.keeps_changes:
-                    session.commit()
+                    self._commit(session)
                 else:
                     session.rollback()
+                    take(session)
                 raise
             except BaseException:
                 session.rollback()
+                take(session)
                 raise
+
+    def _commit(self, session: Session) -> None:
+        session.commit()
+        self.changes.publish(take(session))
 
     async def write(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a write session, committed together with the writes queued with it.

@@ -16,21 +16,23 @@ from sqlmodel import Session
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.media import MediaSigner
+from app.core.state import StateKey
+
+DATABASE = StateKey[Database]("database")
+SETTINGS = StateKey[Settings]("settings")
+MEDIA_SIGNER = StateKey[MediaSigner]("media_signer")
 
 
 async def get_database(request: Request) -> Database:
-    database: Database = request.app.state.db
-    return database
+    return DATABASE.of(request)
 
 
 async def get_settings_for_request(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return SETTINGS.of(request)
 
 
 async def get_media_signer(request: Request) -> MediaSigner:
-    signer: MediaSigner = request.app.state.media
-    return signer
+    return MEDIA_SIGNER.of(request)
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]

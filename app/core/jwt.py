@@ -62,7 +62,9 @@ class TokenCodec:
         token: str = jwt.encode(claims, self.secret, algorithm=ALGORITHM)
         return token, claims
 
-    def decode(self, token: str, *, expected: TokenType) -> dict[str, Any]:
+    def decode(self, token: str, *, expected: TokenType | tuple[TokenType, ...]) -> dict[str, Any]:
+        """The token's claims, checked; `expected` is the kind (or kinds) it may be."""
+        kinds = (expected,) if isinstance(expected, TokenType) else expected
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM:
@@ -88,7 +90,7 @@ class TokenCodec:
         missing = [claim for claim in REQUIRED_CLAIMS if claim not in claims]
         if missing:
             raise InvalidTokenError(f"missing claims: {', '.join(missing)}")
-        if claims["typ"] != expected.value:
+        if claims["typ"] not in {kind.value for kind in kinds}:
             raise InvalidTokenError("wrong token type")
         for claim in ("iat", "exp"):
             if not isinstance(claims[claim], int) or isinstance(claims[claim], bool):

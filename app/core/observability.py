@@ -118,7 +118,6 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
     metrics = HttpMetrics() if settings.metrics_enabled else None
     if metrics is not None:
         install_metrics_route(app, metrics)
-    app.state.metrics = metrics
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -17,6 +17,7 @@ from slowapi import Limiter
 from slowapi.util import get_remote_address
 
 from app.core.errors import TooManyRequestsError
+from app.core.state import StateKey
 
 # Namespaces the counters, so deployments can share one Redis.
 KEY_PREFIX = "rehab"
@@ -53,3 +54,6 @@ def client_address(request: Request) -> str:
 def account_key(email: str) -> str:
     """A stable key for an account that keeps the address itself out of the counter store."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+RATE_LIMITER = StateKey[RateLimiter]("rate_limiter")

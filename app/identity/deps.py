@@ -1,8 +1,11 @@
-"""Who is calling: the bearer token, checked against the account and its sign-in.
+"""Which callers a route admits, as typed dependencies over the one subject.
 
-The check reads the database, so a disabled user or a revoked sign-in stops
-working within seconds (the short per-token memory below), not when the token
-expires. Routes that change an account read it afresh in their own transaction.
+Every request's subject is made once, by `Authenticator` from the bearer token
+(`current_subject`); each alias below admits some subjects and refuses the rest
+with one shape: no token or one that does not hold is a 401 with a Bearer
+challenge, a caller of the wrong kind a 403 (or a 401 where a person must sign
+in). Each reads the header itself rather than through another dependency:
+every level of dependencies costs on every request.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from app.access.viewer_cache import TokenCache
-from app.core.deps import DatabaseDep
-from app.core.errors import UnauthorizedError
-from app.core.jwt import InvalidTokenError, TokenCodec
+from app.access.policy import Role
+from app.core.errors import ForbiddenError, UnauthorizedError
+from app.core.jwt import TokenCodec
+from app.core.state import StateKey
+from app.identity.auth import AUTHENTICATOR
 from app.identity.models import User
-from app.identity.service import Principal, principal_from_access_token
+from app.identity.subject import ClientSubject, Subject, UserSubject
 
 TOKEN_URL = "/v1/auth/token"  # noqa: S105 (a path, not a secret)
+TOKEN_CODEC = StateKey[TokenCodec]("token_codec")
 
 bearer_scheme = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL,
@@ -30,62 +35,63 @@ bearer_scheme = OAuth2PasswordBearer(
 BearerToken = Annotated[str | None, Depends(bearer_scheme)]
 
 
-async def get_token_codec(request: Request) -> TokenCodec:
-    codec: TokenCodec = request.app.state.tokens
-    return codec
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer ...` header, as OAuth2PasswordBearer reads it."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token if scheme.lower() == "bearer" else None
 
 
-TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]
+async def subject_of(request: Request, token: str | None) -> Subject:
+    """The one way from a bearer token to the request's subject (cached per token)."""
+    return await AUTHENTICATOR.of(request).subject(token)
 
 
-def resolve_principal(database: DatabaseDep, codec: TokenCodec, token: str) -> Principal:
-    """The principal behind `token`, or a 401 that says the token does not hold."""
-    with database.read_session() as session:
-        try:
-            return principal_from_access_token(session, token, codec)
-        except InvalidTokenError as exc:
-            raise UnauthorizedError(
-                "The access token is invalid, expired or revoked. Sign in again.",
-                invalid_token=True,
-            ) from exc
+def person(subject: Subject) -> UserSubject:
+    """A signed-in person, or a 401: anonymous callers and API clients are not people."""
+    if isinstance(subject, UserSubject):
+        return subject
+    if isinstance(subject, ClientSubject):
+        raise UnauthorizedError(
+            "An API client's token cannot act for a person: sign in as one.", invalid_token=True
+        )
+    raise UnauthorizedError("Sign in first: this needs a bearer token.")
 
 
-async def _principal_of(request: Request, token: str) -> Principal:
-    """The principal behind `token` (a 401 when it does not hold).
-
-    A checked token is remembered for `VIEWER_CACHE_SECONDS` (a couple of seconds) and
-    forgotten at once when its person signs out, changes password or profile here; so
-    a disabled account or a sign-in revoked elsewhere stops working within seconds.
-    """
-    state = request.app.state
-    principals: TokenCache[Principal] = state.principals
-    return await principals.get_or_load(
-        token,
-        lambda: resolve_principal(state.db, state.tokens, token),
-        lambda principal: principal.user.id or 0,
-    )
+async def current_subject(request: Request, token: BearerToken) -> Subject:
+    return await subject_of(request, token)
 
 
-# Each of these reads the bearer token itself rather than through another dependency:
-# every level of dependencies costs on every request.
-
-
-async def optional_principal(request: Request, token: BearerToken) -> Principal | None:
-    """No token: an anonymous caller. A token that does not hold: 401, never anonymous."""
-    return None if token is None else await _principal_of(request, token)
-
-
-async def current_principal(request: Request, token: BearerToken) -> Principal:
-    if token is None:
-        raise UnauthorizedError("Sign in first: this needs a bearer token.")
-    return await _principal_of(request, token)
-
-
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
+async def signed_in(request: Request, token: BearerToken) -> UserSubject:
+    return person(await subject_of(request, token))
 
 
 async def current_user(request: Request, token: BearerToken) -> User:
-    return (await current_principal(request, token)).user
+    return person(await subject_of(request, token)).user
 
 
+async def current_admin(request: Request, token: BearerToken) -> User:
+    """The signed-in admin. No token or a bad one: 401; anyone else, API clients too: 403."""
+    subject = await subject_of(request, token)
+    if isinstance(subject, ClientSubject):
+        raise ForbiddenError("API clients cannot manage content.")
+    user = person(subject).user
+    if user.role != Role.ADMIN:
+        raise ForbiddenError("Only admins manage content.")
+    return user
+
+
+async def get_token_codec(request: Request) -> TokenCodec:
+    return TOKEN_CODEC.of(request)
+
+
+# Anyone: anonymous, a person or an API client (a token that does not hold is still a 401).
+SubjectDep = Annotated[Subject, Depends(current_subject)]
+# A signed-in person with their sign-in (logout, password changes).
+SignedInDep = Annotated[UserSubject, Depends(signed_in)]
+# A signed-in person's account.
 CurrentUserDep = Annotated[User, Depends(current_user)]
+# An administrator.
+AdminDep = Annotated[User, Depends(current_admin)]
+TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]

@@ -1,10 +1,11 @@
-"""Accounts and the refresh-token families that keep people signed in."""
+"""Who may call: accounts, the refresh-token families that keep people signed in, and
+clinic systems' API client credentials (made and revoked by the clinics package)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import JSON, DateTime, String
 from sqlmodel import Field, SQLModel
 
 from app.access.policy import Role
@@ -59,3 +60,21 @@ class RefreshToken(SQLModel, table=True):
     issued_at: datetime = timestamp_field()
     expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ApiClient(SQLModel, table=True):
+    """A clinic system's credentials: a public client id and a secret kept only as a hash."""
+
+    __tablename__ = "api_client"
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", nullable=False, index=True, ondelete="CASCADE")
+    client_id: str = Field(sa_type=String(64), unique=True, nullable=False)
+    secret_hash: str = Field(sa_type=String(255), nullable=False)
+    name: str = Field(sa_type=String(200), nullable=False)
+    scopes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+    created_at: datetime = timestamp_field()
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

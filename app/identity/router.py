@@ -9,15 +9,13 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Form, Request, Response, status
 
-from app.access.deps import RefreshesAccount
-from app.clinics import service as clinics
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import InvalidInputError, ProblemError, error_responses
 from app.core.jwt import TokenCodec, TokenType
-from app.core.ratelimit import RateLimiter, account_key, client_address
+from app.core.ratelimit import RATE_LIMITER, RateLimiter, account_key, client_address
 from app.core.schemas import NulFreeStr
 from app.identity import service
-from app.identity.deps import CurrentUserDep, PrincipalDep, TokenCodecDep
+from app.identity.deps import CurrentUserDep, SignedInDep, TokenCodecDep
 from app.identity.models import User
 from app.identity.passwords import MAX_LENGTH
 from app.identity.schemas import MeUpdate, PasswordChange, RegisterIn, TokenOut, UserOut
@@ -78,7 +76,7 @@ def _client_token(
     _limiter(request).hit(
         settings.login_rate_per_address, scope="client-ip", key=client_address(request)
     )
-    client = clinics.authenticate_client(session, client_id, client_secret)
+    client = service.authenticate_client(session, client_id, client_secret)
     if client is None:
         raise InvalidClientError("Unknown client or wrong secret.")
     granted = set(client.scopes)
@@ -96,8 +94,7 @@ def _client_token(
 
 
 def _limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    return limiter
+    return RATE_LIMITER.of(request)
 
 
 def _private(response: Response) -> None:
@@ -195,9 +192,8 @@ def issue_token(
     summary="Sign out: end this sign-in and every token issued to it",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401),
-    dependencies=[RefreshesAccount],
 )
-def logout(session: SessionDep, principal: PrincipalDep) -> Response:
+def logout(session: SessionDep, principal: SignedInDep) -> Response:
     service.revoke_family(session, principal.family_id, reason="logout")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -222,7 +218,6 @@ def get_me(user: CurrentUserDep, response: Response) -> User:
     summary="Change your display name",
     response_model=UserOut,
     responses=error_responses(401, 422),
-    dependencies=[RefreshesAccount],
 )
 def update_me(
     body: MeUpdate, session: SessionDep, user: CurrentUserDep, response: Response
@@ -238,9 +233,8 @@ def update_me(
     summary="Change your password; every other sign-in ends",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 422),
-    dependencies=[RefreshesAccount],
 )
-def change_password(body: PasswordChange, session: SessionDep, principal: PrincipalDep) -> Response:
+def change_password(body: PasswordChange, session: SessionDep, principal: SignedInDep) -> Response:
     service.change_password(
         session,
         service.fresh_user(session, principal.user),

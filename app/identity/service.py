@@ -8,6 +8,7 @@ racing requests can never both succeed.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,13 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.access.policy import Role
+from app.core.changes import PrincipalChanged, record
 from app.core.config import Settings
 from app.core.errors import ConflictError, InvalidInputError, ProblemError, UnauthorizedError
 from app.core.jwt import InvalidTokenError, TokenCodec, TokenType
 from app.core.models import utcnow
-from app.identity.models import RefreshFamily, RefreshToken, User
+from app.identity.models import ApiClient, RefreshFamily, RefreshToken, User
 from app.identity.passwords import hash_password, password_problems, verify_password
 from app.identity.schemas import MeUpdate, RegisterIn
+from app.identity.subject import UserSubject
 
 
 class InvalidGrantError(ProblemError):
@@ -48,14 +51,6 @@ class TokenPair:
     access_token: str
     expires_in: int
     refresh_token: str
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """A signed-in person, as an access token and the database agree."""
-
-    user: User
-    family_id: str
 
 
 def normalize_email(email: str) -> str:
@@ -127,6 +122,7 @@ def update_me(session: Session, user: User, changes: MeUpdate) -> User:
     user.updated_at = utcnow()
     session.add(user)
     session.flush()
+    record(session, PrincipalChanged(user_id=user.id))
     return user
 
 
@@ -226,11 +222,15 @@ def rotate_refresh_token(
 
 
 def revoke_family(session: Session, family_id: str, *, reason: str) -> None:
-    session.execute(
+    """End one sign-in: its refresh tokens and its access tokens stop working."""
+    ended = session.execute(
         update(RefreshFamily)
         .where(col(RefreshFamily.id) == family_id, col(RefreshFamily.revoked_at).is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason)
-    )
+        .returning(col(RefreshFamily.user_id))
+    ).first()
+    if ended is not None:
+        record(session, PrincipalChanged(user_id=ended[0]))
 
 
 def revoke_families(session: Session, *, user_id: int, reason: str, keep: str | None) -> None:
@@ -243,9 +243,10 @@ def revoke_families(session: Session, *, user_id: int, reason: str, keep: str | 
     session.execute(
         update(RefreshFamily).where(*conditions).values(revoked_at=utcnow(), revoked_reason=reason)
     )
+    record(session, PrincipalChanged(user_id=user_id))
 
 
-def load_principal(session: Session, *, user_id: int, family_id: str) -> Principal | None:
+def load_principal(session: Session, *, user_id: int, family_id: str) -> UserSubject | None:
     """The user behind a token, if the account is active and the sign-in not revoked."""
     row = session.exec(
         select(User, RefreshFamily)
@@ -257,12 +258,11 @@ def load_principal(session: Session, *, user_id: int, family_id: str) -> Princip
     user, family = row
     if user.disabled or family.revoked_at is not None:
         return None
-    return Principal(user=user, family_id=family.id)
+    return UserSubject(user=user, family_id=family.id)
 
 
-def principal_from_access_token(session: Session, token: str, codec: TokenCodec) -> Principal:
-    """Check an access token and that its account and sign-in are still good."""
-    claims = codec.decode(token, expected=TokenType.ACCESS)
+def principal_from_claims(session: Session, claims: dict[str, Any]) -> UserSubject:
+    """The person behind an access token's checked claims, if account and sign-in still hold."""
     family = claims.get("fam")
     try:
         user_id = int(claims["sub"])
@@ -274,3 +274,22 @@ def principal_from_access_token(session: Session, token: str, codec: TokenCodec)
     if principal is None:
         raise InvalidTokenError("account disabled or sign-in revoked")
     return principal
+
+
+# ---------------------------------------------------------------------------
+# API clients' credentials (made and revoked by the clinics package)
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def authenticate_client(session: Session, client_id: str, secret: str) -> ApiClient | None:
+    """The API client these credentials belong to, or None; the same work either way."""
+    client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
+    # Compare even when the id is unknown, so timing says nothing about which ids exist.
+    expected = client.secret_hash if client else secret_digest("unknown-client")
+    matches = hmac.compare_digest(expected, secret_digest(secret))
+    if client is None or not matches or client.revoked_at is not None:
+        return None
+    return client

@@ -45,6 +45,11 @@ class Enrollment(SQLModel, table=True):
     assigned_by_id: int | None = Field(
         default=None, foreign_key="user_account.id", ondelete="SET NULL"
     )
+    # The clinic that assigned it (None: the person enrolled themselves). Its staff
+    # id is shown to that clinic only.
+    assigned_clinic_id: int | None = Field(
+        default=None, foreign_key="clinic.id", ondelete="SET NULL"
+    )
 
 
 class StageChange(SQLModel, table=True):
@@ -63,6 +68,9 @@ class StageChange(SQLModel, table=True):
         default=None, foreign_key="user_account.id", ondelete="SET NULL"
     )
     note: str | None = Field(default=None, sa_type=String(500))
+    # The clinic whose clinician made the change: its staff and reason are shown to
+    # that clinic (and the person) only.
+    clinic_id: int | None = Field(default=None, foreign_key="clinic.id", ondelete="SET NULL")
     changed_at: datetime = timestamp_field()
 
 

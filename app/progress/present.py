@@ -9,14 +9,22 @@ from sqlmodel import Session
 
 from app.catalog.snapshot import CatalogSnapshot
 from app.progress import service
-from app.progress.models import StageChange
+from app.progress.models import StageChange, StageChangeReason
 from app.progress.schemas import EnrollmentDetail, SessionFeed, SessionOut
+from app.progress.scope import ProgramScope
 from app.progress.service import EnrollmentState
-from app.progress.sessions import EntryWithSlug, FeedPage, StoredSession, encode_cursor
+from app.progress.sessions.feed import FeedPage, encode_cursor
+from app.progress.sessions.write import EntryWithSlug, StoredSession
 
 
-def enrollment(state: EnrollmentState) -> dict[str, Any]:
+def enrollment(state: EnrollmentState, scope: ProgramScope) -> dict[str, Any]:
     enrollment, program = state.enrollment, state.program
+    # Who assigned it is the assigning clinic's business (and the person's).
+    assigned_by = (
+        enrollment.assigned_by_id
+        if scope.is_own or scope.shows_staff_of(enrollment.assigned_clinic_id)
+        else None
+    )
     stage = program.stage(enrollment.current_stage)
     return {
         "program": program.slug,
@@ -29,7 +37,7 @@ def enrollment(state: EnrollmentState) -> dict[str, Any]:
         "started_at": enrollment.started_at,
         "stage_started_at": enrollment.stage_started_at,
         "completed_at": enrollment.completed_at,
-        "assigned_by": enrollment.assigned_by_id,
+        "assigned_by": assigned_by,
     }
 
 
@@ -54,24 +62,30 @@ def evaluation(state: EnrollmentState) -> dict[str, Any] | None:
     }
 
 
-def detail(state: EnrollmentState, changes: list[StageChange]) -> EnrollmentDetail:
+def detail(
+    state: EnrollmentState, changes: list[StageChange], scope: ProgramScope
+) -> EnrollmentDetail:
     return EnrollmentDetail.model_validate(
         {
-            **enrollment(state),
+            **enrollment(state, scope),
             "evaluation": evaluation(state),
-            "history": [
-                {
-                    "from_stage": c.from_stage,
-                    "to_stage": c.to_stage,
-                    "reason": c.reason,
-                    "changed_by": c.changed_by_id,
-                    "note": c.note,
-                    "changed_at": c.changed_at,
-                }
-                for c in changes
-            ],
+            "history": [history_entry(change, scope) for change in changes],
         }
     )
+
+
+def history_entry(change: StageChange, scope: ProgramScope) -> dict[str, Any]:
+    """One stage change; a clinician's name and reason only for their own clinic's eyes."""
+    by_clinic = change.reason == StageChangeReason.CLINICIAN or change.clinic_id is not None
+    shown = scope.is_own or not by_clinic or scope.shows_staff_of(change.clinic_id)
+    return {
+        "from_stage": change.from_stage,
+        "to_stage": change.to_stage,
+        "reason": change.reason,
+        "changed_by": change.changed_by_id if shown else None,
+        "note": change.note if shown else None,
+        "changed_at": change.changed_at,
+    }
 
 
 def session_out(
@@ -102,9 +116,9 @@ def session_out(
     )
 
 
-def detail_of(session: Session, state: EnrollmentState) -> EnrollmentDetail:
+def detail_of(session: Session, state: EnrollmentState, scope: ProgramScope) -> EnrollmentDetail:
     assert state.enrollment.id is not None
-    return detail(state, service.history(session, state.enrollment.id))
+    return detail(state, service.history(session, state.enrollment.id), scope)
 
 
 def feed(page: FeedPage, snapshot: CatalogSnapshot) -> SessionFeed:

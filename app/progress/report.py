@@ -19,6 +19,7 @@ from app.core.errors import InvalidInputError
 from app.core.models import as_utc
 from app.progress.models import SessionEntry, SessionLog
 from app.progress.rules import days_at_stage
+from app.progress.scope import ProgramScope
 from app.progress.service import EnrollmentState, enrollment_states
 
 TREND_DAYS = 14
@@ -69,9 +70,16 @@ def streak(days_with_sessions: set[date], today: date) -> int:
 
 
 def progress_report(
-    session: Session, *, user_id: int, snapshot: CatalogSnapshot, now: datetime, zone: ZoneInfo
+    session: Session,
+    *,
+    user_id: int,
+    snapshot: CatalogSnapshot,
+    now: datetime,
+    zone: ZoneInfo,
+    scope: ProgramScope,
 ) -> list[dict[str, Any]]:
-    states = enrollment_states(session, user_id=user_id, snapshot=snapshot, now=now)
+    """Each program the reader may see: its stage, adherence, pain trend and streak."""
+    states = enrollment_states(session, user_id=user_id, snapshot=snapshot, now=now, scope=scope)
     program_ids = [state.enrollment.program_id for state in states]
     if not program_ids:
         return []

@@ -9,19 +9,20 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlmodel import Session
 
-from app.access.deps import RefreshesViewer, forget_viewer
-from app.access.viewer_cache import TokenCache
 from app.catalog.deps import CatalogDep
 from app.catalog.snapshot import CatalogSnapshot
+from app.core.changes import user_owner
 from app.core.db import Database
-from app.core.deps import ReadSessionDep, SessionDep
+from app.core.deps import DATABASE, ReadSessionDep, SessionDep
 from app.core.errors import NotFoundError, error_responses
 from app.core.json import JSONBytesResponse
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
 from app.core.schemas import Page, Slug
+from app.core.state import StateKey
+from app.core.token_cache import TokenCache
 from app.identity.deps import CurrentUserDep
-from app.progress import present, report, service, sessions
+from app.progress import present, report, service
 from app.progress.models import SessionLog
 from app.progress.schemas import (
     EnrollmentCreate,
@@ -35,8 +36,13 @@ from app.progress.schemas import (
     SyncItem,
     SyncOut,
 )
+from app.progress.scope import OWN
+from app.progress.sessions import feed, sync, write
 
 router = APIRouter(prefix="/v1/me")
+# Progress screens are refreshed in bursts: a report is kept for a couple of seconds and
+# forgotten at once when the person's standing changes (`app.core.changes`).
+PROGRESS_REPORTS = StateKey[TokenCache[bytes]]("progress_reports")
 
 ProgramPath = Annotated[Slug, Path(description="The program's slug.")]
 SessionIdPath = Annotated[UUID, Path(description="The client-generated UUID of the session.")]
@@ -76,7 +82,6 @@ class EnrollmentPage(Page[EnrollmentOut]):
         201: {"description": "Created", "links": ENROLLMENT_LINKS},
         **error_responses(401, 404, 409, 422),
     },
-    dependencies=[RefreshesViewer],
 )
 def enroll(
     body: EnrollmentCreate,
@@ -91,7 +96,7 @@ def enroll(
     service.enroll(session, user_id=user.id, program=program, now=now)
     state = service.enrollment_state(session, user_id=user.id, program=program, now=now)
     response.headers["Location"] = f"/v1/me/enrollments/{program.slug}"
-    return present.detail_of(session, state)
+    return present.detail_of(session, state, OWN)
 
 
 @router.get(
@@ -110,9 +115,11 @@ def list_enrollments(
     response: Response,
 ) -> dict[str, Any]:
     assert user.id is not None
-    states = service.enrollment_states(session, user_id=user.id, snapshot=snapshot, now=utcnow())
+    states = service.enrollment_states(
+        session, user_id=user.id, snapshot=snapshot, now=utcnow(), scope=OWN
+    )
     response.headers["Cache-Control"] = PRIVATE
-    return envelope([present.enrollment(s) for s in page.slice(states)], len(states), page)
+    return envelope([present.enrollment(s, OWN) for s in page.slice(states)], len(states), page)
 
 
 @router.get(
@@ -134,7 +141,7 @@ def get_enrollment(
     entry = service.program_for_person(session, snapshot, program, user_id=user.id)
     state = service.enrollment_state(session, user_id=user.id, program=entry, now=utcnow())
     response.headers["Cache-Control"] = PRIVATE
-    return present.detail_of(session, state)
+    return present.detail_of(session, state, OWN)
 
 
 @router.delete(
@@ -144,7 +151,6 @@ def get_enrollment(
     summary="Stop following a program (your logged sessions are kept)",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 404, 422),
-    dependencies=[RefreshesViewer],
 )
 def leave_program(
     program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
@@ -162,7 +168,6 @@ def leave_program(
     summary="Move to the next stage when every criterion is met (409 lists what is not)",
     response_model=EnrollmentDetail,
     responses=error_responses(401, 404, 409, 422),
-    dependencies=[RefreshesViewer],
 )
 def advance(
     program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
@@ -170,7 +175,7 @@ def advance(
     assert user.id is not None
     entry = service.program_for_person(session, snapshot, program, user_id=user.id)
     state = service.advance(session, user_id=user.id, program=entry, now=utcnow())
-    return present.detail_of(session, state)
+    return present.detail_of(session, state, OWN)
 
 
 # ---------------------------------------------------------------------------
@@ -200,8 +205,8 @@ async def put_session(
     assert user_id is not None
 
     # The hottest write: stored and encoded in a single worker-thread hop.
-    def write(session: Session) -> tuple[sessions.Outcome, bytes]:
-        written = sessions.put_session(
+    def put(session: Session) -> tuple[write.Outcome, bytes]:
+        written = write.put_session(
             session,
             user_id=user_id,
             session_id=session_id,
@@ -212,11 +217,8 @@ async def put_session(
         stored = present.session_out(written.log, written.entries, snapshot)
         return written.outcome, stored.model_dump_json().encode()
 
-    database: Database = request.app.state.db
-    outcome, encoded = await database.write(write)
-    # As `RefreshesViewer` does, without a dependency with an exit on the hottest write.
-    forget_viewer(request, user_id)
-    if outcome is sessions.Outcome.CREATED:
+    outcome, encoded = await DATABASE.of(request).write(put)
+    if outcome is write.Outcome.CREATED:
         location = {"Location": f"/v1/me/sessions/{session_id}"}
         return JSONBytesResponse(encoded, status_code=status.HTTP_201_CREATED, headers=location)
     return JSONBytesResponse(encoded)
@@ -229,7 +231,6 @@ async def put_session(
     summary="Log up to 100 sessions at once; each gets its own result",
     response_model=SyncOut,
     responses=error_responses(401, 422),
-    dependencies=[RefreshesViewer],
 )
 def sync_sessions(
     body: SyncIn, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
@@ -238,7 +239,7 @@ def sync_sessions(
     never stops the others."""
     assert user.id is not None
     items = [item.model_dump() if isinstance(item, SyncItem) else item for item in body.sessions]
-    results = sessions.sync_sessions(
+    results = sync.sync_sessions(
         session, user_id=user.id, items=items, snapshot=snapshot, now=utcnow()
     )
     return SyncOut.model_validate(
@@ -275,11 +276,12 @@ def list_session_changes(
     program_id = None
     if program is not None:
         program_id = service.program_for_person(session, snapshot, program, user_id=user.id).id
-    page = sessions.changes_since(
+    page = feed.changes_since(
         session,
         user_id=user.id,
-        since=sessions.decode_cursor(since),
+        since=feed.decode_cursor(since),
         program_id=program_id,
+        scope=OWN,
         limit=limit,
     )
     response.headers["Cache-Control"] = PRIVATE
@@ -305,7 +307,7 @@ def get_session(
     if log is None or log.user_id != user.id or log.deleted_at is not None:
         raise NotFoundError("No such session.")
     response.headers["Cache-Control"] = PRIVATE
-    return present.session_out(log, sessions.entries_of(session, [log.id])[log.id], snapshot)
+    return present.session_out(log, feed.entries_of(session, [log.id])[log.id], snapshot)
 
 
 @router.delete(
@@ -315,13 +317,12 @@ def get_session(
     summary="Delete one of your sessions",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 404, 422),
-    dependencies=[RefreshesViewer],
 )
 def delete_session(
     session_id: SessionIdPath, session: SessionDep, user: CurrentUserDep
 ) -> Response:
     assert user.id is not None
-    sessions.delete_session(session, user_id=user.id, session_id=session_id, now=utcnow())
+    write.delete_session(session, user_id=user.id, session_id=session_id, now=utcnow())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -348,13 +349,10 @@ async def get_progress(
 ) -> Response:
     assert user.id is not None
     zone = report.parse_zone(tz)
-    # Progress screens are refreshed in bursts: a report is kept for a couple of seconds
-    # and forgotten at once when the person logs, advances or is moved by a clinician.
-    reports: TokenCache[bytes] = request.app.state.progress_reports
     key = f"{user.id}|{snapshot.version}|{tz}"
-    db, user_id = request.app.state.db, user.id
-    body = await reports.get_or_load(
-        key, lambda: _progress_body(db, user_id, snapshot, tz, zone), lambda _: user_id
+    db, user_id = DATABASE.of(request), user.id
+    body = await PROGRESS_REPORTS.of(request).get_or_load(
+        key, lambda: _progress_body(db, user_id, snapshot, tz, zone), lambda _: user_owner(user_id)
     )
     return JSONBytesResponse(body, headers={"Cache-Control": PRIVATE})
 
@@ -365,7 +363,7 @@ def _progress_body(
     now = utcnow()
     with db.read_session() as session:
         programs = report.progress_report(
-            session, user_id=user_id, snapshot=snapshot, now=now, zone=zone
+            session, user_id=user_id, snapshot=snapshot, now=now, zone=zone, scope=OWN
         )
     progress = ProgressOut.model_validate({"programs": programs, "as_of": now, "timezone": tz})
     return progress.model_dump_json().encode()

@@ -19,7 +19,8 @@ from sqlmodel import Session, col, select
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry, StageEntry
 from app.clinics.events import emit
 from app.clinics.models import EventType
-from app.core.errors import ConflictError, NotFoundError
+from app.core.changes import StandingChanged, record
+from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.core.models import as_utc
 from app.progress.models import (
     Enrollment,
@@ -30,6 +31,7 @@ from app.progress.models import (
     StageChangeReason,
 )
 from app.progress.rules import PAIN_WINDOW, AdvanceRule, Evaluation, StageFacts, evaluate
+from app.progress.scope import OWN, ProgramScope
 
 
 class AdvanceRefusedError(ConflictError):
@@ -84,19 +86,26 @@ def follows(session: Session, *, user_id: int, program_id: int) -> bool:
 # Enrollments
 
 
+@dataclass(frozen=True, slots=True)
+class ClinicAct:
+    """A clinic acting on a patient's programs: by one of its clinicians, or by its
+    API client (`user_id` None)."""
+
+    clinic_id: int
+    user_id: int | None
+
+
 def enroll(
     session: Session,
     *,
     user_id: int,
     program: ProgramEntry,
     now: datetime,
-    assigned_by: int | None = None,
-    by_clinic: bool = False,
+    by_clinic: ClinicAct | None = None,
 ) -> Enrollment:
     """Start `program` at stage 1; enrolling twice is a conflict the database decides.
 
-    `by_clinic`: a clinic assigned it (`assigned_by` is its clinician, or None for
-    one of its API clients); otherwise the person enrolled themselves.
+    `by_clinic`: a clinic assigned it; otherwise the person enrolled themselves.
     """
     enrollment = Enrollment(
         user_id=user_id,
@@ -104,7 +113,8 @@ def enroll(
         current_stage=1,
         started_at=now,
         stage_started_at=now,
-        assigned_by_id=assigned_by,
+        assigned_by_id=by_clinic.user_id if by_clinic else None,
+        assigned_clinic_id=by_clinic.clinic_id if by_clinic else None,
     )
     try:
         with session.begin_nested():
@@ -118,18 +128,22 @@ def enroll(
             from_stage=None,
             to_stage=1,
             reason=StageChangeReason.ENROLLED,
-            changed_by_id=assigned_by if by_clinic else user_id,
+            changed_by_id=by_clinic.user_id if by_clinic else user_id,
+            clinic_id=by_clinic.clinic_id if by_clinic else None,
             changed_at=now,
         )
     )
     session.flush()
+    record(session, StandingChanged(user_id))
     return enrollment
 
 
-def list_enrollments(session: Session, user_id: int) -> list[Enrollment]:
+def list_enrollments(session: Session, user_id: int, *, scope: ProgramScope) -> list[Enrollment]:
     return list(
         session.exec(
-            select(Enrollment).where(Enrollment.user_id == user_id).order_by(col(Enrollment.id))
+            select(Enrollment)
+            .where(Enrollment.user_id == user_id, scope.rows(col(Enrollment.program_id)))
+            .order_by(col(Enrollment.id))
         )
     )
 
@@ -152,6 +166,7 @@ def leave(session: Session, *, user_id: int, program: ProgramEntry) -> None:
     """Stop following a program. Logged sessions are kept; enrolling again starts at stage 1."""
     enrollment = get_enrollment(session, user_id=user_id, program=program)
     session.execute(delete(Enrollment).where(col(Enrollment.id) == enrollment.id))
+    record(session, StandingChanged(user_id))
 
 
 def history(session: Session, enrollment_id: int) -> list[StageChange]:
@@ -289,19 +304,30 @@ def _latest_ratings(
 
 
 def enrollment_states(
-    session: Session, *, user_id: int, snapshot: CatalogSnapshot, now: datetime
+    session: Session,
+    *,
+    user_id: int,
+    snapshot: CatalogSnapshot,
+    now: datetime,
+    scope: ProgramScope,
 ) -> list[EnrollmentState]:
-    """Every enrollment of a person with the evaluation of its current stage."""
-    return states_of(list_enrollments(session, user_id), session, snapshot=snapshot, now=now)
+    """Every enrollment of a person the reader may see, with its current stage's evaluation."""
+    enrollments = list_enrollments(session, user_id, scope=scope)
+    return states_of(enrollments, session, snapshot=snapshot, now=now)
 
 
 def enrollment_states_of_people(
-    session: Session, *, user_ids: list[int], snapshot: CatalogSnapshot, now: datetime
+    session: Session,
+    *,
+    user_ids: list[int],
+    snapshot: CatalogSnapshot,
+    now: datetime,
+    scope: ProgramScope,
 ) -> dict[int, list[EnrollmentState]]:
     """The same for several people at once (a clinic's patients): no query per person."""
     enrollments = session.exec(
         select(Enrollment)
-        .where(col(Enrollment.user_id).in_(user_ids))
+        .where(col(Enrollment.user_id).in_(user_ids), scope.rows(col(Enrollment.program_id)))
         .order_by(col(Enrollment.user_id), col(Enrollment.id))
     ).all()
     by_person: dict[int, list[EnrollmentState]] = {user_id: [] for user_id in user_ids}
@@ -401,33 +427,96 @@ def advance(
     ).first()
     if moved is None:
         raise ConflictError("The stage changed while this request was running; look again.")
+    _record_move(
+        session,
+        enrollment,
+        program,
+        from_stage=from_stage,
+        to_stage=from_stage if last else from_stage + 1,
+        reason=StageChangeReason.COMPLETED if last else StageChangeReason.RULE,
+        now=now,
+    )
+    session.refresh(enrollment)
+    return enrollment_state(session, user_id=user_id, program=program, now=now)
+
+
+def set_stage(
+    session: Session,
+    *,
+    user_id: int,
+    program: ProgramEntry,
+    stage: int,
+    by: ClinicAct,
+    reason: str,
+    now: datetime,
+) -> Enrollment:
+    """A clinician's override of the rule: recorded in the history, and the lock follows."""
+    if program.stage(stage) is None:
+        raise InvalidInputError.for_field(
+            "body.stage", f"'{program.slug}' has stages 1 to {len(program.stages)}."
+        )
+    enrollment = get_enrollment(session, user_id=user_id, program=program, for_update=True)
+    from_stage = enrollment.current_stage
+    enrollment.current_stage = stage
+    enrollment.stage_started_at = now
+    enrollment.completed_at = None
+    session.add(enrollment)
+    _record_move(
+        session,
+        enrollment,
+        program,
+        from_stage=from_stage,
+        to_stage=stage,
+        reason=StageChangeReason.CLINICIAN,
+        now=now,
+        by=by,
+        note=reason,
+    )
+    return enrollment
+
+
+def _record_move(
+    session: Session,
+    enrollment: Enrollment,
+    program: ProgramEntry,
+    *,
+    from_stage: int,
+    to_stage: int,
+    reason: StageChangeReason,
+    now: datetime,
+    by: ClinicAct | None = None,
+    note: str | None = None,
+) -> None:
+    """The history entry, the `stage.advanced` event and the change record of any move."""
     assert enrollment.id is not None
     session.add(
         StageChange(
             enrollment_id=enrollment.id,
             from_stage=from_stage,
-            to_stage=from_stage if last else from_stage + 1,
-            reason=StageChangeReason.COMPLETED if last else StageChangeReason.RULE,
+            to_stage=to_stage,
+            reason=reason,
+            changed_by_id=by.user_id if by else None,
+            clinic_id=by.clinic_id if by else None,
+            note=note,
             changed_at=now,
         )
     )
     session.flush()
-    session.refresh(enrollment)
     emit(
         session,
-        patient_id=user_id,
+        patient_id=enrollment.user_id,
         event_type=EventType.STAGE_ADVANCED,
         data={
             "program": program.slug,
             "from_stage": from_stage,
-            "to_stage": from_stage if last else from_stage + 1,
-            "completed": last,
-            "by": "rule",
+            "to_stage": to_stage,
+            "completed": reason == StageChangeReason.COMPLETED,
+            "by": "clinician" if by else "rule",
         },
         clinic_id=program.clinic_id,  # a clinic's own program: news for that clinic only
         now=now,
     )
-    return enrollment_state(session, user_id=user_id, program=program, now=now)
+    record(session, StandingChanged(enrollment.user_id))
 
 
 # ---------------------------------------------------------------------------
@@ -440,7 +529,8 @@ def viewer_progress(
     """Stage reached per program, and what remains before the next one (for lock hints)."""
     stages: dict[int, int] = {}
     hints: dict[int, str] = {}
-    for state in enrollment_states(session, user_id=user_id, snapshot=snapshot, now=now):
+    states = enrollment_states(session, user_id=user_id, snapshot=snapshot, now=now, scope=OWN)
+    for state in states:
         program_id = state.enrollment.program_id
         stages[program_id] = state.enrollment.current_stage
         if state.evaluation is not None:

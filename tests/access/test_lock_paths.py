@@ -10,9 +10,9 @@ from pydantic import TypeAdapter
 from sqlmodel import select
 
 from app.access.policy import Role
+from app.authoring.content import apply_content
 from app.catalog.models import Program
 from app.catalog.schemas import ContentBundle, ExerciseOut
-from app.catalog.service import apply_content
 from app.core.db import Database
 from app.progress.models import Enrollment
 from tests.catalog.conftest import PREMIUM_KEYS, exercises_in_program

@@ -9,10 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from app.authoring.content import apply_content
 from app.catalog.schemas import ContentBundle
-from app.catalog.service import apply_content
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.deps import MEDIA_SIGNER
 from app.core.media import MediaSigner
 from tests.conftest import Person
 from tests.factories import exercise
@@ -35,8 +36,7 @@ def media_files(settings: Settings, database: Database) -> None:
 
 
 def signer(client: TestClient) -> MediaSigner:
-    media: MediaSigner = client.app.state.media  # type: ignore[attr-defined]
-    return media
+    return MEDIA_SIGNER.of_app(client.app)
 
 
 def video_link(client: TestClient, member: Person) -> str:

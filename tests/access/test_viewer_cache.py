@@ -10,11 +10,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 from sqlmodel import col
 
-from app.access.viewer_cache import TokenCache
+from app.catalog.deps import VIEWERS
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.token_cache import TokenCache
+from app.identity.auth import AUTHENTICATOR
 from app.identity.models import User
 from app.main import create_app
+from app.progress.viewer import Viewers
 from tests.conftest import Person, sign_in
 from tests.progress.conftest import enroll
 
@@ -80,7 +83,11 @@ def test_a_disabled_account_is_refused_once_the_cache_expires(
 ) -> None:
     now = [0.0]
     app = create_app(settings.model_copy(update={"viewer_cache_seconds": 2}), database=database)
-    app.state.viewers = TokenCache(2, clock=lambda: now[0])
+    # Both memories of the token (who it is, what they may see) on a clock the test moves.
+    AUTHENTICATOR.of_app(app).remembered = TokenCache(2, clock=lambda: now[0])
+    viewers = VIEWERS.of_app(app)
+    assert isinstance(viewers, Viewers)
+    viewers.cache = TokenCache(2, clock=lambda: now[0])
     with TestClient(app) as client:
         path = f"/v1/programs/{PROGRAM}"
         assert client.get(path, headers=member.headers).status_code == 200
@@ -93,10 +100,10 @@ def test_a_disabled_account_is_refused_once_the_cache_expires(
 def test_the_cache_forgets_a_person_and_expires() -> None:
     now = [100.0]
     cache: TokenCache[str] = TokenCache(2, clock=lambda: now[0])
-    cache.put("token-a", 1, "viewer of 1")
-    cache.put("token-b", 2, "viewer of 2")
+    cache.put("token-a", "user:1", "viewer of 1")
+    cache.put("token-b", "user:2", "viewer of 2")
     assert cache.get("token-a") == "viewer of 1"
-    cache.forget_user(1)
+    cache.forget_owner("user:1")
     assert cache.get("token-a") is None
     assert cache.get("token-b") == "viewer of 2"
     now[0] = 102.5
@@ -105,7 +112,7 @@ def test_the_cache_forgets_a_person_and_expires() -> None:
 
 def test_a_zero_lifetime_caches_nothing() -> None:
     cache: TokenCache[str] = TokenCache(0)
-    cache.put("token", 1, "viewer")
+    cache.put("token", "user:1", "viewer")
     assert cache.get("token") is None
 
 
@@ -119,7 +126,7 @@ def test_concurrent_misses_of_one_token_share_a_single_load() -> None:
 
     async def burst() -> list[str]:
         return await asyncio.gather(
-            *(cache.get_or_load("token", load, lambda _: 7) for _ in range(8))
+            *(cache.get_or_load("token", load, lambda _: "user:7") for _ in range(8))
         )
 
     assert asyncio.run(burst()) == ["viewer"] * 8
@@ -138,13 +145,13 @@ def test_a_load_that_began_before_the_person_changed_is_not_kept() -> None:
         return next(answers)
 
     async def scenario() -> tuple[str, str, str]:
-        early = asyncio.ensure_future(cache.get_or_load("token", load, lambda _: 7))
+        early = asyncio.ensure_future(cache.get_or_load("token", load, lambda _: "user:7"))
         await asyncio.to_thread(loading.wait, 5)
-        cache.forget_user(7)  # the person logged a session meanwhile
+        cache.forget_owner("user:7")  # the person logged a session meanwhile
         release.set()
         first = await early
-        second = await cache.get_or_load("token", load, lambda _: 7)
-        third = await cache.get_or_load("token", load, lambda _: 7)
+        second = await cache.get_or_load("token", load, lambda _: "user:7")
+        third = await cache.get_or_load("token", load, lambda _: "user:7")
         return first, second, third
 
     first, second, third = asyncio.run(scenario())

@@ -6,8 +6,8 @@ import time
 
 from fastapi.testclient import TestClient
 
+from app.authoring.content import apply_content
 from app.catalog.schemas import ContentBundle
-from app.catalog.service import apply_content
 from app.core.config import Settings
 from app.core.db import Database
 from app.main import create_app

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from app.authoring.report import ContentReport
 from app.catalog.schemas import ConditionDetail, ConditionPage
-from app.catalog.service import ContentReport
 
 pytestmark = pytest.mark.usefixtures("seeded")
 

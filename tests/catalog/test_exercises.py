@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
+from app.authoring.report import ContentReport
 from app.catalog.schemas import ExerciseOut, ExercisePage
-from app.catalog.service import ContentReport
 from tests.catalog.conftest import PREMIUM_KEYS
 
 pytestmark = pytest.mark.usefixtures("seeded")

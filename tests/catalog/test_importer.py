@@ -16,7 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
-from app.catalog.importer import (
+from app.authoring.content import apply_content
+from app.authoring.importer import (
     SOURCE,
     ImportReport,
     LibraryImportError,
@@ -24,9 +25,10 @@ from app.catalog.importer import (
     parse_records,
     to_exercise_values,
 )
+from app.authoring.report import ContentError
+from app.catalog.loading import read_content_version
 from app.catalog.models import Exercise, StageExercise
 from app.catalog.schemas import ContentBundle
-from app.catalog.service import ContentError, apply_content, read_content_version
 from app.core.config import PROJECT_ROOT
 from app.core.db import Database
 from app.core.schemas import SLUG_PATTERN

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.access.policy import Role
+from app.authoring.content import apply_content
 from app.catalog.response_cache import catalogue_etag_parts
 from app.catalog.schemas import ContentBundle
-from app.catalog.service import apply_content
 from app.core.db import Database
 from tests.conftest import Person, PersonFactory
 from tests.factories import exercise

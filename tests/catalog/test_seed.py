@@ -10,10 +10,12 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
+from app.authoring.content import apply_content
+from app.authoring.report import ContentError, ContentReport
+from app.authoring.seed import read_content_dir
+from app.catalog.loading import read_content_version
 from app.catalog.models import Exercise, Program, Stage, StageExercise
 from app.catalog.schemas import ContentBundle
-from app.catalog.seed import read_content_dir
-from app.catalog.service import ContentError, ContentReport, apply_content, read_content_version
 from app.core.db import Database
 from tests.factories import condition, exercise, program
 

@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from app.catalog.service import apply_content
+from app.authoring.content import apply_content
+from app.catalog.deps import CATALOG
 from app.core.db import Database
 from tests.factories import sized_catalogue
 
@@ -39,7 +40,7 @@ def load(database: Database, size: int) -> None:
 
 def statements_for(client: TestClient, database: Database, path: str) -> int:
     """Statements one cold request runs (the snapshot is rebuilt for it)."""
-    client.app.state.catalog.invalidate()  # type: ignore[attr-defined]
+    CATALOG.of_app(client.app).invalidate()
     with counting_statements(database) as statements:
         response = client.get(path)
     assert response.status_code == 200, response.text

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from app.admin.models import AuditEntry
+from app.authoring.models import AuditEntry
 from app.clinics.models import WebhookDelivery
 from app.core.config import Settings
 from app.core.db import Database

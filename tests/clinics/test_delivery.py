@@ -20,11 +20,11 @@ from fastapi.testclient import TestClient
 
 from app.clinics.delivery import DeliverySettings, WebhookWorker, backoff
 from app.clinics.models import WebhookSubscription
-from app.clinics.webhooks import SecretBox
+from app.clinics.webhooks import SECRET_BOX
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.models import utcnow
-from app.main import create_app
+from app.main import WEBHOOK_WORKER, create_app
 from tests.clinics.conftest import ClinicSetup, LinkedPatientFactory
 from tests.clinics.receiver import Received, Receiver
 
@@ -103,7 +103,7 @@ def make_worker(
     ) -> WebhookWorker:
         http = httpx.Client(timeout=private_settings.webhook_timeout_seconds)
         http_clients.append(http)
-        box: SecretBox = client.app.state.webhook_box  # type: ignore[attr-defined]
+        box = SECRET_BOX.of_app(client.app)
         return WebhookWorker(
             database,
             box,
@@ -123,8 +123,7 @@ def make_worker(
 
 
 def app_worker(client: TestClient) -> WebhookWorker:
-    worker: WebhookWorker = client.app.state.webhook_worker  # type: ignore[attr-defined]
-    return worker
+    return WEBHOOK_WORKER.of_app(client.app)
 
 
 # ---------------------------------------------------------------------------
@@ -493,7 +492,7 @@ def test_a_malformed_target_fails_its_own_delivery_without_stopping_the_others(
     database: Database,
 ) -> None:
     # Stored directly: this is about the worker, whatever the subscription check accepts.
-    box: SecretBox = client.app.state.webhook_box  # type: ignore[attr-defined]
+    box = SECRET_BOX.of_app(client.app)
     with database.write_session() as session:
         bad = WebhookSubscription(
             clinic_id=clinic.id,

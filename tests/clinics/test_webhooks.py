@@ -10,14 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, func, select
 
+from app.catalog.deps import CATALOG
 from app.clinics.events import emit
 from app.clinics.models import EventType, WebhookDelivery, WebhookSubscription
-from app.clinics.webhooks import SecretBox
+from app.clinics.webhooks import SECRET_BOX
 from app.core.db import Database
 from app.core.models import utcnow
-from app.progress import sessions
 from app.progress.models import SessionLog
 from app.progress.schemas import SessionIn
+from app.progress.sessions import write
 from tests.clinics.conftest import (
     ClinicFactory,
     ClinicSetup,
@@ -138,7 +139,7 @@ def test_creating_a_subscription_shows_the_secret_once_and_stores_it_encrypted(
         assert stored is not None
         assert secret not in stored.secret_encrypted
         # Encrypted, not hashed: the worker must be able to sign with it.
-        box: SecretBox = client.app.state.webhook_box  # type: ignore[attr-defined]
+        box = SECRET_BOX.of_app(client.app)
         assert box.open(stored.secret_encrypted) == secret
 
 
@@ -461,6 +462,7 @@ def test_a_clinician_stage_override_queues_stage_advanced(
         "program": PROGRAM,
         "from_stage": 1,
         "to_stage": 3,
+        "completed": False,
         "by": "clinician",
     }
 
@@ -552,13 +554,13 @@ def test_an_event_of_a_rolled_back_change_is_not_queued(
 ) -> None:
     """The session and its events are one transaction: if it rolls back, so do they."""
     subscribe(client, clinic)
-    snapshot = client.app.state.catalog.refresh()  # type: ignore[attr-defined]
+    snapshot = CATALOG.of_app(client.app).refresh()
     body = SessionIn.model_validate(session_body(PROGRAM, 1, level1(client), pain=8))
     session_id = uuid.uuid4()
 
     def put_then_crash() -> None:
         with database.write_session() as session:
-            outcome = sessions.put_session(
+            outcome = write.put_session(
                 session,
                 user_id=enrolled_patient.id,
                 session_id=session_id,
@@ -566,7 +568,7 @@ def test_an_event_of_a_rolled_back_change_is_not_queued(
                 snapshot=snapshot,
                 now=utcnow(),
             ).outcome
-            assert outcome is sessions.Outcome.CREATED
+            assert outcome is write.Outcome.CREATED
             # The events are there inside the transaction...
             assert session.exec(select(func.count()).select_from(WebhookDelivery)).one() == 2
             raise CrashError

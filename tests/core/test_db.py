@@ -13,8 +13,9 @@ from anyio import CapacityLimiter, to_thread
 from sqlalchemy import text
 from sqlmodel import select
 
+from app.authoring.content import bump_content_version
+from app.catalog.loading import read_content_version
 from app.catalog.models import ContentVersion
-from app.catalog.service import bump_content_version, read_content_version
 from app.core import db
 from app.core.db import Database, create_db_engine
 

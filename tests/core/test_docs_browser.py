@@ -18,8 +18,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from app.authoring.content import apply_content
 from app.catalog.schemas import ContentBundle
-from app.catalog.service import apply_content
 from app.core.config import PROJECT_ROOT, Environment, Settings
 from app.core.db import Database
 from app.core.migrations import upgrade_to_head

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlmodel import Session
 
+from app.authoring.content import bump_content_version
+from app.catalog.loading import read_content_version
 from app.catalog.models import ContentVersion
-from app.catalog.service import bump_content_version, read_content_version
 from app.core.db import Database
 from app.core.errors import NotFoundError
 

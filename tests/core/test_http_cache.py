@@ -6,9 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from app.authoring.content import apply_content
 from app.catalog.models import Program
 from app.catalog.schemas import ContentBundle
-from app.catalog.service import apply_content
 from app.core.db import Database
 from app.progress.models import Enrollment
 from tests.conftest import Person

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.catalog.service import ContentReport
+from app.authoring.report import ContentReport
 from app.core.config import Settings
 from app.core.db import Database
 from app.main import create_app

@@ -13,6 +13,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from app.core.config import Settings
+from app.core.deps import DATABASE
 from app.main import create_app
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -23,7 +24,7 @@ DOCUMENT_URI = "urn:rehab-api:openapi"
 def spec(settings: Settings) -> Iterator[dict[str, Any]]:
     app = create_app(settings)
     yield app.openapi()
-    app.state.db.dispose()
+    DATABASE.of_app(app).dispose()
 
 
 def operations(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

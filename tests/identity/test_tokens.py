@@ -24,6 +24,7 @@ from jose import jwt
 
 from app.core.db import Database
 from app.core.jwt import InvalidTokenError, TokenCodec, TokenType
+from app.identity.deps import TOKEN_CODEC
 from app.identity.models import User
 from tests.conftest import Person, PersonFactory
 
@@ -36,8 +37,7 @@ OTHER_SECRET = b"another-secret-that-is-long-enough-" + b"y" * 16
 
 
 def codec_of(client: TestClient) -> TokenCodec:
-    codec: TokenCodec = client.app.state.tokens  # type: ignore[attr-defined]
-    return codec
+    return TOKEN_CODEC.of_app(client.app)
 
 
 def b64url(data: bytes) -> str:

@@ -21,13 +21,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.catalog.cache import CatalogCache
+from app.authoring.content import apply_content
+from app.catalog.deps import CATALOG
 from app.catalog.schemas import ContentBundle
-from app.catalog.service import apply_content
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.core.db import Database
 from app.core.errors import ProblemError
-from app.progress import service, sessions
+from app.progress import service
 from app.progress.models import (
     Enrollment,
     SessionEntry,
@@ -37,6 +37,7 @@ from app.progress.models import (
     StageChangeReason,
 )
 from app.progress.schemas import EntryIn, Rating, SessionIn
+from app.progress.sessions import write
 from tests.conftest import Person
 from tests.factories import condition, exercise, program
 
@@ -88,7 +89,7 @@ def tiny_catalogue(database: Database, client: TestClient) -> CatalogSnapshot:
         apply_content(session, bundle)
     app = client.app
     assert isinstance(app, FastAPI)
-    cache: CatalogCache = app.state.catalog
+    cache = CATALOG.of_app(app)
     return cache.refresh()
 
 
@@ -137,8 +138,8 @@ class TestSameSessionFromManyDevices:
         session_id = uuid.uuid4()
         the_body = body()
 
-        def put(session: Session) -> sessions.Outcome:
-            return sessions.put_session(
+        def put(session: Session) -> write.Outcome:
+            return write.put_session(
                 session,
                 user_id=member.id,
                 session_id=session_id,
@@ -151,9 +152,9 @@ class TestSameSessionFromManyDevices:
 
         refusals = [o for o in outcomes if isinstance(o, ProblemError)]
         assert refusals == [], [r.detail for r in refusals]
-        assert all(isinstance(o, sessions.Outcome) for o in outcomes)
+        assert all(isinstance(o, write.Outcome) for o in outcomes)
         # One device made it; every other one found it there (replaced or unchanged).
-        assert outcomes.count(sessions.Outcome.CREATED) == 1
+        assert outcomes.count(write.Outcome.CREATED) == 1
         with database.read_session() as session:
             logs = list(session.exec(select(SessionLog).where(SessionLog.id == str(session_id))))
             entries = list(
@@ -183,7 +184,7 @@ class TestAdvanceRace:
         enroll(database, member, tiny, days_ago=10)
         for days_ago in (3, 2, 1):
             with database.write_session() as session:
-                sessions.put_session(
+                write.put_session(
                     session,
                     user_id=member.id,
                     session_id=uuid.uuid4(),
@@ -263,12 +264,12 @@ class TestManySessionsOfOnePerson:
         enroll(database, member, tiny)
         per_worker = 5
 
-        def put_several() -> list[sessions.Outcome]:
+        def put_several() -> list[write.Outcome]:
             # Each session in its own transaction, as separate requests would be.
-            outcomes: list[sessions.Outcome] = []
+            outcomes: list[write.Outcome] = []
             for _ in range(per_worker):
                 with database.write_session() as session:
-                    outcome = sessions.put_session(
+                    outcome = write.put_session(
                         session,
                         user_id=member.id,
                         session_id=uuid.uuid4(),
@@ -285,7 +286,7 @@ class TestManySessionsOfOnePerson:
         assert refusals == [], [r.detail for r in refusals]
         flat = [o for r in results if not isinstance(r, ProblemError) for o in r]
         total = WORKERS * per_worker
-        assert flat == [sessions.Outcome.CREATED] * total
+        assert flat == [write.Outcome.CREATED] * total
         with database.read_session() as session:
             seqs = list(session.exec(select(SessionLog.seq).where(SessionLog.user_id == member.id)))
             entries = session.exec(

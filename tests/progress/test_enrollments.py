@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from app.catalog.service import ContentReport
+from app.authoring.report import ContentReport
 from tests.conftest import Person, PersonFactory
 from tests.progress.conftest import Backdate, enroll, log, now, session_body, stage_slugs
 

@@ -22,12 +22,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, insert
 from sqlalchemy.exc import OperationalError
 
-from app.catalog.cache import CatalogCache
+from app.catalog.deps import CATALOG
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.core.db import Database
-from app.progress import service, sessions
+from app.progress import service
 from app.progress.models import SessionEntry, SessionLog, SessionSequence
 from app.progress.service import EnrollmentState
+from app.progress.sessions import ratings
 from tests.conftest import Person, PersonFactory
 from tests.progress.conftest import backdate, enroll
 
@@ -58,7 +59,7 @@ def recording(database: Database) -> Iterator[list[str]]:
 def snapshot_of(client: TestClient) -> CatalogSnapshot:
     app = client.app
     assert isinstance(app, FastAPI)
-    cache: CatalogCache = app.state.catalog
+    cache = CATALOG.of_app(app)
     return cache.refresh()
 
 
@@ -116,7 +117,7 @@ def write_history(
         session.execute(insert(SessionLog), logs)
         session.execute(insert(SessionEntry), entries)
         # Bulk inserts skip the write path: bring its kept newest ratings up to date.
-        sessions.refresh_ratings(
+        ratings.refresh_ratings(
             session, person.id, {(program.id, stage.position, e) for e in exercise_ids}
         )
         session.execute(insert(SessionSequence), [{"user_id": person.id, "last_seq": count}])

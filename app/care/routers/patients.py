@@ -1,0 +1,205 @@
+"""A clinic's linked patients: summaries, programs and stages, sessions, progress.
+
+Every route here reads through the patient's `scope` (the one visibility filter):
+nothing about another clinic's programs, staff or notes comes back.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Path, Query, Response, status
+
+from app.care import programs, service
+from app.care.deps import ManagedPatientDep, ReadablePatientDep
+from app.care.schemas import AssignProgram, PatientPage, PatientSummaryOut, StageOverride
+from app.care.service import PatientSummary
+from app.catalog.deps import CatalogDep
+from app.clinics.deps import PatientsReaderDep, ProgramsWriterDep, clinic_router
+from app.core.deps import ReadSessionDep, SessionDep
+from app.core.errors import NotFoundError, error_responses
+from app.core.models import utcnow
+from app.core.pagination import PageDep, envelope
+from app.core.schemas import Slug
+from app.progress import present, report
+from app.progress import service as progress
+from app.progress.schemas import EnrollmentDetail, ProgressOut, SessionFeed
+from app.progress.sessions import feed
+
+router = clinic_router(tags=["clinics"])
+PRIVATE = "private, no-cache"
+ACTOR_ERRORS = (401, 403, 404, 422)
+
+
+def _summary(summary: PatientSummary) -> dict[str, Any]:
+    user = summary.user
+    return {
+        "id": user.id,
+        "display_name": user.display_name,
+        "email": user.email,
+        "linked_at": summary.linked_at,
+        "programs": summary.programs,
+        "sessions_last_7_days": summary.sessions_last_7_days,
+        "latest_pain": summary.latest_pain,
+        "pain_hold": summary.pain_hold,
+        "inactive": summary.inactive,
+    }
+
+
+@router.get(
+    "/patients",
+    name="list_patients",
+    summary="Linked patients: programs, adherence, latest pain, holds",
+    response_model=PatientPage,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_patients(
+    actor: PatientsReaderDep,
+    session: ReadSessionDep,
+    snapshot: CatalogDep,
+    page: PageDep,
+    response: Response,
+    flag: Annotated[
+        Literal["pain_hold", "inactive"] | None,
+        Query(description="Only patients with a pain hold, or with no session in 7 days."),
+    ] = None,
+) -> dict[str, Any]:
+    found = service.patient_summaries(
+        session, clinic_id=actor.clinic_id, snapshot=snapshot, now=utcnow()
+    )
+    if flag is not None:
+        found = [s for s in found if getattr(s, flag)]
+    response.headers["Cache-Control"] = PRIVATE
+    return envelope([_summary(s) for s in page.slice(found)], len(found), page)
+
+
+@router.get(
+    "/patients/{patient_id}",
+    name="get_patient",
+    summary="One linked patient's summary",
+    response_model=PatientSummaryOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def get_patient(
+    patient: ReadablePatientDep, session: ReadSessionDep, snapshot: CatalogDep
+) -> dict[str, Any]:
+    found = service.patient_summaries(
+        session, clinic_id=patient.clinic_id, snapshot=snapshot, now=utcnow(), patient_id=patient.id
+    )
+    if not found:
+        raise NotFoundError("No such patient.")
+    return _summary(found[0])
+
+
+@router.get(
+    "/patients/{patient_id}/enrollments",
+    name="list_patient_enrollments",
+    summary="A patient's programs, each stage's evaluation and history",
+    response_model=list[EnrollmentDetail],
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_patient_enrollments(
+    patient: ReadablePatientDep, session: ReadSessionDep, snapshot: CatalogDep
+) -> list[EnrollmentDetail]:
+    states = progress.enrollment_states(
+        session, user_id=patient.id, snapshot=snapshot, now=utcnow(), scope=patient.scope
+    )
+    return [present.detail_of(session, state, patient.scope) for state in states]
+
+
+@router.post(
+    "/patients/{patient_id}/enrollments",
+    name="assign_program",
+    summary="Assign a program to a patient: a public one, or one of the clinic's own",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentDetail,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def assign_program(
+    patient: ManagedPatientDep,
+    body: AssignProgram,
+    actor: ProgramsWriterDep,
+    session: SessionDep,
+    snapshot: CatalogDep,
+) -> EnrollmentDetail:
+    program = programs.assignable_program(snapshot, clinic_id=actor.clinic_id, slug=body.program)
+    now = utcnow()
+    service.assign_program(session, actor=actor, patient=patient, program=program, now=now)
+    state = progress.enrollment_state(session, user_id=patient.id, program=program, now=now)
+    return present.detail_of(session, state, patient.scope)
+
+
+@router.put(
+    "/patients/{patient_id}/enrollments/{program}/stage",
+    name="set_patient_stage",
+    summary="Set a patient's stage, overriding the rule (recorded with the reason)",
+    response_model=EnrollmentDetail,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def set_patient_stage(
+    patient: ManagedPatientDep,
+    program: Annotated[Slug, Path()],
+    body: StageOverride,
+    actor: ProgramsWriterDep,
+    session: SessionDep,
+    snapshot: CatalogDep,
+) -> EnrollmentDetail:
+    entry = programs.assignable_program(snapshot, clinic_id=actor.clinic_id, slug=program)
+    now = utcnow()
+    service.set_stage(
+        session,
+        actor=actor,
+        patient=patient,
+        program=entry,
+        stage=body.stage,
+        reason=body.reason,
+        now=now,
+    )
+    state = progress.enrollment_state(session, user_id=patient.id, program=entry, now=now)
+    return present.detail_of(session, state, patient.scope)
+
+
+@router.get(
+    "/patients/{patient_id}/sessions",
+    name="list_patient_sessions",
+    summary="A patient's sessions, changes since a cursor",
+    response_model=SessionFeed,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_patient_sessions(
+    patient: ReadablePatientDep,
+    session: ReadSessionDep,
+    snapshot: CatalogDep,
+    since: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+) -> SessionFeed:
+    page = feed.changes_since(
+        session,
+        user_id=patient.id,
+        since=feed.decode_cursor(since),
+        program_id=None,
+        scope=patient.scope,
+        limit=limit,
+    )
+    return present.feed(page, snapshot)
+
+
+@router.get(
+    "/patients/{patient_id}/progress",
+    name="get_patient_progress",
+    summary="A patient's progress: stage, adherence, pain trend, streak",
+    response_model=ProgressOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def get_patient_progress(
+    patient: ReadablePatientDep,
+    session: ReadSessionDep,
+    snapshot: CatalogDep,
+    tz: Annotated[str, Query(max_length=64)] = "UTC",
+) -> ProgressOut:
+    zone = report.parse_zone(tz)
+    now = utcnow()
+    found = report.progress_report(
+        session, user_id=patient.id, snapshot=snapshot, now=now, zone=zone, scope=patient.scope
+    )
+    return ProgressOut.model_validate({"programs": found, "as_of": now, "timezone": tz})

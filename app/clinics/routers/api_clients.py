@@ -1,0 +1,63 @@
+"""A clinic's API clients: credentials for its practice system, made and revoked by owners."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Response, status
+
+from app.clinics import service
+from app.clinics.deps import ClinicOwnerDep, ClinicStaffDep, clinic_router
+from app.clinics.schemas import ApiClientCreate, ApiClientCreated, ApiClientOut
+from app.core.deps import ReadSessionDep, SessionDep
+from app.core.errors import error_responses
+from app.core.models import utcnow
+from app.identity.models import ApiClient
+
+router = clinic_router(tags=["clinics"])
+ACTOR_ERRORS = (401, 403, 404, 422)
+ApiClientIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.post(
+    "/api-clients",
+    name="create_api_client",
+    summary="Credentials for a clinic system (owners); the secret is shown once",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiClientCreated,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def create_api_client(
+    body: ApiClientCreate, actor: ClinicOwnerDep, session: SessionDep
+) -> ApiClientCreated:
+    client, secret = service.create_api_client(
+        session, actor=actor, name=body.name, scopes=[scope.value for scope in body.scopes]
+    )
+    return ApiClientCreated.model_validate({**client.model_dump(), "client_secret": secret})
+
+
+@router.get(
+    "/api-clients",
+    name="list_api_clients",
+    summary="The clinic's API clients (without secrets)",
+    response_model=list[ApiClientOut],
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_api_clients(actor: ClinicStaffDep, session: ReadSessionDep) -> list[ApiClient]:
+    return service.api_clients(session, actor.clinic_id)
+
+
+@router.delete(
+    "/api-clients/{api_client_id}",
+    name="revoke_api_client",
+    summary="Revoke an API client: its tokens stop working at once",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def revoke_api_client(
+    api_client_id: ApiClientIdPath, actor: ClinicOwnerDep, session: SessionDep
+) -> Response:
+    service.revoke_api_client(
+        session, clinic_id=actor.clinic_id, client_id=api_client_id, now=utcnow()
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,129 @@
+"""A clinic's webhook subscriptions and their delivery logs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Request, Response, status
+
+from app.clinics import webhooks
+from app.clinics.deps import WebhookManagerDep, clinic_router
+from app.clinics.models import WebhookDelivery, WebhookSubscription
+from app.clinics.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
+from app.core.deps import ReadSessionDep, SessionDep, SettingsDep
+from app.core.errors import error_responses
+from app.core.models import utcnow
+from app.core.pagination import PageDep, envelope
+
+router = clinic_router(tags=["clinics"])
+ACTOR_ERRORS = (401, 403, 404, 422)
+WebhookIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DeliveryIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+# OpenAPI links from a new subscription to its deliveries and its removal.
+WEBHOOK_LINKS = {
+    name: {
+        "operationId": operation,
+        "parameters": {
+            "clinic_id": "$request.path.clinic_id",
+            "webhook_id": "$response.body#/id",
+        },
+    }
+    for name, operation in (
+        ("ListDeliveries", "list_deliveries"),
+        ("DeleteWebhook", "delete_webhook"),
+    )
+}
+
+
+@router.post(
+    "/webhooks",
+    name="create_webhook",
+    summary="Subscribe an HTTPS URL to events; the signing secret is shown once",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WebhookCreated,
+    responses={
+        201: {"description": "Created", "links": WEBHOOK_LINKS},
+        **error_responses(*ACTOR_ERRORS),
+    },
+)
+def create_webhook(
+    body: WebhookCreate,
+    actor: WebhookManagerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> WebhookCreated:
+    subscription, secret = webhooks.create_subscription(
+        session,
+        clinic_id=actor.clinic_id,
+        url=body.url,
+        event_types=[event.value for event in body.event_types],
+        box=webhooks.SECRET_BOX.of(request),
+        allow_private=settings.webhook_allow_private_targets,
+    )
+    return WebhookCreated.model_validate({**subscription.model_dump(), "secret": secret})
+
+
+@router.get(
+    "/webhooks",
+    name="list_webhooks",
+    summary="The clinic's webhook subscriptions",
+    response_model=list[WebhookOut],
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_webhooks(actor: WebhookManagerDep, session: ReadSessionDep) -> list[WebhookSubscription]:
+    return webhooks.subscriptions(session, actor.clinic_id)
+
+
+@router.delete(
+    "/webhooks/{webhook_id}",
+    name="delete_webhook",
+    summary="Delete a webhook subscription and its delivery log",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def delete_webhook(
+    webhook_id: WebhookIdPath, actor: WebhookManagerDep, session: SessionDep
+) -> Response:
+    session.delete(webhooks.subscription_of(session, actor.clinic_id, webhook_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/webhooks/{webhook_id}/deliveries",
+    name="list_deliveries",
+    summary="Deliveries of a subscription, newest first",
+    response_model=DeliveryPage,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def list_deliveries(
+    webhook_id: WebhookIdPath, actor: WebhookManagerDep, session: ReadSessionDep, page: PageDep
+) -> DeliveryPage:
+    subscription = webhooks.subscription_of(session, actor.clinic_id, webhook_id)
+    assert subscription.id is not None
+    rows, total = webhooks.deliveries(
+        session, subscription.id, limit=page.limit, offset=page.offset
+    )
+    return DeliveryPage.model_validate(envelope(rows, total, page))
+
+
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    name="redeliver",
+    summary="Send a delivery again (same event id)",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def redeliver(
+    webhook_id: WebhookIdPath,
+    delivery_id: DeliveryIdPath,
+    actor: WebhookManagerDep,
+    session: SessionDep,
+) -> WebhookDelivery:
+    subscription = webhooks.subscription_of(session, actor.clinic_id, webhook_id)
+    assert subscription.id is not None
+    return webhooks.redeliver(
+        session, subscription_id=subscription.id, delivery_id=delivery_id, now=utcnow()
+    )

@@ -1,0 +1,170 @@
+"""The hot session statements, compiled once per dialect and run on the DB-API cursor.
+
+Session writes are the hottest writes: their statements run on the cursor of the
+session's own connection, inside its transaction (see `app.core.driver`), so a
+new session costs its round trips and little else.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from dataclasses import dataclass
+from functools import cache
+
+from sqlalchemy import Dialect, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlmodel import Session, select
+
+from app.core.driver import DriverStatement, driver_cursor
+from app.core.models import table_of
+from app.progress.models import (
+    Enrollment,
+    ExerciseRating,
+    SessionEntry,
+    SessionLog,
+    SessionSequence,
+)
+
+# and run on the DB-API cursor, inside the session's transaction (see app.core.driver),
+# so a new session costs its round trips and little else.
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    stage_reached: DriverStatement
+    owner_of_log: DriverStatement
+    next_seq: DriverStatement
+    insert_log: DriverStatement
+    insert_entries: DriverStatement
+    raise_ratings: DriverStatement
+
+
+LOG_COLUMNS = (
+    "id",
+    "user_id",
+    "program_id",
+    "stage_position",
+    "performed_at",
+    "note",
+    "seq",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+)
+ENTRY_COLUMNS = (
+    "session_id",
+    "user_id",
+    "program_id",
+    "stage_position",
+    "performed_at",
+    "exercise_id",
+    "position",
+    "sets_done",
+    "reps_done",
+    "hold_seconds_done",
+    "difficulty",
+    "pain",
+    "note",
+)
+RATING_COLUMNS = (
+    "user_id",
+    "program_id",
+    "stage_position",
+    "exercise_id",
+    "difficulty",
+    "performed_at",
+    "session_id",
+)
+
+
+@cache  # once per engine's dialect
+def _build_statements(dialect: Dialect) -> Statements:
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    sequence = table_of(SessionSequence)
+    log = table_of(SessionLog)
+    ratings = insert(table_of(ExerciseRating))
+    enrollment = table_of(Enrollment)
+    return Statements(
+        stage_reached=DriverStatement(
+            select(enrollment.c.current_stage).where(
+                enrollment.c.user_id == bindparam("user_id"),
+                enrollment.c.program_id == bindparam("program_id"),
+            ),
+            dialect,
+        ),
+        # Whose session a UUID is, locked until the write commits (a replace or a replay).
+        owner_of_log=DriverStatement(
+            select(log.c.user_id).where(log.c.id == bindparam("session_id")).with_for_update(),
+            dialect,
+        ),
+        next_seq=DriverStatement(
+            insert(sequence)
+            .values(user_id=bindparam("user_id"), last_seq=1)
+            .on_conflict_do_update(
+                index_elements=["user_id"], set_={"last_seq": sequence.c.last_seq + 1}
+            )
+            .returning(sequence.c.last_seq),
+            dialect,
+        ),
+        # RETURNING says whether this insert won: rowcount is not reliable across drivers.
+        insert_log=DriverStatement(
+            insert(log).on_conflict_do_nothing(index_elements=["id"]).returning(log.c.id),
+            dialect,
+            keys=LOG_COLUMNS,
+        ),
+        insert_entries=DriverStatement(insert(table_of(SessionEntry)), dialect, keys=ENTRY_COLUMNS),
+        # A new session's rating replaces the stored one unless that one is dated later.
+        raise_ratings=DriverStatement(
+            ratings.on_conflict_do_update(
+                index_elements=["user_id", "program_id", "stage_position", "exercise_id"],
+                set_={
+                    "difficulty": ratings.excluded.difficulty,
+                    "performed_at": ratings.excluded.performed_at,
+                    "session_id": ratings.excluded.session_id,
+                },
+                where=ratings.excluded.performed_at >= table_of(ExerciseRating).c.performed_at,
+            ),
+            dialect,
+            keys=RATING_COLUMNS,
+        ),
+    )
+
+
+def prepared(session: Session) -> Statements:
+    return _build_statements(session.get_bind().dialect)
+
+
+@dataclass(frozen=True, slots=True)
+class Writing:
+    """One session write: the ORM session, and a cursor on its connection for the hot path."""
+
+    session: Session
+    cursor: DBAPICursor
+    statements: Statements
+
+
+def next_seq(session: Session, user_id: int) -> int:
+    """Take the person's next change number; its row lock orders concurrent writers."""
+    with closing(driver_cursor(session)) as cursor:
+        return take_seq(cursor, prepared(session), user_id)
+
+
+def take_seq(cursor: DBAPICursor, statements: Statements, user_id: int) -> int:
+    seq: int = statements.next_seq.scalar(cursor, {"user_id": user_id})
+    return seq
+
+
+LOCKED_LOG = (
+    select(SessionLog)
+    .where(SessionLog.id == bindparam("session_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+def locked_log(session: Session, session_id: str) -> SessionLog | None:
+    log: SessionLog | None = (
+        session.execute(LOCKED_LOG, {"session_id": session_id}).scalars().first()
+    )
+    return log

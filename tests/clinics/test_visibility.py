@@ -1,0 +1,252 @@
+"""One patient, two clinics: each clinic reads only what is its business.
+
+Patient P consented to clinics Alpha and Bravo. Bravo built its own program and
+assigned it; P logged a painful session with a note in it. Alpha overrode P's
+stage in a public program with a private reason. Every clinic read route,
+enumerated from the app, is then asked about P by each clinic's owner and API
+client: Alpha must never see Bravo's program, its notes or that pain, and Bravo
+must never see Alpha's staff or reason. What each clinic may see, it does.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+
+from tests.clinics.conftest import ClinicFactory, ClinicSetup, create_api_client, link
+from tests.conftest import Person, PersonFactory
+from tests.progress.conftest import now
+
+pytestmark = pytest.mark.usefixtures("seeded")
+
+PUBLIC = "whole-leg-rehabilitation"
+PUBLIC_HOOK = "https://93.184.216.34/hook"
+PRIVATE_NOTE = "Knee swelled after the stairs"
+PRIVATE_PAIN = 9
+OVERRIDE_REASON = "Alpha cleared the squat pattern in person"
+CLINIC_PREFIX = "/v1/clinics/{clinic_id}"
+PARAM = re.compile(r"{(\w+)}")
+EVENTS = [
+    "session.logged",
+    "stage.advanced",
+    "pain.reported",
+    "link.created",
+    "link.revoked",
+    "program.assigned",
+]
+
+
+@dataclass
+class ClinicSide:
+    clinic: ClinicSetup
+    client_headers: dict[str, str]
+    webhook_id: int
+    program_slug: str  # the clinic's own program, short slug
+
+    def readers(self) -> dict[str, dict[str, str]]:
+        return {"owner": self.clinic.owner.headers, "api client": self.client_headers}
+
+
+@dataclass
+class Story:
+    alpha: ClinicSide
+    bravo: ClinicSide
+    patient: Person
+    bravo_program: str  # stored slug of Bravo's program
+    bravo_program_name: str
+
+
+def clinic_program(name: str, slug: str) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "name": name,
+        "description": "For one knee.",
+        "stages": [
+            {
+                "position": 1,
+                "name": "Calm",
+                "guidance": "Gently.",
+                "exercises": [{"exercise": "figure-four-stretch", "sets": 2, "hold_seconds": 30}],
+            }
+        ],
+    }
+
+
+def side(client: TestClient, clinic: ClinicSetup, slug: str, name: str) -> ClinicSide:
+    _, headers = create_api_client(
+        client, clinic, ["patients:read", "programs:write", "webhooks:manage"]
+    )
+    hook = client.post(
+        clinic.path("/webhooks"),
+        headers=clinic.owner.headers,
+        json={"url": f"{PUBLIC_HOOK}/{slug}", "event_types": EVENTS},
+    )
+    assert hook.status_code == 201, hook.text
+    built = client.post(
+        clinic.path("/programs"), headers=clinic.owner.headers, json=clinic_program(name, slug)
+    )
+    assert built.status_code == 201, built.text
+    return ClinicSide(clinic, headers, hook.json()["id"], slug)
+
+
+def put_session(client: TestClient, patient: Person, body: dict[str, Any]) -> None:
+    response = client.put(
+        f"/v1/me/sessions/{uuid.uuid4()}", headers=patient.headers, json=body
+    )
+    assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def story(
+    client: TestClient, make_clinic: ClinicFactory, make_person: PersonFactory
+) -> Iterator[Story]:
+    alpha = side(client, make_clinic("Alpha Physio"), "hip-plan", "Alpha's hip plan")
+    bravo = side(client, make_clinic("Bravo Sports"), "knee-plan", "Bravo's knee plan")
+    patient = make_person()
+    link(client, alpha.clinic, patient)
+    link(client, bravo.clinic, patient)
+    assigned = client.post(
+        bravo.clinic.path(f"/patients/{patient.id}/enrollments"),
+        headers=bravo.clinic.owner.headers,
+        json={"program": "knee-plan"},
+    )
+    assert assigned.status_code == 201, assigned.text
+    bravo_program = assigned.json()["program"]
+    enrolled = client.post("/v1/me/enrollments", headers=patient.headers, json={"program": PUBLIC})
+    assert enrolled.status_code == 201, enrolled.text
+    moved = client.put(
+        alpha.clinic.path(f"/patients/{patient.id}/enrollments/{PUBLIC}/stage"),
+        headers=alpha.clinic.owner.headers,
+        json={"stage": 2, "reason": OVERRIDE_REASON},
+    )
+    assert moved.status_code == 200, moved.text
+    put_session(
+        client,
+        patient,
+        {
+            "program": bravo_program,
+            "stage": 1,
+            "performed_at": now().isoformat(),
+            "note": PRIVATE_NOTE,
+            "entries": [
+                {
+                    "exercise": "figure-four-stretch",
+                    "sets_done": 2,
+                    "difficulty": "hard",
+                    "pain": PRIVATE_PAIN,
+                    "note": PRIVATE_NOTE,
+                }
+            ],
+        },
+    )
+    yield Story(alpha, bravo, patient, bravo_program, "Bravo's knee plan")
+
+
+def read_routes(client: TestClient) -> list[str]:
+    """Every GET route under /v1/clinics/{clinic_id}, from the app itself."""
+    found = [
+        route.path
+        for route in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+        if (route.path or "").startswith(CLINIC_PREFIX) and "GET" in (route.methods or ())
+    ]
+    # A read route nobody enumerated would be a read nobody checked.
+    assert len(found) >= 12, found
+    return sorted(found)
+
+
+def reads(client: TestClient, story: Story, reader: ClinicSide) -> Iterator[tuple[str, Any]]:
+    """(route, answer) of every clinic read route about the patient, as `reader` asks."""
+    params = {
+        "clinic_id": str(reader.clinic.id),
+        "patient_id": str(story.patient.id),
+        "webhook_id": str(reader.webhook_id),
+        "program_slug": reader.program_slug,
+    }
+    for template in read_routes(client):
+        names = PARAM.findall(template)
+        unknown = [name for name in names if name not in params]
+        assert not unknown, f"GET {template}: no value for {unknown}; extend the test"
+        path = template.format(**{name: params[name] for name in names})
+        for who, headers in reader.readers().items():
+            response = client.get(path, headers=headers)
+            if who == "api client" and response.status_code == 403:
+                continue  # a route for the clinic's people only: the client reads nothing
+            assert response.status_code == 200, f"{who} GET {template}: {response.text}"
+            yield f"{who} GET {template}", response.json()
+
+
+def values_under(document: Any, keys: set[str]) -> list[Any]:
+    """Every value in a JSON document stored under one of `keys`, at any depth."""
+    found: list[Any] = []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key in keys:
+                found.append(value)
+            found += values_under(value, keys)
+    elif isinstance(document, list):
+        for item in document:
+            found += values_under(item, keys)
+    return found
+
+
+PAIN_KEYS = {"pain", "worst_pain", "max_pain", "value"}
+
+
+def test_a_clinic_never_reads_what_its_patient_does_in_another_clinics_program(
+    client: TestClient, story: Story
+) -> None:
+    for route, answer in reads(client, story, story.alpha):
+        text = str(answer)
+        assert PRIVATE_NOTE not in text, route
+        assert story.bravo_program not in text, route
+        assert story.bravo_program_name not in text, route
+        pains = [p for p in values_under(answer, PAIN_KEYS) if isinstance(p, int)]
+        assert PRIVATE_PAIN not in pains, route
+
+
+def test_a_clinic_never_reads_another_clinics_staff_or_reasons(
+    client: TestClient, story: Story
+) -> None:
+    alpha_staff = story.alpha.clinic.owner.id
+    for route, answer in reads(client, story, story.bravo):
+        assert OVERRIDE_REASON not in str(answer), route
+        named = values_under(answer, {"changed_by", "assigned_by", "assigned_by_id"})
+        assert alpha_staff not in named, route
+
+
+def test_each_clinic_still_reads_its_own_business(client: TestClient, story: Story) -> None:
+    bravo_answers = dict(reads(client, story, story.bravo))
+    bravo_sessions = bravo_answers[f"owner GET {CLINIC_PREFIX}/patients/{{patient_id}}/sessions"]
+    assert [item["note"] for item in bravo_sessions["items"]] == [PRIVATE_NOTE]
+    summary = bravo_answers[f"owner GET {CLINIC_PREFIX}/patients/{{patient_id}}"]
+    assert summary["latest_pain"]["value"] == PRIVATE_PAIN
+    assert {p["program"] for p in summary["programs"]} == {story.bravo_program, PUBLIC}
+
+    alpha_answers = dict(reads(client, story, story.alpha))
+    enrollments = alpha_answers[f"owner GET {CLINIC_PREFIX}/patients/{{patient_id}}/enrollments"]
+    assert [e["program"] for e in enrollments] == [PUBLIC]
+    [override] = [h for h in enrollments[0]["history"] if h["reason"] == "clinician"]
+    assert (override["note"], override["changed_by"]) == (
+        OVERRIDE_REASON,
+        story.alpha.clinic.owner.id,
+    )
+    alpha_sessions = alpha_answers[f"owner GET {CLINIC_PREFIX}/patients/{{patient_id}}/sessions"]
+    assert (alpha_sessions["items"], alpha_sessions["has_more"]) == ([], False)
+
+
+def test_the_patient_sees_every_program_note_and_reason_of_their_own(
+    client: TestClient, story: Story
+) -> None:
+    own = client.get("/v1/me/enrollments", headers=story.patient.headers).json()
+    assert {e["program"] for e in own["items"]} == {story.bravo_program, PUBLIC}
+    public = client.get(f"/v1/me/enrollments/{PUBLIC}", headers=story.patient.headers).json()
+    assert OVERRIDE_REASON in [h["note"] for h in public["history"]]
+    feed = client.get("/v1/me/sessions", headers=story.patient.headers).json()
+    assert [item["note"] for item in feed["items"]] == [PRIVATE_NOTE]
