@@ -106,7 +106,7 @@ def put_session(client: TestClient, patient: Person, body: dict[str, Any]) -> No
 @pytest.fixture
 def story(
     client: TestClient, make_clinic: ClinicFactory, make_person: PersonFactory
-) -> Iterator[Story]:
+) -> Story:
     alpha = side(client, make_clinic("Alpha Physio"), "hip-plan", "Alpha's hip plan")
     bravo = side(client, make_clinic("Bravo Sports"), "knee-plan", "Bravo's knee plan")
     patient = make_person()
@@ -146,7 +146,7 @@ def story(
             ],
         },
     )
-    yield Story(alpha, bravo, patient, bravo_program, "Bravo's knee plan")
+    return Story(alpha, bravo, patient, bravo_program, "Bravo's knee plan")
 
 
 def read_routes(client: TestClient) -> list[str]:
