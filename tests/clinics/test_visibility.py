@@ -152,7 +152,7 @@ def story(
 def read_routes(client: TestClient) -> list[str]:
     """Every GET route under /v1/clinics/{clinic_id}, from the app itself."""
     found = [
-        route.path
+        route.path or ""
         for route in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
         if (route.path or "").startswith(CLINIC_PREFIX) and "GET" in (route.methods or ())
     ]
