@@ -33,9 +33,10 @@ test: $(STAMP) ## Run the test suite (PostgreSQL too when TEST_DATABASE_URL is s
 test-postgres: $(STAMP) ## Run the test suite against the local PostgreSQL
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q
 
-lint: $(STAMP) ## ruff: lint and formatting
+lint: $(STAMP) ## ruff (lint and formatting) and the layering contracts (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP) ## mypy --strict
 	$(BIN)/mypy

@@ -12,7 +12,10 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic.json_schema import models_json_schema
 
-from app.authoring.router import router as admin_router
+from app.authoring.routers import audit as admin_audit
+from app.authoring.routers import content as admin_content
+from app.authoring.routers import media as admin_media
+from app.authoring.routers import stages as admin_stages
 from app.care.routers import patients as care_patients
 from app.care.routers import programs as care_programs
 from app.catalog.cache import CatalogCache
@@ -191,7 +194,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         webhooks.router,
         links.router,
         catalog_media.router,
-        admin_router,
+        admin_content.router,
+        admin_stages.router,
+        admin_media.router,
+        admin_audit.router,
     ):
         app.include_router(router)
     _install_openapi(app)

@@ -40,8 +40,7 @@ from app.core.db import Database
 from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.main import create_app
 from app.models import metadata
-from tests.clinics.conftest import ClinicSetup, create_api_client, link
-from tests.conftest import TEST_SECRET, Person, PersonFactory
+from tests.conftest import TEST_SECRET, ClinicSetup, Person, PersonFactory, create_api_client, link
 from tests.hostile import (
     JSON,
     MALFORMED_PATH_VALUES,

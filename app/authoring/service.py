@@ -1,269 +1,45 @@
-"""Content management rules: documents, their ETags, edits through `apply_content`, the trail.
+"""Content management writes: edits through `apply_content`, each with its audit entry.
 
 No FastAPI here. Every write goes through the same validation `rehab seed`
-uses (`apply_content` and the removal rules in `app.catalog.service`), runs in
+uses (`apply_content` and the removal rules of `app.authoring.removal`), runs in
 the request's transaction, and adds an audit entry to that same transaction.
-Admin routes see the public catalogue only: a clinic's own program answers
-404 here, as if it did not exist.
 """
 
-from __future__ import annotations
-
-import hashlib
-from collections.abc import Callable, Sequence
-from enum import StrEnum
+from collections.abc import Callable
 from typing import Any
 
-import orjson
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, or_
-from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col, select
+from pydantic import ValidationError
+from sqlmodel import Session, select
 
+from app.authoring.audit import record_audit
 from app.authoring.content import apply_content
-from app.authoring.models import AuditAction, AuditEntry
+from app.authoring.documents import (
+    MODELS,
+    ContentIn,
+    ContentKind,
+    Document,
+    check_if_match,
+    document_of,
+    exercise_document,
+    find,
+)
+from app.authoring.models import AuditAction
 from app.authoring.removal import remove_condition, remove_exercise, remove_program
 from app.authoring.report import ContentConflictError
 from app.authoring.schemas import StageBodyIn
 from app.authoring.validation import describe_enrollments, enrollments_in
 from app.catalog.models import (
-    Condition,
-    ConditionRelation,
-    ContentStatus,
     Exercise,
-    Program,
-    ProgramCondition,
-    Stage,
-    StageExercise,
 )
 from app.catalog.schemas import (
     ConditionIn,
     ContentBundle,
-    DosageIn,
     ExerciseIn,
     ProgramIn,
-    RuleIn,
     StageIn,
 )
-from app.core import http_cache
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
-from app.core.pagination import PageParams
 from app.identity.models import User
-
-Document = dict[str, Any]
-ContentRow = Condition | Exercise | Program
-ContentIn = ConditionIn | ExerciseIn | ProgramIn
-
-
-class ContentKind(StrEnum):
-    CONDITION = "condition"
-    EXERCISE = "exercise"
-    PROGRAM = "program"
-
-
-MODELS: dict[ContentKind, type[ContentRow]] = {
-    ContentKind.CONDITION: Condition,
-    ContentKind.EXERCISE: Exercise,
-    ContentKind.PROGRAM: Program,
-}
-
-
-# ---------------------------------------------------------------------------
-# The audit trail
-
-
-def record_audit(
-    session: Session,
-    *,
-    actor: User,
-    action: AuditAction,
-    kind: str,
-    slug: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    clinic_id: int | None = None,
-) -> AuditEntry:
-    """Add one entry to the trail, in the same transaction as the change it describes."""
-    entry = AuditEntry(
-        actor_id=actor.id,
-        actor_email=actor.email,
-        action=action,
-        kind=kind,
-        slug=slug,
-        clinic_id=clinic_id,
-        before=before,
-        after=after,
-    )
-    session.add(entry)
-    return entry
-
-
-def list_audit(
-    session: Session,
-    *,
-    kind: str | None,
-    slug: str | None,
-    actor: str | None,
-    page: PageParams,
-) -> tuple[Sequence[AuditEntry], int]:
-    """Entries newest first, narrowed to a kind, a slug and an actor's email when given."""
-    filters: list[ColumnElement[bool]] = []
-    if kind is not None:
-        filters.append(col(AuditEntry.kind) == kind)
-    if slug is not None:
-        filters.append(col(AuditEntry.slug) == slug)
-    if actor is not None:
-        filters.append(func.lower(col(AuditEntry.actor_email)) == actor.strip().lower())
-    total = session.exec(select(func.count()).select_from(AuditEntry).where(*filters)).one()
-    entries = session.exec(
-        select(AuditEntry)
-        .where(*filters)
-        .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
-        .offset(page.offset)
-        .limit(page.limit)
-    ).all()
-    return entries, total
-
-
-# ---------------------------------------------------------------------------
-# Documents: the stored content in the shape seed files and PUT bodies use
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, StrEnum) else value
-
-
-def _fields_of(row: Any, model: type[BaseModel], *, skip: frozenset[str] = frozenset()) -> Document:
-    return {name: _plain(getattr(row, name)) for name in model.model_fields if name not in skip}
-
-
-def exercise_document(row: Exercise) -> Document:
-    return _fields_of(row, ExerciseIn)
-
-
-def condition_document(session: Session, row: Condition) -> Document:
-    related = session.exec(
-        select(Condition.slug)
-        .join(ConditionRelation, col(ConditionRelation.related_id) == Condition.id)
-        .where(ConditionRelation.condition_id == row.id)
-        .order_by(col(ConditionRelation.position))
-    ).all()
-    return {**_fields_of(row, ConditionIn, skip=frozenset({"related"})), "related": list(related)}
-
-
-def program_document(session: Session, row: Program) -> Document:
-    assert row.id is not None
-    conditions = session.exec(
-        select(Condition.slug)
-        .join(ProgramCondition, col(ProgramCondition.condition_id) == Condition.id)
-        .where(ProgramCondition.program_id == row.id)
-        .order_by(col(ProgramCondition.position))
-    ).all()
-    return {
-        **_fields_of(row, ProgramIn, skip=frozenset({"conditions", "stages"})),
-        "conditions": list(conditions),
-        "stages": stage_documents(session, row.id),
-    }
-
-
-def stage_documents(session: Session, program_id: int) -> list[Document]:
-    """A program's stages as written (rule, exercises with dosage), in two statements."""
-    stages = session.exec(
-        select(Stage).where(Stage.program_id == program_id).order_by(col(Stage.position))
-    ).all()
-    placements = session.exec(
-        select(StageExercise, Exercise.slug)
-        .join(Exercise, col(Exercise.id) == StageExercise.exercise_id)
-        .join(Stage, col(Stage.id) == StageExercise.stage_id)
-        .where(Stage.program_id == program_id)
-        .order_by(col(StageExercise.stage_id), col(StageExercise.position))
-    ).all()
-    items: dict[int, list[Document]] = {stage.id or 0: [] for stage in stages}
-    for placement, exercise_slug in placements:
-        dosage = _fields_of(placement, DosageIn, skip=frozenset({"exercise"}))
-        items[placement.stage_id].append({"exercise": exercise_slug, **dosage})
-    return [
-        {
-            "position": stage.position,
-            "name": stage.name,
-            "guidance": stage.guidance,
-            "rule": _fields_of(stage, RuleIn),
-            "exercises": items[stage.id or 0],
-        }
-        for stage in stages
-    ]
-
-
-def document_of(session: Session, kind: ContentKind, row: ContentRow) -> Document:
-    if isinstance(row, Exercise):
-        return exercise_document(row)
-    if isinstance(row, Condition):
-        return condition_document(session, row)
-    return program_document(session, row)
-
-
-def etag_of(document: Document) -> str:
-    """A strong validator derived from the stored document itself (canonical JSON)."""
-    digest = hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return f'"{digest[:32]}"'
-
-
-def check_if_match(if_match: str | None, document: Document) -> None:
-    """A write must name the version of the document it was made from: missing 428, stale 412."""
-    http_cache.check_if_match(if_match, etag_of(document))
-
-
-# ---------------------------------------------------------------------------
-# Reading
-
-
-def find(session: Session, kind: ContentKind, slug: str, *, for_update: bool = False) -> ContentRow:
-    """The catalogue item `slug` of `kind`, or 404 (a clinic's own program is not one)."""
-    model = MODELS[kind]
-    statement = select(model).where(model.slug == slug)
-    if model is Program:
-        statement = statement.where(col(Program.clinic_id).is_(None))
-    if for_update:  # two editors with the same ETag: the second waits, then gets 412
-        statement = statement.with_for_update()
-    row = session.exec(statement).first()
-    if row is None:
-        raise NotFoundError(f"No {kind} with slug '{slug}'.")
-    assert isinstance(row, Condition | Exercise | Program)
-    return row
-
-
-def list_content(
-    session: Session,
-    kind: ContentKind,
-    *,
-    status: ContentStatus | None,
-    query: str | None,
-    page: PageParams,
-) -> tuple[Sequence[ContentRow], int]:
-    """Drafts and published alike, by name; `query` words must all occur in name or slug."""
-    model = MODELS[kind]
-    filters: list[ColumnElement[bool]] = []
-    if model is Program:
-        filters.append(col(Program.clinic_id).is_(None))
-    if status is not None:
-        filters.append(col(model.status) == status.value)
-    for word in (query or "").casefold().split():
-        filters.append(
-            or_(
-                func.lower(col(model.name)).contains(word, autoescape=True),
-                col(model.slug).contains(word, autoescape=True),
-            )
-        )
-    total = session.exec(select(func.count()).select_from(model).where(*filters)).one()
-    rows = session.exec(
-        select(model)
-        .where(*filters)
-        .order_by(col(model.name), col(model.slug))
-        .offset(page.offset)
-        .limit(page.limit)
-    ).all()
-    return [row for row in rows if isinstance(row, Condition | Exercise | Program)], total
-
 
 # ---------------------------------------------------------------------------
 # Writing

@@ -26,9 +26,10 @@ from typing import Any
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from app.authoring.audit import record_audit
 from app.authoring.content import apply_content, bump_content_version
+from app.authoring.documents import stage_documents
 from app.authoring.models import AuditAction
-from app.authoring.service import record_audit, stage_documents
 from app.care.schemas import ClinicProgramIn
 from app.catalog.models import ContentStatus, Program, Stage
 from app.catalog.schemas import ContentBundle, ProgramIn

@@ -21,6 +21,7 @@ from app.clinics.models import EventType, PatientLink
 from app.clinics.service import ClinicActor
 from app.core.models import as_utc
 from app.identity.models import User
+from app.progress import evaluation
 from app.progress import service as progress
 from app.progress.models import Enrollment, SessionEntry, SessionLog
 from app.progress.scope import ProgramScope
@@ -92,7 +93,7 @@ def patient_summaries(
     user_ids = [uid for uid in summaries if uid is not None]
     if not user_ids:
         return []
-    states = progress.enrollment_states_of_people(
+    states = evaluation.enrollment_states_of_people(
         session, user_ids=user_ids, snapshot=snapshot, now=now, scope=scope
     )
     recent_counts = _sessions_last_week(session, user_ids, now, scope)

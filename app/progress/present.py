@@ -8,11 +8,11 @@ from typing import Any
 from sqlmodel import Session
 
 from app.catalog.snapshot import CatalogSnapshot
-from app.progress import service
+from app.progress import enrollments
+from app.progress.evaluation import EnrollmentState
 from app.progress.models import StageChange, StageChangeReason
 from app.progress.schemas import EnrollmentDetail, SessionFeed, SessionOut
 from app.progress.scope import ProgramScope
-from app.progress.service import EnrollmentState
 from app.progress.sessions.feed import FeedPage, encode_cursor
 from app.progress.sessions.write import EntryWithSlug, StoredSession
 
@@ -118,7 +118,7 @@ def session_out(
 
 def detail_of(session: Session, state: EnrollmentState, scope: ProgramScope) -> EnrollmentDetail:
     assert state.enrollment.id is not None
-    return detail(state, service.history(session, state.enrollment.id), scope)
+    return detail(state, enrollments.history(session, state.enrollment.id), scope)
 
 
 def feed(page: FeedPage, snapshot: CatalogSnapshot) -> SessionFeed:

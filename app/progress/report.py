@@ -17,10 +17,10 @@ from sqlmodel import Session, col, select
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.core.errors import InvalidInputError
 from app.core.models import as_utc
+from app.progress.evaluation import EnrollmentState, enrollment_states
 from app.progress.models import SessionEntry, SessionLog
 from app.progress.rules import days_at_stage
 from app.progress.scope import ProgramScope
-from app.progress.service import EnrollmentState, enrollment_states
 
 TREND_DAYS = 14
 STREAK_LOOKBACK_DAYS = 366

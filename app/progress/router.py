@@ -22,7 +22,7 @@ from app.core.schemas import Page, Slug
 from app.core.state import StateKey
 from app.core.token_cache import TokenCache
 from app.identity.deps import CurrentUserDep
-from app.progress import present, report, service
+from app.progress import enrollments, evaluation, present, report, service
 from app.progress.models import SessionLog
 from app.progress.schemas import (
     EnrollmentCreate,
@@ -91,10 +91,10 @@ def enroll(
     response: Response,
 ) -> EnrollmentDetail:
     assert user.id is not None
-    program = service.program_for_person(session, snapshot, body.program, user_id=user.id)
+    program = enrollments.program_for_person(session, snapshot, body.program, user_id=user.id)
     now = utcnow()
     service.enroll(session, user_id=user.id, program=program, now=now)
-    state = service.enrollment_state(session, user_id=user.id, program=program, now=now)
+    state = evaluation.enrollment_state(session, user_id=user.id, program=program, now=now)
     response.headers["Location"] = f"/v1/me/enrollments/{program.slug}"
     return present.detail_of(session, state, OWN)
 
@@ -115,7 +115,7 @@ def list_enrollments(
     response: Response,
 ) -> dict[str, Any]:
     assert user.id is not None
-    states = service.enrollment_states(
+    states = evaluation.enrollment_states(
         session, user_id=user.id, snapshot=snapshot, now=utcnow(), scope=OWN
     )
     response.headers["Cache-Control"] = PRIVATE
@@ -138,8 +138,8 @@ def get_enrollment(
     response: Response,
 ) -> EnrollmentDetail:
     assert user.id is not None
-    entry = service.program_for_person(session, snapshot, program, user_id=user.id)
-    state = service.enrollment_state(session, user_id=user.id, program=entry, now=utcnow())
+    entry = enrollments.program_for_person(session, snapshot, program, user_id=user.id)
+    state = evaluation.enrollment_state(session, user_id=user.id, program=entry, now=utcnow())
     response.headers["Cache-Control"] = PRIVATE
     return present.detail_of(session, state, OWN)
 
@@ -156,7 +156,7 @@ def leave_program(
     program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
 ) -> Response:
     assert user.id is not None
-    entry = service.program_for_person(session, snapshot, program, user_id=user.id)
+    entry = enrollments.program_for_person(session, snapshot, program, user_id=user.id)
     service.leave(session, user_id=user.id, program=entry)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -173,7 +173,7 @@ def advance(
     program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
 ) -> EnrollmentDetail:
     assert user.id is not None
-    entry = service.program_for_person(session, snapshot, program, user_id=user.id)
+    entry = enrollments.program_for_person(session, snapshot, program, user_id=user.id)
     state = service.advance(session, user_id=user.id, program=entry, now=utcnow())
     return present.detail_of(session, state, OWN)
 
@@ -275,7 +275,7 @@ def list_session_changes(
     assert user.id is not None
     program_id = None
     if program is not None:
-        program_id = service.program_for_person(session, snapshot, program, user_id=user.id).id
+        program_id = enrollments.program_for_person(session, snapshot, program, user_id=user.id).id
     page = feed.changes_since(
         session,
         user_id=user.id,

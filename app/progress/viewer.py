@@ -18,7 +18,7 @@ from app.core.token_cache import TokenCache
 from app.identity.auth import Authenticator
 from app.identity.deps import person
 from app.identity.subject import UserSubject
-from app.progress.service import viewer_progress
+from app.progress.evaluation import viewer_progress
 
 
 class Viewers:

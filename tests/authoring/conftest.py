@@ -10,13 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select, update
 
-from app.access.policy import Role
 from app.authoring.content import apply_content
 from app.catalog.schemas import ContentBundle
 from app.core.db import Database
 from app.progress.models import Enrollment
-from tests.clinics.conftest import make_clinic  # noqa: F401  (a fixture, shared)
-from tests.conftest import Person, PersonFactory
+from tests.conftest import (
+    Person,
+    make_clinic,  # noqa: F401  (a fixture, shared)
+)
 from tests.factories import condition, exercise, program
 
 ADMIN = "/v1/admin"
@@ -64,11 +65,6 @@ class Editor:
     def remove(self, path: str) -> httpx2.Response:
         _, etag = self.read(path)
         return self.delete(path, etag)
-
-
-@pytest.fixture
-def admin(make_person: PersonFactory) -> Person:
-    return make_person(Role.ADMIN)
 
 
 @pytest.fixture

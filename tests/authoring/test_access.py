@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from app.access.policy import Role
 from app.main import create_app
 from tests.authoring.conftest import ADMIN
-from tests.clinics.conftest import ClinicSetup, api_client_token
-from tests.conftest import PersonFactory
+from tests.conftest import ClinicSetup, PersonFactory, api_client_token
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 VALUES = {"slug": "hip-plan", "position": "1"}

@@ -8,7 +8,7 @@ from app.authoring.content import apply_content
 from app.catalog.schemas import ContentBundle
 from app.core.db import Database
 from tests.authoring.conftest import ADMIN, Editor
-from tests.clinics.conftest import ClinicFactory
+from tests.conftest import ClinicFactory
 from tests.factories import condition, exercise, program
 
 

@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 from app.catalog.schemas import ContentBundle
 from tests.authoring.conftest import Editor
 from tests.catalog.conftest import exercises_in_program
-from tests.clinics.conftest import ClinicFactory, LinkedPatientFactory, make_linked_patient
-from tests.conftest import Person
+from tests.conftest import ClinicFactory, LinkedPatientFactory, Person, make_linked_patient
 from tests.factories import condition, exercise, program
 
 __all__ = ["make_linked_patient"]  # a fixture this module uses

@@ -15,14 +15,15 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.main import create_app
 from tests.catalog.test_statement_counts import counting_statements
-from tests.clinics.conftest import (
+from tests.conftest import (
     ClinicFactory,
     ClinicSetup,
     LinkedPatientFactory,
+    Person,
+    PersonFactory,
     api_client_token,
     link,
 )
-from tests.conftest import Person, PersonFactory
 from tests.progress.conftest import log, session_body
 
 pytestmark = pytest.mark.usefixtures("seeded")

@@ -17,8 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
 from app.core.db import Database
-from tests.clinics.conftest import ClinicSetup, LinkedPatientFactory
-from tests.conftest import Person, PersonFactory
+from tests.conftest import ClinicSetup, LinkedPatientFactory, Person, PersonFactory
 
 pytestmark = pytest.mark.usefixtures("seeded")
 

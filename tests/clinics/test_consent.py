@@ -20,14 +20,15 @@ from app.clinics.models import PatientInvitation
 from app.core.config import Settings
 from app.core.db import Database
 from app.main import create_app
-from tests.clinics.conftest import (
+from tests.conftest import (
     ClinicFactory,
     ClinicSetup,
     LinkedPatientFactory,
+    Person,
+    PersonFactory,
     api_client_token,
     invite,
 )
-from tests.conftest import Person, PersonFactory
 
 ENROLLED = "whole-leg-rehabilitation"
 ASSIGNABLE = "tight-hip-stretches"

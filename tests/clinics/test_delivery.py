@@ -25,12 +25,11 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.models import utcnow
 from app.main import WEBHOOK_WORKER, create_app
-from tests.clinics.conftest import ClinicSetup, LinkedPatientFactory
 from tests.clinics.receiver import Received, Receiver
 
 # The `receiver` fixture, re-exported so pytest finds it in this module.
 from tests.clinics.receiver import receiver as receiver
-from tests.conftest import Person
+from tests.conftest import ClinicSetup, LinkedPatientFactory, Person
 from tests.progress.conftest import enroll, log, session_body, stage_slugs
 
 pytestmark = pytest.mark.usefixtures("seeded")

@@ -13,8 +13,14 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from tests.clinics.conftest import ClinicFactory, ClinicSetup, create_api_client, link
-from tests.conftest import Person, PersonFactory
+from tests.conftest import (
+    ClinicFactory,
+    ClinicSetup,
+    Person,
+    PersonFactory,
+    create_api_client,
+    link,
+)
 
 pytestmark = pytest.mark.usefixtures("seeded")
 

@@ -20,8 +20,14 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from tests.clinics.conftest import ClinicFactory, ClinicSetup, create_api_client, link
-from tests.conftest import Person, PersonFactory
+from tests.conftest import (
+    ClinicFactory,
+    ClinicSetup,
+    Person,
+    PersonFactory,
+    create_api_client,
+    link,
+)
 from tests.progress.conftest import now
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -97,16 +103,12 @@ def side(client: TestClient, clinic: ClinicSetup, slug: str, name: str) -> Clini
 
 
 def put_session(client: TestClient, patient: Person, body: dict[str, Any]) -> None:
-    response = client.put(
-        f"/v1/me/sessions/{uuid.uuid4()}", headers=patient.headers, json=body
-    )
+    response = client.put(f"/v1/me/sessions/{uuid.uuid4()}", headers=patient.headers, json=body)
     assert response.status_code == 201, response.text
 
 
 @pytest.fixture
-def story(
-    client: TestClient, make_clinic: ClinicFactory, make_person: PersonFactory
-) -> Story:
+def story(client: TestClient, make_clinic: ClinicFactory, make_person: PersonFactory) -> Story:
     alpha = side(client, make_clinic("Alpha Physio"), "hip-plan", "Alpha's hip plan")
     bravo = side(client, make_clinic("Bravo Sports"), "knee-plan", "Bravo's knee plan")
     patient = make_person()

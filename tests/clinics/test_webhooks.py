@@ -19,14 +19,14 @@ from app.core.models import utcnow
 from app.progress.models import SessionLog
 from app.progress.schemas import SessionIn
 from app.progress.sessions import write
-from tests.clinics.conftest import (
+from tests.conftest import (
     ClinicFactory,
     ClinicSetup,
     LinkedPatientFactory,
+    Person,
     api_client_token,
     link,
 )
-from tests.conftest import Person
 from tests.progress.conftest import backdate, enroll, log, session_body, stage_slugs
 
 pytestmark = pytest.mark.usefixtures("seeded")

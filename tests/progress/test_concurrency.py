@@ -27,7 +27,7 @@ from app.catalog.schemas import ContentBundle
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.core.db import Database
 from app.core.errors import ProblemError
-from app.progress import service
+from app.progress import evaluation, service
 from app.progress.models import (
     Enrollment,
     SessionEntry,
@@ -193,7 +193,7 @@ class TestAdvanceRace:
                     now=NOW,
                 )
         with database.read_session() as session:
-            before = service.enrollment_state(session, user_id=member.id, program=tiny, now=NOW)
+            before = evaluation.enrollment_state(session, user_id=member.id, program=tiny, now=NOW)
         assert before.evaluation is not None
         assert before.evaluation.can_advance, before.evaluation.hint()
 

@@ -25,9 +25,9 @@ from sqlalchemy.exc import OperationalError
 from app.catalog.deps import CATALOG
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.core.db import Database
-from app.progress import service
+from app.progress import evaluation
+from app.progress.evaluation import EnrollmentState
 from app.progress.models import SessionEntry, SessionLog, SessionSequence
-from app.progress.service import EnrollmentState
 from app.progress.sessions import ratings
 from tests.conftest import Person, PersonFactory
 from tests.progress.conftest import backdate, enroll
@@ -177,7 +177,7 @@ def statements_of_state(
     database: Database, person: Person, program: ProgramEntry, now: datetime
 ) -> tuple[list[str], EnrollmentState]:
     with database.read_session() as session, recording(database) as statements:
-        state = service.enrollment_state(session, user_id=person.id, program=program, now=now)
+        state = evaluation.enrollment_state(session, user_id=person.id, program=program, now=now)
     return statements, state
 
 

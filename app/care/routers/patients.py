@@ -21,8 +21,7 @@ from app.core.errors import NotFoundError, error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
 from app.core.schemas import Slug
-from app.progress import present, report
-from app.progress import service as progress
+from app.progress import evaluation, present, report
 from app.progress.schemas import EnrollmentDetail, ProgressOut, SessionFeed
 from app.progress.sessions import feed
 
@@ -101,7 +100,7 @@ def get_patient(
 def list_patient_enrollments(
     patient: ReadablePatientDep, session: ReadSessionDep, snapshot: CatalogDep
 ) -> list[EnrollmentDetail]:
-    states = progress.enrollment_states(
+    states = evaluation.enrollment_states(
         session, user_id=patient.id, snapshot=snapshot, now=utcnow(), scope=patient.scope
     )
     return [present.detail_of(session, state, patient.scope) for state in states]
@@ -125,7 +124,7 @@ def assign_program(
     program = programs.assignable_program(snapshot, clinic_id=actor.clinic_id, slug=body.program)
     now = utcnow()
     service.assign_program(session, actor=actor, patient=patient, program=program, now=now)
-    state = progress.enrollment_state(session, user_id=patient.id, program=program, now=now)
+    state = evaluation.enrollment_state(session, user_id=patient.id, program=program, now=now)
     return present.detail_of(session, state, patient.scope)
 
 
@@ -155,7 +154,7 @@ def set_patient_stage(
         reason=body.reason,
         now=now,
     )
-    state = progress.enrollment_state(session, user_id=patient.id, program=entry, now=now)
+    state = evaluation.enrollment_state(session, user_id=patient.id, program=entry, now=now)
     return present.detail_of(session, state, patient.scope)
 
 

@@ -1,0 +1,550 @@
+"""Every write route's effect is served by the very next read, through every cache.
+
+The app here remembers a token's subject and viewer for 30 s and checks the
+content version once an hour, so nothing below passes by expiry or polling: a
+read is fresh only because the write recorded what it changed and the one
+reactor forgot what depended on it. The write routes are enumerated from the
+app: a new one must say here how its effect is read, or why nothing cached
+depends on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+
+from app.authoring.content import apply_content
+from app.catalog.schemas import ContentBundle
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.models import utcnow
+from app.main import create_app
+from tests.authoring.conftest import Editor
+from tests.authoring.test_media import MP4, PNG
+from tests.conftest import ClinicSetup, Person, PersonFactory, create_api_client, link, sign_in
+from tests.factories import condition, exercise, program
+
+PROGRAM = "fresh-plan"
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@pytest.fixture
+def catalogue(database: Database) -> None:
+    plan = program(PROGRAM, ["fresh-hip"], [["alpha-move"], ["beta-move"]])
+    plan["stages"][0]["rule"] = {"min_days": 0, "min_sessions": 1, "all_exercises_easy": False}
+    bundle = ContentBundle.model_validate(
+        {
+            "conditions": [condition("fresh-hip")],
+            "exercises": [exercise(slug) for slug in ("alpha-move", "beta-move", "gamma-move")],
+            "programs": [plan],
+        }
+    )
+    with database.write_session() as session:
+        apply_content(session, bundle)
+
+
+@pytest.fixture
+def fresh(settings: Settings, database: Database, catalogue: None) -> Iterator[TestClient]:
+    remembering = settings.model_copy(
+        update={"viewer_cache_seconds": 30, "content_poll_seconds": 3600}
+    )
+    with TestClient(create_app(remembering, database=database)) as test_client:
+        yield test_client
+
+
+@dataclass
+class World:
+    client: TestClient
+    admin: Person
+    member: Person  # follows PROGRAM
+    clinic: ClinicSetup
+    patient: Person  # linked to the clinic, follows PROGRAM
+    make_person: PersonFactory
+
+    def get(self, path: str, person: Person | None = None) -> httpx2.Response:
+        return self.client.get(path, headers=person.headers if person else None)
+
+    def json(self, path: str, person: Person | None = None) -> Any:
+        response = self.get(path, person)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def stage_two(self, person: Person | None = None) -> dict[str, Any]:
+        """The first exercise of PROGRAM's stage 2, as `person` sees it (warming the caches)."""
+        for _ in range(2):
+            detail = self.json(f"/v1/programs/{PROGRAM}", person)
+        exercise_: dict[str, Any] = detail["stages"][1]["exercises"][0]["exercise"]
+        return exercise_
+
+    def sessions_this_week(self, person: Person) -> int:
+        for _ in range(2):
+            found = self.json("/v1/me/progress", person)["programs"]
+        return sum(p["sessions_last_7_days"] for p in found)
+
+    def log(self, person: Person, session_id: str | None = None) -> str:
+        key = session_id or str(uuid.uuid4())
+        response = self.client.put(
+            f"/v1/me/sessions/{key}", headers=person.headers, json=session_body()
+        )
+        assert response.status_code in (200, 201), response.text
+        return key
+
+    @property
+    def editor(self) -> Editor:
+        return Editor(self.client, self.admin)
+
+
+def session_body() -> dict[str, Any]:
+    return {
+        "program": PROGRAM,
+        "stage": 1,
+        "performed_at": utcnow().isoformat(),
+        "entries": [{"exercise": "alpha-move", "sets_done": 2, "difficulty": "easy", "pain": 1}],
+    }
+
+
+@pytest.fixture
+def world(
+    fresh: TestClient,
+    make_person: PersonFactory,
+    make_clinic: Callable[..., ClinicSetup],
+    admin: Person,
+) -> World:
+    member, patient = make_person(), make_person()
+    clinic = make_clinic()
+    link(fresh, clinic, patient)
+    for person in (member, patient):
+        enrolled = fresh.post(
+            "/v1/me/enrollments", headers=person.headers, json={"program": PROGRAM}
+        )
+        assert enrolled.status_code == 201, enrolled.text
+    return World(fresh, admin, member, clinic, patient, make_person)
+
+
+def ok(response: httpx2.Response, *statuses: int) -> None:
+    assert response.status_code in (statuses or (200, 201, 204)), response.text
+
+
+# ---------------------------------------------------------------------------
+# A person's own progress: the viewer and progress report caches
+
+
+def enroll(w: World) -> None:
+    newcomer = w.make_person()
+    assert w.stage_two(newcomer)["lock"]["unlock_hint"].startswith("Complete stage 1")
+    ok(w.client.post("/v1/me/enrollments", headers=newcomer.headers, json={"program": PROGRAM}))
+    assert "log 1 more session" in w.stage_two(newcomer)["lock"]["unlock_hint"]
+
+
+def leave(w: World) -> None:
+    assert "log 1 more session" in w.stage_two(w.member)["lock"]["unlock_hint"]
+    ok(w.client.delete(f"/v1/me/enrollments/{PROGRAM}", headers=w.member.headers))
+    assert w.stage_two(w.member)["lock"]["unlock_hint"].startswith("Complete stage 1")
+
+
+def advance(w: World) -> None:
+    w.log(w.member)
+    assert w.stage_two(w.member)["access"] == "locked"
+    ok(w.client.post(f"/v1/me/enrollments/{PROGRAM}/advance", headers=w.member.headers))
+    assert w.stage_two(w.member)["access"] == "unlocked"
+
+
+def put_session(w: World) -> None:
+    assert w.sessions_this_week(w.member) == 0
+    assert "log 1 more session" in w.stage_two(w.member)["lock"]["unlock_hint"]
+    w.log(w.member)
+    assert w.sessions_this_week(w.member) == 1
+    assert "log 1 more session" not in w.stage_two(w.member)["lock"]["unlock_hint"]
+
+
+def sync_sessions(w: World) -> None:
+    assert w.sessions_this_week(w.member) == 0
+    body = {"sessions": [{"id": str(uuid.uuid4()), **session_body()}]}
+    ok(w.client.post("/v1/me/sessions/sync", headers=w.member.headers, json=body))
+    assert w.sessions_this_week(w.member) == 1
+
+
+def delete_session(w: World) -> None:
+    key = w.log(w.member)
+    assert w.sessions_this_week(w.member) == 1
+    ok(w.client.delete(f"/v1/me/sessions/{key}", headers=w.member.headers))
+    assert w.sessions_this_week(w.member) == 0
+
+
+# ---------------------------------------------------------------------------
+# Accounts and sign-ins: the subject cache
+
+
+def update_me(w: World) -> None:
+    assert w.json("/v1/me", w.member)["display_name"] != "Renamed"
+    ok(w.client.patch("/v1/me", headers=w.member.headers, json={"display_name": "Renamed"}))
+    assert w.json("/v1/me", w.member)["display_name"] == "Renamed"
+
+
+def change_password(w: World) -> None:
+    other = sign_in(w.client, w.member.email, w.member.password)
+    other_headers = {"Authorization": f"Bearer {other['access_token']}"}
+    assert w.client.get("/v1/me", headers=other_headers).status_code == 200
+    body = {"current_password": w.member.password, "new_password": "another sturdy phrase 77"}
+    ok(w.client.post("/v1/me/password", headers=w.member.headers, json=body))
+    assert w.client.get("/v1/me", headers=other_headers).status_code == 401
+
+
+def logout(w: World) -> None:
+    assert w.get("/v1/me", w.member).status_code == 200
+    ok(w.client.post("/v1/auth/logout", headers=w.member.headers))
+    assert w.get("/v1/me", w.member).status_code == 401
+
+
+def reuse_refresh_token(w: World) -> None:
+    assert w.get("/v1/me", w.member).status_code == 200
+    grant = {"grant_type": "refresh_token", "refresh_token": w.member.refresh_token}
+    ok(w.client.post("/v1/auth/token", data=grant))
+    ok(w.client.post("/v1/auth/token", data=grant), 400)  # reused: the sign-in ends
+    assert w.get("/v1/me", w.member).status_code == 401
+
+
+# ---------------------------------------------------------------------------
+# Clinics: staff, patients' stages, the clinic's own programs, API clients
+
+
+def add_member(w: World) -> None:
+    newcomer = w.make_person()
+    assert w.stage_two(newcomer)["access"] == "locked"
+    added = w.client.post(
+        w.clinic.path("/members"),
+        headers=w.clinic.owner.headers,
+        json={"email": newcomer.email, "role": "clinician"},
+    )
+    ok(added)
+    assert w.stage_two(newcomer)["access"] == "unlocked"  # clinicians see every stage
+
+
+def remove_member(w: World) -> None:
+    owner = w.clinic.owner
+    assert w.stage_two(owner)["access"] == "unlocked"
+    second = w.make_person()
+    ok(
+        w.client.post(
+            w.clinic.path("/members"),
+            headers=owner.headers,
+            json={"email": second.email, "role": "owner"},
+        )
+    )
+    ok(w.client.delete(w.clinic.path(f"/members/{owner.id}"), headers=second.headers))
+    assert w.stage_two(owner)["access"] == "locked"
+
+
+def assign_program(w: World) -> None:
+    ok(w.client.delete(f"/v1/me/enrollments/{PROGRAM}", headers=w.patient.headers))
+    assert w.stage_two(w.patient)["lock"]["unlock_hint"].startswith("Complete stage 1")
+    ok(
+        w.client.post(
+            w.clinic.path(f"/patients/{w.patient.id}/enrollments"),
+            headers=w.clinic.owner.headers,
+            json={"program": PROGRAM},
+        )
+    )
+    assert "log 1 more session" in w.stage_two(w.patient)["lock"]["unlock_hint"]
+
+
+def set_patient_stage(w: World) -> None:
+    assert w.stage_two(w.patient)["access"] == "locked"
+    ok(
+        w.client.put(
+            w.clinic.path(f"/patients/{w.patient.id}/enrollments/{PROGRAM}/stage"),
+            headers=w.clinic.owner.headers,
+            json={"stage": 2, "reason": "Seen in clinic."},
+        )
+    )
+    assert w.stage_two(w.patient)["access"] == "unlocked"
+
+
+def clinic_program_body(name: str) -> dict[str, Any]:
+    return {
+        "slug": "own-plan",
+        "name": name,
+        "description": "The clinic's own.",
+        "stages": [
+            {
+                "position": 1,
+                "name": "Only",
+                "guidance": "Daily.",
+                "exercises": [{"exercise": "alpha-move", "sets": 2, "reps": 8}],
+            }
+        ],
+    }
+
+
+def own_program_name(w: World) -> int | str:
+    response = w.get(f"/v1/programs/clinic-{w.clinic.id}-own-plan", w.clinic.owner)
+    if response.status_code != 200:
+        return response.status_code
+    name: str = response.json()["name"]
+    return name
+
+
+def create_clinic_program(w: World) -> None:
+    assert own_program_name(w) == 404
+    ok(
+        w.client.post(
+            w.clinic.path("/programs"),
+            headers=w.clinic.owner.headers,
+            json=clinic_program_body("Own plan"),
+        )
+    )
+    assert own_program_name(w) == "Own plan"
+
+
+def with_clinic_program(w: World) -> str:
+    created = w.client.post(
+        w.clinic.path("/programs"),
+        headers=w.clinic.owner.headers,
+        json=clinic_program_body("Own plan"),
+    )
+    ok(created)
+    assert own_program_name(w) == "Own plan"
+    etag: str = created.headers["etag"]
+    return etag
+
+
+def update_clinic_program(w: World) -> None:
+    etag = with_clinic_program(w)
+    ok(
+        w.client.put(
+            w.clinic.path("/programs/own-plan"),
+            headers=w.clinic.owner.headers | {"If-Match": etag},
+            json=clinic_program_body("Own plan, revised"),
+        )
+    )
+    assert own_program_name(w) == "Own plan, revised"
+
+
+def delete_clinic_program(w: World) -> None:
+    with_clinic_program(w)
+    ok(w.client.delete(w.clinic.path("/programs/own-plan"), headers=w.clinic.owner.headers))
+    assert own_program_name(w) == 404
+
+
+def revoke_api_client(w: World) -> None:
+    client_id, headers = create_api_client(w.client, w.clinic, ["patients:read"])
+    for _ in range(2):
+        assert w.client.get(w.clinic.path("/patients"), headers=headers).status_code == 200
+    ok(w.client.delete(w.clinic.path(f"/api-clients/{client_id}"), headers=w.clinic.owner.headers))
+    assert w.client.get(w.clinic.path("/patients"), headers=headers).status_code == 401
+
+
+# ---------------------------------------------------------------------------
+# Content: the snapshot and the whole-response cache, anonymous and signed in
+
+
+def exercise_name(w: World, slug: str = "alpha-move") -> int | str:
+    names = set()
+    for person in (None, w.member):
+        for _ in range(2):
+            response = w.get(f"/v1/exercises/{slug}", person)
+            names.add(response.json()["name"] if response.status_code == 200 else 404)
+    assert len(names) == 1, names
+    name: int | str = names.pop()
+    return name
+
+
+def admin_create(kind: str) -> Callable[[World], None]:
+    def scenario(w: World) -> None:
+        if kind == "exercises":
+            assert exercise_name(w, "delta-move") == 404
+            ok(w.editor.create("exercises", exercise("delta-move", name="Delta")))
+            assert exercise_name(w, "delta-move") == "Delta"
+        elif kind == "conditions":
+            assert w.get("/v1/conditions/fresh-knee").status_code == 404
+            ok(w.editor.create("conditions", condition("fresh-knee")))
+            assert w.get("/v1/conditions/fresh-knee").status_code == 200
+        else:
+            assert w.get("/v1/programs/second-plan").status_code == 404
+            ok(w.editor.create("programs", program("second-plan", ["fresh-hip"], [["gamma-move"]])))
+            assert w.get("/v1/programs/second-plan").status_code == 200
+
+    return scenario
+
+
+def admin_update(kind: str) -> Callable[[World], None]:
+    def scenario(w: World) -> None:
+        if kind == "exercises":
+            assert exercise_name(w) == "Alpha Move"
+            ok(w.editor.edit("/exercises/alpha-move", name="Alpha, renamed"))
+            assert exercise_name(w) == "Alpha, renamed"
+        elif kind == "conditions":
+            assert w.json("/v1/conditions/fresh-hip")["name"] == "Fresh Hip"
+            ok(w.editor.edit("/conditions/fresh-hip", name="Hip, renamed"))
+            assert w.json("/v1/conditions/fresh-hip")["name"] == "Hip, renamed"
+        else:
+            assert w.json(f"/v1/programs/{PROGRAM}")["name"] == "Fresh Plan"
+            ok(w.editor.edit(f"/programs/{PROGRAM}", name="Plan, renamed"))
+            assert w.json(f"/v1/programs/{PROGRAM}")["name"] == "Plan, renamed"
+
+    return scenario
+
+
+def admin_delete(kind: str) -> Callable[[World], None]:
+    def scenario(w: World) -> None:
+        if kind == "exercises":
+            assert exercise_name(w, "gamma-move") == "Gamma Move"
+            ok(w.editor.remove("/exercises/gamma-move"))
+            assert exercise_name(w, "gamma-move") == 404
+        elif kind == "conditions":
+            ok(w.editor.create("conditions", condition("fresh-knee")))
+            assert w.get("/v1/conditions/fresh-knee").status_code == 200
+            ok(w.editor.remove("/conditions/fresh-knee"))
+            assert w.get("/v1/conditions/fresh-knee").status_code == 404
+        else:
+            ok(w.editor.create("programs", program("second-plan", ["fresh-hip"], [["gamma-move"]])))
+            assert w.get("/v1/programs/second-plan").status_code == 200
+            ok(w.editor.remove("/programs/second-plan"))
+            assert w.get("/v1/programs/second-plan").status_code == 404
+
+    return scenario
+
+
+def stage_count(w: World) -> int:
+    return len(w.json(f"/v1/programs/{PROGRAM}")["stages"])
+
+
+def append_stage(w: World) -> None:
+    assert stage_count(w) == 2
+    _, etag = w.editor.read(f"/programs/{PROGRAM}")
+    stage = {
+        "name": "Third",
+        "guidance": "Later.",
+        "exercises": [{"exercise": "gamma-move", "sets": 1, "reps": 5}],
+    }
+    ok(
+        w.client.post(
+            f"/v1/admin/programs/{PROGRAM}/stages",
+            headers=w.admin.headers | {"If-Match": etag},
+            json=stage,
+        )
+    )
+    assert stage_count(w) == 3
+
+
+def update_stage(w: World) -> None:
+    assert w.json(f"/v1/programs/{PROGRAM}")["stages"][0]["name"] == "Stage 1"
+    ok(w.editor.edit(f"/programs/{PROGRAM}/stages/1", name="Warm-up"))
+    assert w.json(f"/v1/programs/{PROGRAM}")["stages"][0]["name"] == "Warm-up"
+
+
+def delete_stage(w: World) -> None:
+    append_stage(w)
+    ok(w.editor.remove(f"/programs/{PROGRAM}/stages/3"))
+    assert stage_count(w) == 2
+
+
+def upload(what: str) -> Callable[[World], None]:
+    def scenario(w: World) -> None:
+        def shown() -> Any:
+            return w.json("/v1/exercises/alpha-move", w.clinic.owner)[
+                "thumbnail_url" if what == "thumbnail" else "video"
+            ]
+
+        before = shown()
+        _, etag = w.editor.read("/exercises/alpha-move")
+        data, name = (PNG, "t.png") if what == "thumbnail" else (MP4, "v.mp4")
+        ok(
+            w.client.put(
+                f"/v1/admin/exercises/alpha-move/{what}",
+                headers=w.admin.headers | {"If-Match": etag},
+                files={"file": (name, data, "application/octet-stream")},
+            )
+        )
+        after = shown()
+        assert str(after) != str(before)
+        assert "alpha-move" not in str(after)  # now the uploaded, content-addressed key
+
+    return scenario
+
+
+SCENARIOS: dict[tuple[str, str], Callable[[World], None]] = {
+    ("POST", "/v1/me/enrollments"): enroll,
+    ("DELETE", "/v1/me/enrollments/{program}"): leave,
+    ("POST", "/v1/me/enrollments/{program}/advance"): advance,
+    ("PUT", "/v1/me/sessions/{session_id}"): put_session,
+    ("POST", "/v1/me/sessions/sync"): sync_sessions,
+    ("DELETE", "/v1/me/sessions/{session_id}"): delete_session,
+    ("PATCH", "/v1/me"): update_me,
+    ("POST", "/v1/me/password"): change_password,
+    ("POST", "/v1/auth/logout"): logout,
+    ("POST", "/v1/auth/token"): reuse_refresh_token,
+    ("POST", "/v1/clinics/{clinic_id}/members"): add_member,
+    ("DELETE", "/v1/clinics/{clinic_id}/members/{user_id}"): remove_member,
+    ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/enrollments"): assign_program,
+    (
+        "PUT",
+        "/v1/clinics/{clinic_id}/patients/{patient_id}/enrollments/{program}/stage",
+    ): set_patient_stage,
+    ("POST", "/v1/clinics/{clinic_id}/programs"): create_clinic_program,
+    ("PUT", "/v1/clinics/{clinic_id}/programs/{program_slug}"): update_clinic_program,
+    ("DELETE", "/v1/clinics/{clinic_id}/programs/{program_slug}"): delete_clinic_program,
+    ("DELETE", "/v1/clinics/{clinic_id}/api-clients/{api_client_id}"): revoke_api_client,
+    **{
+        ("POST", f"/v1/admin/{kind}"): admin_create(kind)
+        for kind in ("conditions", "exercises", "programs")
+    },
+    **{
+        ("PUT", f"/v1/admin/{kind}/{{slug}}"): admin_update(kind)
+        for kind in ("conditions", "exercises", "programs")
+    },
+    **{
+        ("DELETE", f"/v1/admin/{kind}/{{slug}}"): admin_delete(kind)
+        for kind in ("conditions", "exercises", "programs")
+    },
+    ("POST", "/v1/admin/programs/{slug}/stages"): append_stage,
+    ("PUT", "/v1/admin/programs/{slug}/stages/{position}"): update_stage,
+    ("DELETE", "/v1/admin/programs/{slug}/stages/{position}"): delete_stage,
+    ("PUT", "/v1/admin/exercises/{slug}/video"): upload("video"),
+    ("PUT", "/v1/admin/exercises/{slug}/thumbnail"): upload("thumbnail"),
+}
+
+# Writes that change nothing a cached read shows, and why.
+NOTHING_CACHED: dict[tuple[str, str], str] = {
+    ("POST", "/v1/auth/register"): "a new account: nothing was cached about it",
+    ("POST", "/v1/clinics"): "clinic reads are never cached",
+    ("POST", "/v1/clinics/{clinic_id}/invitations"): "clinic reads are never cached",
+    ("POST", "/v1/clinics/{clinic_id}/api-clients"): "a new client: nothing was cached about it",
+    ("POST", "/v1/clinics/{clinic_id}/webhooks"): "clinic reads are never cached",
+    ("DELETE", "/v1/clinics/{clinic_id}/webhooks/{webhook_id}"): "clinic reads are never cached",
+    (
+        "POST",
+        "/v1/clinics/{clinic_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    ): "clinic reads are never cached",
+    ("POST", "/v1/me/clinic-links"): "consent decides clinic reads, which are never cached",
+    ("DELETE", "/v1/me/clinic-links/{clinic_id}"): "clinic reads are never cached",
+}
+
+
+def write_routes(app: Any) -> set[tuple[str, str]]:
+    return {
+        (method, route.path or "")
+        for route in iter_route_contexts(app.routes)
+        for method in route.methods or ()
+        if method in WRITES
+    }
+
+
+def test_every_write_route_says_how_its_effect_is_read(client: TestClient) -> None:
+    routes = write_routes(client.app)
+    assert routes == set(SCENARIOS) | set(NOTHING_CACHED), (
+        f"unclassified: {sorted(routes - set(SCENARIOS) - set(NOTHING_CACHED))}; "
+        f"gone: {sorted(set(SCENARIOS) | set(NOTHING_CACHED) - routes)}"
+    )
+
+
+@pytest.mark.parametrize("route", sorted(SCENARIOS), ids=lambda r: f"{r[0]} {r[1]}")
+def test_the_next_read_after_a_write_is_fresh(world: World, route: tuple[str, str]) -> None:
+    SCENARIOS[route](world)
