@@ -14,9 +14,11 @@ import app.models  # noqa: F401  (every table, so foreign keys across packages r
 from app.core.config import get_settings
 
 if TYPE_CHECKING:
-    from app.clinics.delivery import WebhookWorker
+    from app.outbox.worker import OutboxWorker
 
 cli = typer.Typer(help="Operate the rehab API.", no_args_is_help=True, add_completion=False)
+users = typer.Typer(help="Manage accounts: disable, enable, change roles, end sign-ins.")
+cli.add_typer(users, name="users")
 
 
 class ImportFormat(StrEnum):
@@ -144,30 +146,27 @@ def import_library(
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Send what is due, then exit.")] = False,
 ) -> None:
-    """Deliver webhooks from the outbox (run beside servers started with WEBHOOK_WORKER=false)."""
-    from app.clinics.delivery import WebhookWorker
+    """Send the outbox: webhooks and mail (beside servers started with WEBHOOK_WORKER=false)."""
     from app.clinics.webhooks import SecretBox
     from app.core.db import Database
     from app.core.secrets import resolve_secret_key
-    from app.main import delivery_settings
+    from app.main import outbox_worker
 
     settings = get_settings()
     database = Database.from_settings(settings)
-    sender = WebhookWorker(
-        database, SecretBox(resolve_secret_key(settings)), delivery_settings(settings)
-    )
+    sender = outbox_worker(settings, database, SecretBox(resolve_secret_key(settings)))
     try:
         if once:
-            typer.echo(f"Attempted {sender.run_once()} delivery(ies).")
+            typer.echo(f"Attempted {sender.run_once()} message(s).")
         else:
-            typer.echo("Delivering webhooks; Ctrl+C or SIGTERM to stop.")
+            typer.echo("Sending the outbox (webhooks and mail); Ctrl+C or SIGTERM to stop.")
             _deliver_until_signalled(sender, settings.webhook_poll_seconds)
             typer.echo("Stopped.")
     finally:
         database.dispose()
 
 
-def _deliver_until_signalled(sender: WebhookWorker, poll_seconds: float) -> None:
+def _deliver_until_signalled(sender: OutboxWorker, poll_seconds: float) -> None:
     """Deliver in a thread until SIGTERM or SIGINT; the delivery in flight finishes first."""
     import signal
     import threading
@@ -195,20 +194,43 @@ def create_admin(
         ),
     ] = None,
 ) -> None:
-    """Create an administrator account."""
+    """Create an administrator account, or make an existing account an administrator."""
     from pydantic import ValidationError
+    from sqlmodel import select
 
+    from app.access.policy import Role
+    from app.accounts import operators
     from app.core.db import Database
     from app.core.errors import ProblemError
+    from app.core.models import utcnow
+    from app.identity.models import User
     from app.identity.service import create_admin as create_admin_account
+    from app.identity.service import normalize_email
 
-    secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     database = Database.from_settings(get_settings())
     try:
         with database.write_session() as session:
+            existing = session.exec(select(User).where(User.email == normalize_email(email)))
+            found = existing.first()
+            if found is not None:
+                user = found
+                assert user.id is not None
+                operators.update_account(
+                    session,
+                    actor=operators.COMMAND_LINE,
+                    user_id=user.id,
+                    disabled=None,
+                    role=Role.ADMIN,
+                    now=utcnow(),
+                )
+                typer.echo(f"{user.email} (id {user.id}) is now an administrator.")
+                return
+            secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
             user = create_admin_account(
                 session, email=email, password=secret, display_name=display_name
             )
+            # An operator made this account by hand, for an address they gave.
+            user.email_verified_at = utcnow()
     except ProblemError as exc:
         _fail([exc.detail], "The administrator was not created:")
     except ValidationError as exc:
@@ -216,6 +238,79 @@ def create_admin(
     finally:
         database.dispose()
     typer.echo(f"Created administrator {user.email} (id {user.id}).")
+
+
+def _manage(email: str, *, disabled: bool | None = None, role: str | None = None) -> None:
+    from app.access.policy import Role
+    from app.accounts import operators
+    from app.core.db import Database
+    from app.core.errors import ProblemError
+    from app.core.models import utcnow
+
+    database = Database.from_settings(get_settings())
+    try:
+        with database.write_session() as session:
+            user = operators.find_by_email(session, email)
+            assert user.id is not None
+            operators.update_account(
+                session,
+                actor=operators.COMMAND_LINE,
+                user_id=user.id,
+                disabled=disabled,
+                role=Role(role) if role else None,
+                now=utcnow(),
+            )
+            summary = (
+                f"{user.email}: role {user.role}, {'disabled' if user.disabled else 'active'}."
+            )
+    except ProblemError as exc:
+        _fail([exc.detail], "Nothing was changed:")
+    finally:
+        database.dispose()
+    typer.echo(summary)
+
+
+@users.command("disable")
+def disable_user(email: Annotated[str, typer.Argument(help="The account's email.")]) -> None:
+    """Disable an account: refused at once on every request, refresh included."""
+    _manage(email, disabled=True)
+
+
+@users.command("enable")
+def enable_user(email: Annotated[str, typer.Argument(help="The account's email.")]) -> None:
+    """Enable a disabled account again."""
+    _manage(email, disabled=False)
+
+
+@users.command("role")
+def set_role(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    role: Annotated[str, typer.Argument(help="member, clinician or admin.")],
+) -> None:
+    """Change an account's role."""
+    if role not in ("member", "clinician", "admin"):
+        _fail([f"'{role}' is not member, clinician or admin."], "Nothing was changed:")
+    _manage(email, role=role)
+
+
+@users.command("sign-out")
+def sign_out_user(email: Annotated[str, typer.Argument(help="The account's email.")]) -> None:
+    """End every sign-in of an account: each device must sign in again."""
+    from app.accounts import operators
+    from app.core.db import Database
+    from app.core.errors import ProblemError
+
+    database = Database.from_settings(get_settings())
+    try:
+        with database.write_session() as session:
+            user = operators.find_by_email(session, email)
+            assert user.id is not None
+            operators.end_sign_ins(session, actor=operators.COMMAND_LINE, user_id=user.id)
+    except ProblemError as exc:
+        _fail([exc.detail], "Nothing was changed:")
+    finally:
+        database.dispose()
+    typer.echo(f"Every sign-in of {email} has ended.")
 
 
 @cli.command()

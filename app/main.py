@@ -12,6 +12,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic.json_schema import models_json_schema
 
+from app.accounts.routers import me as accounts_me
+from app.accounts.routers import operators as accounts_operators
 from app.authoring.routers import audit as admin_audit
 from app.authoring.routers import content as admin_content
 from app.authoring.routers import media as admin_media
@@ -23,7 +25,7 @@ from app.catalog.deps import CATALOG, VIEWERS
 from app.catalog.response_cache import CatalogResponseCache
 from app.catalog.routers import content as catalog_content
 from app.catalog.routers import media as catalog_media
-from app.clinics.delivery import DeliverySettings, WebhookWorker
+from app.clinics.delivery import WebhookSender
 from app.clinics.routers import api_clients, invitations, links, webhooks
 from app.clinics.routers import clinics as clinics_routes
 from app.clinics.webhooks import SECRET_BOX, SecretBox
@@ -45,12 +47,23 @@ from app.core.state import StateKey
 from app.core.token_cache import TokenCache
 from app.identity.auth import AUTHENTICATOR, Authenticator
 from app.identity.deps import TOKEN_CODEC
-from app.identity.router import router as identity_router
+from app.identity.routers import auth as identity_auth
+from app.identity.routers import me as identity_me
+from app.outbox.mail import (
+    ConsoleTransport,
+    FileTransport,
+    MailSender,
+    SmtpSecurity,
+    SmtpTransport,
+    Transport,
+)
+from app.outbox.models import Channel
+from app.outbox.worker import OutboxWorker, RetryPolicy, Sender
 from app.progress.router import PROGRESS_REPORTS
 from app.progress.router import router as progress_router
 from app.progress.viewer import Viewers
 
-WEBHOOK_WORKER = StateKey[WebhookWorker]("webhook_worker")
+OUTBOX_WORKER = StateKey[OutboxWorker]("outbox_worker")
 CACHE_REACTOR = StateKey[CacheReactor]("cache_reactor")
 
 DESCRIPTION = """
@@ -107,13 +120,42 @@ TAGS: list[dict[str, Any]] = [
 ]
 
 
-def delivery_settings(settings: Settings) -> DeliverySettings:
-    return DeliverySettings(
-        max_attempts=settings.webhook_max_attempts,
-        backoff_seconds=settings.webhook_backoff_seconds,
-        timeout_seconds=settings.webhook_timeout_seconds,
-        allow_private=settings.webhook_allow_private_targets,
+def mail_transport(settings: Settings) -> Transport:
+    """The mail backend the settings name: printed, written to files, or sent over SMTP."""
+    if settings.mail_backend == "smtp":
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        return SmtpTransport(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=SmtpSecurity(settings.smtp_security),
+            username=settings.smtp_username,
+            password=password,
+            timeout_seconds=settings.smtp_timeout_seconds,
+        )
+    if settings.mail_backend == "file":
+        return FileTransport(settings.mail_file_dir)
+    return ConsoleTransport()
+
+
+def outbox_worker(settings: Settings, database: Database, box: SecretBox) -> OutboxWorker:
+    """The worker that sends the outbox: webhooks to clinics, mail to people."""
+    senders: dict[Channel, Sender] = {
+        Channel.WEBHOOK: WebhookSender(
+            database,
+            box,
+            timeout_seconds=settings.webhook_timeout_seconds,
+            allow_private=settings.webhook_allow_private_targets,
+        ),
+        Channel.MAIL: MailSender(
+            mail_transport(settings),
+            sender=settings.mail_from,
+            timeout_seconds=settings.smtp_timeout_seconds,
+        ),
+    }
+    retry = RetryPolicy(
+        max_attempts=settings.webhook_max_attempts, backoff_seconds=settings.webhook_backoff_seconds
     )
+    return OutboxWorker(database, senders, retry)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -131,7 +173,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
 
     box = SecretBox(secret)
-    worker = WebhookWorker(database, box, delivery_settings(settings))
+    worker = outbox_worker(settings, database, box)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -142,7 +184,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             thread = threading.Thread(
                 target=worker.run_forever,
                 args=(settings.webhook_poll_seconds, stop),
-                name="webhook-worker",
+                name="outbox-worker",
                 daemon=True,
             )
             thread.start()
@@ -183,7 +225,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for router in (
         catalog_content.router,
         progress_router,
-        identity_router,
+        identity_auth.router,
+        identity_me.router,
+        accounts_me.router,
         health_router,
         clinics_routes.router,
         clinics_routes.clinic,
@@ -198,6 +242,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         admin_stages.router,
         admin_media.router,
         admin_audit.router,
+        accounts_operators.router,
     ):
         app.include_router(router)
     _install_openapi(app)
@@ -210,7 +255,7 @@ def _install_state(
     database: Database,
     media: MediaSigner,
     secret: bytes,
-    worker: WebhookWorker,
+    worker: OutboxWorker,
     box: SecretBox,
 ) -> None:
     """Put what the app holds on its typed state, and wire its caches to committed changes."""
@@ -236,7 +281,7 @@ def _install_state(
     AUTHENTICATOR.put(app, authenticator)
     VIEWERS.put(app, viewers)
     PROGRESS_REPORTS.put(app, reports)
-    WEBHOOK_WORKER.put(app, worker)
+    OUTBOX_WORKER.put(app, worker)
     CATALOG.put(app, catalog)
     # The one place committed changes become this process's cache invalidations.
     reactor = CacheReactor(

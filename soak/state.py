@@ -10,8 +10,8 @@ from sqlalchemy import Connection, func, select, text
 from sqlmodel import col
 
 from app.catalog.models import Program
-from app.clinics.models import WebhookDelivery
 from app.core.db import Database, create_db_engine
+from app.outbox.models import OutboxMessage
 from app.progress.models import Enrollment, SessionEntry, SessionLog, StageChange
 
 
@@ -94,9 +94,9 @@ def _enrollments(connection: Connection, state: DatabaseState) -> None:
 def _outbox(connection: Connection, state: DatabaseState) -> None:
     for event_type, payload, status in connection.execute(
         select(
-            col(WebhookDelivery.event_type),
-            col(WebhookDelivery.payload),
-            col(WebhookDelivery.status),
+            col(OutboxMessage.event_type),
+            col(OutboxMessage.payload),
+            col(OutboxMessage.status),
         )
     ).tuples():
         state.outbox_rows += 1

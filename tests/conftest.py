@@ -24,11 +24,13 @@ from app.catalog.schemas import ContentBundle
 from app.core.config import PROJECT_ROOT, Environment, Settings
 from app.core.db import Database, create_db_engine
 from app.core.migrations import upgrade_to_head
+from app.core.models import utcnow
 from app.identity import passwords
 from app.identity.schemas import RegisterIn
 from app.identity.service import register
-from app.main import create_app
+from app.main import OUTBOX_WORKER, create_app
 from app.models import metadata
+from tests.mailbox import Mailbox
 
 TEST_SECRET = "test-secret-" + "x" * 40
 
@@ -186,7 +188,9 @@ def make_person(client: TestClient, database: Database) -> PersonFactory:
     """Create an account with a role, sign it in, and return its tokens."""
     counter = iter(range(1, 1_000_000))
 
-    def make(role: Role = Role.MEMBER, *, email: str | None = None) -> Person:
+    def make(
+        role: Role = Role.MEMBER, *, email: str | None = None, verified: bool = True
+    ) -> Person:
         email = email or f"person{next(counter)}@example.com"
         password = "a sturdy passphrase 42"
         with database.write_session() as session:
@@ -195,6 +199,8 @@ def make_person(client: TestClient, database: Database) -> PersonFactory:
                 RegisterIn(email=email, password=password, display_name=email.split("@")[0]),
                 role=role,
             )
+            if verified:
+                user.email_verified_at = utcnow()
             assert user.id is not None
             user_id = user.id
         tokens = sign_in(client, email, password)
@@ -307,3 +313,41 @@ def create_api_client(
 def api_client_token(client: TestClient, clinic: ClinicSetup, scopes: list[str]) -> dict[str, str]:
     """Bearer headers for a new API client of `clinic` with `scopes`."""
     return create_api_client(client, clinic, scopes)[1]
+
+
+# ---------------------------------------------------------------------------
+# Mail: a real SMTP server, and an app that sends its outbox to it
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox().start()
+    yield box
+    box.stop()
+
+
+@dataclass
+class MailApp:
+    """An app whose mail goes over SMTP to `mailbox`; `deliver()` runs its outbox worker."""
+
+    client: TestClient
+    mailbox: Mailbox
+
+    def deliver(self) -> int:
+        return OUTBOX_WORKER.of_app(self.client.app).run_once()
+
+
+@pytest.fixture
+def mail_app(settings: Settings, database: Database, mailbox: Mailbox) -> Iterator[MailApp]:
+    smtp = settings.model_copy(
+        update={
+            "mail_backend": "smtp",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": mailbox.port,
+            "smtp_security": "none",
+            "app_name": "Rehab",
+            "app_link_base": "https://app.example.com/open",
+        }
+    )
+    with TestClient(create_app(smtp, database=database)) as test_client:
+        yield MailApp(test_client, mailbox)

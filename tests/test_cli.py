@@ -315,14 +315,14 @@ def test_create_admin_makes_an_administrator_who_can_sign_in(
         database.dispose()
 
 
-def test_create_admin_refuses_a_taken_email_and_a_weak_password(
+def test_create_admin_promotes_an_existing_account_and_refuses_a_weak_password(
     migrated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REHAB_ADMIN_PASSWORD", "a sturdy passphrase 42")
     assert run("create-admin", "boss@example.com").exit_code == 0
-    taken = run("create-admin", "boss@example.com")
-    assert taken.exit_code == 1
-    assert "already exists" in taken.output
+    again = run("create-admin", "boss@example.com")
+    assert again.exit_code == 0
+    assert "is now an administrator" in again.output
     monkeypatch.setenv("REHAB_ADMIN_PASSWORD", "password123")
     weak = run("create-admin", "other@example.com")
     assert weak.exit_code == 1

@@ -445,7 +445,7 @@ def test_nul_in_basic_client_credentials_is_an_unknown_client(
 @pytest.mark.parametrize(
     ("path", "allow"),
     [
-        ("/v1/me", "GET, PATCH"),
+        ("/v1/me", "GET, DELETE, PATCH"),
         ("/v1/me/sessions/sync", "POST"),
         (f"/v1/me/sessions/{uuid.UUID(int=1)}", "PUT, GET, DELETE"),
     ],

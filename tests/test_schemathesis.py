@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -35,6 +36,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis import Case
 from schemathesis.openapi import from_asgi
+from sqlalchemy import update
+from sqlmodel import col
 
 from app.access.policy import Role
 from app.authoring.content import apply_content
@@ -42,6 +45,8 @@ from app.authoring.seed import read_content_dir
 from app.core.config import Environment, Settings
 from app.core.db import Database
 from app.core.deps import DATABASE
+from app.core.models import utcnow
+from app.identity.models import RefreshFamily
 from app.identity.schemas import RegisterIn
 from app.identity.service import register
 from app.main import create_app
@@ -92,8 +97,19 @@ def _client_scoped(path: str) -> bool:
 
 def _person(client: TestClient, database: Database, email: str, role: Role) -> dict[str, str]:
     with database.write_session() as session:
-        register(session, RegisterIn(email=email, password=PASSWORD, display_name="Sam"), role=role)
+        user = register(
+            session, RegisterIn(email=email, password=PASSWORD, display_name="Sam"), role=role
+        )
+        user.email_verified_at = utcnow()
     token = sign_in(client, email, PASSWORD)["access_token"]
+    # Signed in long ago: deleting the account takes the password, which generated data
+    # never guesses, so the callers last the whole run.
+    with database.write_session() as session:
+        session.execute(
+            update(RefreshFamily)
+            .where(col(RefreshFamily.user_id) == user.id)
+            .values(created_at=utcnow() - timedelta(days=1))
+        )
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -1,4 +1,4 @@
-"""The audit trail: who changed which piece of content, when, and what it was before and after."""
+"""The audit trail: who changed what, when, and what it was before and after."""
 
 from __future__ import annotations
 
@@ -12,22 +12,36 @@ from sqlmodel import Field, SQLModel
 from app.core.models import timestamp_field
 
 
+class AuditKind(StrEnum):
+    """What an entry is about: a piece of content, or an account an operator managed."""
+
+    CONDITION = "condition"
+    EXERCISE = "exercise"
+    PROGRAM = "program"
+    USER = "user"
+
+
 class AuditAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
     UPLOAD = "upload"
+    SIGN_OUT = "sign_out"
 
 
 class AuditEntry(SQLModel, table=True):
-    """One content change. Entries are only ever added, never edited or removed."""
+    """One change by an admin or a clinic: content, or an account an operator managed.
+
+    Entries are only ever added, never edited or removed, with one exception: when an
+    actor's account is erased, their email here becomes a placeholder.
+    """
 
     __tablename__ = "audit_entry"
     __table_args__ = (Index("ix_audit_entry_kind_slug", "kind", "slug"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    # The actor's email is kept as written at the time: the trail must still read
-    # correctly after the account changes or goes away.
+    # The actor's email is kept as written at the time, so the trail still reads
+    # correctly after the account changes its address (erasure replaces it).
     actor_id: int | None = Field(
         default=None, foreign_key="user_account.id", ondelete="SET NULL", index=True
     )

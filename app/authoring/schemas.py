@@ -58,7 +58,7 @@ class AuditEntryOut(OutputModel):
     at: datetime
     actor: AuditActor
     action: AuditAction
-    kind: str = Field(description="`condition`, `exercise` or `program`.")
+    kind: str = Field(description="`condition`, `exercise`, `program`, or `user` (an account).")
     slug: str
     clinic_id: int | None
     before: dict[str, Any] | None = Field(description="The document before (null on create).")

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, Strict, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from app.access.policy import LockReason
 from app.catalog.models import BodyRegion, ContentStatus, Difficulty, Sides
 from app.core.schemas import (
     InputModel,
+    LaxEnum,
     ListItem,
     LongText,
     MediaKey,
@@ -221,7 +222,6 @@ class ContentInput(InputModel):
 
 
 # An enum member given by its value ("hip", "beginner"): JSON and YAML have no enums.
-LaxEnum = Strict(False)
 TagList = Annotated[list[Tag], Field(max_length=30), AfterValidator(_unique)]
 TextList = Annotated[list[ListItem], Field(max_length=30)]
 

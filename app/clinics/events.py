@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import Dialect, Select, bindparam, select
 from sqlmodel import Session
 
-from app.clinics.models import EventType, PatientLink, WebhookDelivery, WebhookSubscription
+from app.clinics.models import EventType, PatientLink, WebhookSubscription
 from app.core.driver import DriverStatement, driver_cursor
 from app.core.models import table_of, utcnow
+from app.outbox.models import Channel, OutboxMessage
 
 
 def _subscriptions_statement(*, narrowed: bool) -> Select[int, int, list[str]]:
@@ -53,11 +54,14 @@ def emit(
     data: dict[str, Any],
     clinic_id: int | None = None,
     now: datetime | None = None,
+    outlives_patient: bool = False,
 ) -> str | None:
     """Queue `event_type` for every subscribed clinic linked to the patient.
 
     `clinic_id` narrows it to one clinic (link events concern that clinic only, and
-    events about a clinic's own program concern that clinic only).
+    events about a clinic's own program concern that clinic only). Deliveries are
+    filed under the patient, so erasing them erases what is still owed about them;
+    `outlives_patient` is for the one event that announces that erasure.
     Returns the event id, or None when no clinic is listening.
     """
     statement = _subscriptions_of_patient(session, narrowed=clinic_id is not None)
@@ -78,8 +82,10 @@ def emit(
     event_id = str(uuid.uuid4())
     for subscription_id, subscriber in subscriptions:
         session.add(
-            WebhookDelivery(
+            OutboxMessage(
+                channel=Channel.WEBHOOK,
                 subscription_id=subscription_id,
+                user_id=None if outlives_patient else patient_id,
                 event_id=event_id,
                 event_type=event_type.value,
                 payload={

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.models import timestamp_field
@@ -30,12 +29,7 @@ class EventType(StrEnum):
     LINK_CREATED = "link.created"
     LINK_REVOKED = "link.revoked"
     PROGRAM_ASSIGNED = "program.assigned"
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
+    PATIENT_DELETED = "patient.deleted"
 
 
 class Clinic(SQLModel, table=True):
@@ -109,32 +103,3 @@ class WebhookSubscription(SQLModel, table=True):
     event_types: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     active: bool = Field(default=True, nullable=False)
     created_at: datetime = timestamp_field()
-
-
-class WebhookDelivery(SQLModel, table=True):
-    """The outbox: one event for one subscription, written in the transaction that caused it."""
-
-    __tablename__ = "webhook_delivery"
-    __table_args__ = (
-        UniqueConstraint("subscription_id", "event_id"),
-        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    subscription_id: int = Field(
-        foreign_key="webhook_subscription.id", nullable=False, index=True, ondelete="CASCADE"
-    )
-    event_id: str = Field(sa_type=String(36), nullable=False)
-    event_type: str = Field(sa_type=String(32), nullable=False)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
-    status: DeliveryStatus = Field(
-        default=DeliveryStatus.PENDING, sa_type=String(16), nullable=False
-    )
-    attempts: int = Field(default=0, nullable=False)
-    next_attempt_at: datetime = timestamp_field()
-    locked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    last_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    last_status_code: int | None = Field(default=None)
-    last_error: str | None = Field(default=None, sa_type=String(500))
-    created_at: datetime = timestamp_field()
-    delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, Field
 
-from app.clinics.models import DeliveryStatus, EventType, MemberRole, Scope
+from app.clinics.models import EventType, MemberRole, Scope
 from app.core.schemas import (
     InputModel,
     OutputModel,
@@ -14,6 +14,7 @@ from app.core.schemas import (
     ShortText,
     UTCDateTime,
 )
+from app.outbox.models import DeliveryStatus
 
 # Told to clients in the schema; `_unique` enforces it.
 UNIQUE: dict[str, Any] = {"uniqueItems": True}
@@ -121,7 +122,7 @@ class WebhookCreate(InputModel):
     url: Annotated[str, Field(min_length=8, max_length=2000, pattern=WEBHOOK_URL)]
     event_types: Annotated[
         list[EventType],
-        Field(min_length=1, max_length=6, json_schema_extra=UNIQUE),
+        Field(min_length=1, max_length=len(EventType), json_schema_extra=UNIQUE),
         AfterValidator(_unique),
     ]
 

@@ -63,6 +63,10 @@ class ClinicActor:
             raise ForbiddenError("Only the clinic's owners (or an admin) may do this.")
 
 
+class EmailNotVerifiedError(ForbiddenError):
+    type = "/problems/email-not-verified"
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -121,6 +125,13 @@ def add_member(
     user = session.exec(select(User).where(User.email == normalize_email(email))).first()
     if user is None or user.disabled:
         raise InvalidInputError.for_field("body.email", "No active account has this email.")
+    if not user.email_verified:
+        # Staff see patients' health data: their address must be proven first.
+        raise InvalidInputError.for_field(
+            "body.email",
+            "This account has not verified its email address yet.",
+            "email_not_verified",
+        )
     assert user.id is not None
     member = ClinicMember(clinic_id=clinic_id, user_id=user.id, role=role)
     try:
@@ -201,6 +212,11 @@ def invitations(session: Session, clinic_id: int) -> list[PatientInvitation]:
 def redeem(session: Session, *, patient: User, code: str, now: datetime) -> PatientLink:
     """The patient consents: the code is spent (once) and the clinic is linked."""
     assert patient.id is not None
+    if not patient.email_verified:
+        raise EmailNotVerifiedError(
+            "Verify your email address before linking to a clinic: the clinic must be able "
+            "to reach you. Ask for a new verification mail if you need one."
+        )
     spent = session.execute(
         update(PatientInvitation)
         .where(

@@ -21,9 +21,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.clinics.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from app.clinics.models import WebhookSubscription
 from app.core.errors import InvalidInputError, NotFoundError
 from app.core.state import StateKey
+from app.outbox.models import DeliveryStatus, OutboxMessage
 
 
 def signature(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
@@ -150,24 +151,24 @@ def subscription_of(session: Session, clinic_id: int, subscription_id: int) -> W
 
 def deliveries(
     session: Session, subscription_id: int, *, limit: int, offset: int
-) -> tuple[list[WebhookDelivery], int]:
-    base = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+) -> tuple[list[OutboxMessage], int]:
+    base = select(OutboxMessage).where(OutboxMessage.subscription_id == subscription_id)
     total = session.exec(
         select(func.count())
-        .select_from(WebhookDelivery)
-        .where(WebhookDelivery.subscription_id == subscription_id)
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.subscription_id == subscription_id)
     ).one()
     rows = session.exec(
-        base.order_by(col(WebhookDelivery.id).desc()).limit(limit).offset(offset)
+        base.order_by(col(OutboxMessage.id).desc()).limit(limit).offset(offset)
     ).all()
     return list(rows), total
 
 
 def redeliver(
     session: Session, *, subscription_id: int, delivery_id: int, now: datetime
-) -> WebhookDelivery:
+) -> OutboxMessage:
     """Send a delivery again (the same event id, so receivers can drop a duplicate)."""
-    delivery = session.get(WebhookDelivery, delivery_id)
+    delivery = session.get(OutboxMessage, delivery_id)
     if delivery is None or delivery.subscription_id != subscription_id:
         raise NotFoundError("No such delivery.")
     delivery.status = DeliveryStatus.PENDING

@@ -65,7 +65,8 @@ class Settings(BaseSettings):
         description="Allow webhook URLs on loopback/private networks and plain http (testing).",
     )
     webhook_worker: bool = Field(
-        default=True, description="Deliver webhooks from a background thread of the API process."
+        default=True,
+        description="Send the outbox (webhooks and mail) from a thread of the API process.",
     )
     webhook_poll_seconds: float = Field(default=2.0, gt=0)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -125,6 +126,35 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(
         default=20, ge=0, description="How long a stopping server lets in-flight requests finish."
     )
+    app_name: str = Field(
+        default="Rehab", min_length=1, max_length=60, description="The product's name in mail."
+    )
+    app_link_base: str = Field(
+        default="http://127.0.0.1:8000/app",
+        description="Where links in mail point: the app's deep-link base (a code is appended).",
+    )
+    mail_backend: Literal["console", "smtp", "file"] = Field(
+        default="console",
+        description="console (development: printed), smtp, or file (one .eml per message).",
+    )
+    mail_from: str = Field(default="Rehab <no-reply@example.com>", min_length=3)
+    mail_file_dir: Path = Field(
+        default=Path(), description="Where the file backend writes; empty means DATA_DIR/mail."
+    )
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    verify_email_hours: int = Field(default=24, ge=1, le=24 * 14)
+    password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    verify_resend_rate_per_account: str = "3/hour"
+    reset_rate_per_address: str = "5/hour"
+    reset_rate_per_account: str = "3/hour"
+    recent_sign_in_minutes: int = Field(
+        default=5, ge=1, le=60, description="How fresh a sign-in deletes an account unasked."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -161,6 +191,8 @@ class Settings(BaseSettings):
     def _media_under_data_dir(self) -> Settings:
         if self.media_dir == Path():
             self.media_dir = self.data_dir / "media"
+        if self.mail_file_dir == Path():
+            self.mail_file_dir = self.data_dir / "mail"
         return self
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     field_validator,
 )
@@ -74,6 +75,10 @@ def _contains_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_contains_nul(item) for item in value)
     return False
+
+
+# JSON has no enums: an enum field of a strict input model takes its string values.
+LaxEnum = Strict(False)
 
 
 class InputModel(BaseModel):

@@ -4,6 +4,7 @@ clinic systems' API client credentials (made and revoked by the clinics package)
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, DateTime, String
 from sqlmodel import Field, SQLModel
@@ -21,8 +22,14 @@ class User(SQLModel, table=True):
     display_name: str = Field(sa_type=String(100), nullable=False)
     role: Role = Field(default=Role.MEMBER, sa_type=String(16), nullable=False)
     disabled: bool = Field(default=False, nullable=False)
+    # When the person proved they receive mail at `email`; None until then.
+    email_verified_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class RefreshFamily(SQLModel, table=True):
@@ -39,6 +46,10 @@ class RefreshFamily(SQLModel, table=True):
         foreign_key="user_account.id", nullable=False, index=True, ondelete="CASCADE"
     )
     created_at: datetime = timestamp_field()
+    # Refreshed at most every few minutes, so listing sign-ins costs no write per request.
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The device as the client named it, or its User-Agent.
+    device: str | None = Field(default=None, sa_type=String(200))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_reason: str | None = Field(default=None, sa_type=String(32))
 
@@ -78,3 +89,31 @@ class ApiClient(SQLModel, table=True):
     )
     created_at: datetime = timestamp_field()
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class TokenPurpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a purpose, not a secret)
+
+
+class AccountToken(SQLModel, table=True):
+    """A single-use token sent by mail: it proves an address, or resets a password.
+
+    Only a hash is kept. A verification names the address it proves (the
+    registered one, or a new one the person asked to change to); a reset is
+    bound to the password hash it was issued against, so it dies with a change.
+    """
+
+    __tablename__ = "account_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        foreign_key="user_account.id", nullable=False, index=True, ondelete="CASCADE"
+    )
+    purpose: TokenPurpose = Field(sa_type=String(16), nullable=False)
+    token_hash: str = Field(sa_type=String(64), unique=True, nullable=False)
+    email: str = Field(sa_type=String(320), nullable=False)
+    bound_to: str | None = Field(default=None, sa_type=String(64))
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

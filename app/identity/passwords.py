@@ -38,6 +38,8 @@ def password_problems(password: str, *, email: str) -> list[str]:
     problems = []
     if len(password) < MIN_LENGTH:
         problems.append(f"must be at least {MIN_LENGTH} characters long")
+    if not password.strip():
+        problems.append("must contain something other than spaces")
     folded = password.casefold()
     local_part = email.split("@", 1)[0].casefold()
     if folded in {email.casefold(), local_part}:

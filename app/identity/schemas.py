@@ -13,7 +13,11 @@ from app.identity.passwords import MAX_LENGTH, MIN_LENGTH
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH)]
 # The length rule is in the schema, so clients see it; the rest of the policy is checked after.
-NewPassword = Annotated[str, StringConstraints(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
+NewPassword = Annotated[
+    str,
+    StringConstraints(min_length=MIN_LENGTH, max_length=MAX_LENGTH, pattern=r"\S"),
+    Field(description="At least 10 characters, not all spaces, not a common password."),
+]
 
 
 class RegisterIn(InputModel):
@@ -55,6 +59,7 @@ class UserOut(OutputModel):
                     "email": "sam@example.com",
                     "display_name": "Sam",
                     "role": "member",
+                    "email_verified": True,
                     "created_at": "2026-11-24T10:00:00Z",
                 }
             ]
@@ -65,6 +70,9 @@ class UserOut(OutputModel):
     email: str
     display_name: str
     role: Role
+    email_verified: bool = Field(
+        description="Whether the person proved they receive mail at `email`."
+    )
     created_at: UTCDateTime
 
 
@@ -88,3 +96,49 @@ class TokenOut(OutputModel):
     refresh_token: str | None = Field(
         default=None, description="Exchange for a new pair at this endpoint; usable once."
     )
+
+
+Token = Annotated[
+    str, StringConstraints(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
+]
+
+
+class VerifyEmailIn(InputModel):
+    """The token from a verification mail (the link's `token`, or the code pasted)."""
+
+    token: Token
+
+
+class PasswordResetRequest(InputModel):
+    # Any address-shaped text: an address that has no account is answered the same way.
+    email: Annotated[
+        str, StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    ]
+
+
+class PasswordResetConfirm(InputModel):
+    token: Token
+    new_password: NewPassword
+
+
+class EmailChange(InputModel):
+    email: Annotated[EmailStr, Field(max_length=320, description="The new address.")]
+    current_password: Password
+
+
+class Accepted(OutputModel):
+    """The request was taken; what follows arrives by mail."""
+
+    detail: str
+
+
+class SignInOut(OutputModel):
+    """One sign-in: a device that stays signed in until it signs out or is ended."""
+
+    id: str
+    device: str | None = Field(description="As the app named it, or its User-Agent.")
+    created_at: UTCDateTime
+    last_used_at: UTCDateTime | None = Field(
+        description="When its tokens were last refreshed (about every 15 minutes in use)."
+    )
+    current: bool = Field(description="Whether this is the sign-in making the request.")

@@ -21,7 +21,13 @@ from sqlmodel import Session, col, select
 from app.access.policy import Role
 from app.core.changes import PrincipalChanged, record
 from app.core.config import Settings
-from app.core.errors import ConflictError, InvalidInputError, ProblemError, UnauthorizedError
+from app.core.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ProblemError,
+    UnauthorizedError,
+)
 from app.core.jwt import InvalidTokenError, TokenCodec, TokenType
 from app.core.models import utcnow
 from app.identity.models import ApiClient, RefreshFamily, RefreshToken, User
@@ -154,10 +160,24 @@ def create_admin(session: Session, *, email: str, password: str, display_name: s
 # Tokens
 
 
-def start_session(session: Session, user: User, codec: TokenCodec, settings: Settings) -> TokenPair:
-    """Sign `user` in: a new refresh family and its first token pair."""
+def start_session(
+    session: Session,
+    user: User,
+    codec: TokenCodec,
+    settings: Settings,
+    *,
+    device: str | None = None,
+) -> TokenPair:
+    """Sign `user` in: a new refresh family (on `device`) and its first token pair."""
     assert user.id is not None
-    family = RefreshFamily(id=secrets.token_hex(16), user_id=user.id)
+    now = utcnow()
+    family = RefreshFamily(
+        id=secrets.token_hex(16),
+        user_id=user.id,
+        device=device[:200] if device else None,
+        created_at=now,
+        last_used_at=now,
+    )
     session.add(family)
     session.flush()
     return _issue_pair(session, user, family.id, codec, settings)
@@ -218,6 +238,11 @@ def rotate_refresh_token(
     principal = load_principal(session, user_id=int(claims["sub"]), family_id=stored.family_id)
     if principal is None:
         raise InvalidGrantError("This sign-in has ended. Sign in again.")
+    session.execute(
+        update(RefreshFamily)
+        .where(col(RefreshFamily.id) == stored.family_id)
+        .values(last_used_at=utcnow())
+    )
     return _issue_pair(session, principal.user, stored.family_id, codec, settings)
 
 
@@ -244,6 +269,25 @@ def revoke_families(session: Session, *, user_id: int, reason: str, keep: str | 
         update(RefreshFamily).where(*conditions).values(revoked_at=utcnow(), revoked_reason=reason)
     )
     record(session, PrincipalChanged(user_id=user_id))
+
+
+def sign_ins(session: Session, user_id: int) -> list[RefreshFamily]:
+    """The person's sign-ins that still work, most recently used first."""
+    return list(
+        session.exec(
+            select(RefreshFamily)
+            .where(RefreshFamily.user_id == user_id, col(RefreshFamily.revoked_at).is_(None))
+            .order_by(col(RefreshFamily.last_used_at).desc(), col(RefreshFamily.created_at).desc())
+        )
+    )
+
+
+def end_sign_in(session: Session, *, user_id: int, family_id: str) -> None:
+    """End one of the person's own sign-ins (404 for anyone else's, or one already ended)."""
+    family = session.get(RefreshFamily, family_id)
+    if family is None or family.user_id != user_id or family.revoked_at is not None:
+        raise NotFoundError("No such sign-in.")
+    revoke_family(session, family_id, reason="ended_by_user")
 
 
 def load_principal(session: Session, *, user_id: int, family_id: str) -> UserSubject | None:

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
 from app.authoring.models import AuditEntry
-from app.clinics.models import WebhookDelivery
 from app.core.config import Settings
 from app.core.db import Database
 from app.main import create_app
+from app.outbox.models import OutboxMessage
 from tests.catalog.test_statement_counts import counting_statements
 from tests.conftest import (
     ClinicFactory,
@@ -553,7 +553,7 @@ def test_events_about_a_clinic_program_go_to_that_clinic_only(
     assert logged.status_code == 201, logged.text
 
     with database.read_session() as session:
-        rows = session.exec(select(WebhookDelivery.payload)).all()
+        rows = session.exec(select(OutboxMessage.payload)).all()
     sent: dict[int, list[tuple[str, str]]] = {clinic.id: [], other.id: []}
     for payload in rows:
         sent[payload["clinic_id"]].append((payload["type"], payload["data"].get("program", "")))

@@ -18,13 +18,15 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.clinics.delivery import DeliverySettings, WebhookWorker, backoff
+from app.clinics.delivery import WebhookSender
 from app.clinics.models import WebhookSubscription
 from app.clinics.webhooks import SECRET_BOX
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.models import utcnow
-from app.main import WEBHOOK_WORKER, create_app
+from app.main import OUTBOX_WORKER, create_app
+from app.outbox.models import Channel
+from app.outbox.worker import OutboxWorker, RetryPolicy, backoff
 from tests.clinics.receiver import Received, Receiver
 
 # The `receiver` fixture, re-exported so pytest finds it in this module.
@@ -84,7 +86,7 @@ class FakeClock:
         self.now += delta
 
 
-WorkerFactory = Callable[..., WebhookWorker]
+WorkerFactory = Callable[..., OutboxWorker]
 
 
 @pytest.fixture
@@ -99,30 +101,30 @@ def make_worker(
         clock: Callable[[], datetime] = utcnow,
         allow_private: bool = True,
         max_attempts: int | None = None,
-    ) -> WebhookWorker:
+    ) -> OutboxWorker:
         http = httpx.Client(timeout=private_settings.webhook_timeout_seconds)
         http_clients.append(http)
-        box = SECRET_BOX.of_app(client.app)
-        return WebhookWorker(
+        sender = WebhookSender(
             database,
-            box,
-            DeliverySettings(
-                max_attempts=max_attempts or private_settings.webhook_max_attempts,
-                backoff_seconds=private_settings.webhook_backoff_seconds,
-                timeout_seconds=private_settings.webhook_timeout_seconds,
-                allow_private=allow_private,
-            ),
+            SECRET_BOX.of_app(client.app),
+            timeout_seconds=private_settings.webhook_timeout_seconds,
+            allow_private=allow_private,
             client=http,
             clock=clock,
         )
+        retry = RetryPolicy(
+            max_attempts=max_attempts or private_settings.webhook_max_attempts,
+            backoff_seconds=private_settings.webhook_backoff_seconds,
+        )
+        return OutboxWorker(database, {Channel.WEBHOOK: sender}, retry, clock=clock)
 
     yield make
     for http in http_clients:
         http.close()
 
 
-def app_worker(client: TestClient) -> WebhookWorker:
-    return WEBHOOK_WORKER.of_app(client.app)
+def app_worker(client: TestClient) -> OutboxWorker:
+    return OUTBOX_WORKER.of_app(client.app)
 
 
 # ---------------------------------------------------------------------------

@@ -12,10 +12,11 @@ from sqlmodel import col, func, select
 
 from app.catalog.deps import CATALOG
 from app.clinics.events import emit
-from app.clinics.models import EventType, WebhookDelivery, WebhookSubscription
+from app.clinics.models import EventType, WebhookSubscription
 from app.clinics.webhooks import SECRET_BOX
 from app.core.db import Database
 from app.core.models import utcnow
+from app.outbox.models import OutboxMessage
 from app.progress.models import SessionLog
 from app.progress.schemas import SessionIn
 from app.progress.sessions import write
@@ -60,13 +61,13 @@ def subscribe(
     return body
 
 
-def queued(database: Database, subscription_id: int) -> list[WebhookDelivery]:
+def queued(database: Database, subscription_id: int) -> list[OutboxMessage]:
     with database.read_session() as session:
         return list(
             session.exec(
-                select(WebhookDelivery)
-                .where(WebhookDelivery.subscription_id == subscription_id)
-                .order_by(col(WebhookDelivery.id))
+                select(OutboxMessage)
+                .where(OutboxMessage.subscription_id == subscription_id)
+                .order_by(col(OutboxMessage.id))
             )
         )
 
@@ -77,7 +78,7 @@ def types_of(database: Database, subscription_id: int) -> list[str]:
 
 def all_deliveries(database: Database) -> int:
     with database.read_session() as session:
-        return session.exec(select(func.count()).select_from(WebhookDelivery)).one()
+        return session.exec(select(func.count()).select_from(OutboxMessage)).one()
 
 
 def subscription_count(database: Database) -> int:
@@ -570,7 +571,7 @@ def test_an_event_of_a_rolled_back_change_is_not_queued(
             ).outcome
             assert outcome is write.Outcome.CREATED
             # The events are there inside the transaction...
-            assert session.exec(select(func.count()).select_from(WebhookDelivery)).one() == 2
+            assert session.exec(select(func.count()).select_from(OutboxMessage)).one() == 2
             raise CrashError
 
     def emit_then_crash() -> None:

@@ -19,6 +19,7 @@ import httpx2
 import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from sqlmodel import col, select
 
 from app.authoring.content import apply_content
 from app.catalog.schemas import ContentBundle
@@ -26,10 +27,12 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.models import utcnow
 from app.main import create_app
+from app.outbox.models import Channel, OutboxMessage
 from tests.authoring.conftest import Editor
 from tests.authoring.test_media import MP4, PNG
 from tests.conftest import ClinicSetup, Person, PersonFactory, create_api_client, link, sign_in
 from tests.factories import condition, exercise, program
+from tests.mailbox import TOKEN
 
 PROGRAM = "fresh-plan"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -62,6 +65,7 @@ def fresh(settings: Settings, database: Database, catalogue: None) -> Iterator[T
 @dataclass
 class World:
     client: TestClient
+    database: Database
     admin: Person
     member: Person  # follows PROGRAM
     clinic: ClinicSetup
@@ -113,6 +117,7 @@ def session_body() -> dict[str, Any]:
 @pytest.fixture
 def world(
     fresh: TestClient,
+    database: Database,
     make_person: PersonFactory,
     make_clinic: Callable[..., ClinicSetup],
     admin: Person,
@@ -125,7 +130,7 @@ def world(
             "/v1/me/enrollments", headers=person.headers, json={"program": PROGRAM}
         )
         assert enrolled.status_code == 201, enrolled.text
-    return World(fresh, admin, member, clinic, patient, make_person)
+    return World(fresh, database, admin, member, clinic, patient, make_person)
 
 
 def ok(response: httpx2.Response, *statuses: int) -> None:
@@ -209,6 +214,74 @@ def reuse_refresh_token(w: World) -> None:
     ok(w.client.post("/v1/auth/token", data=grant))
     ok(w.client.post("/v1/auth/token", data=grant), 400)  # reused: the sign-in ends
     assert w.get("/v1/me", w.member).status_code == 401
+
+
+def mailed_token(w: World, person: Person) -> str:
+    """The token of the newest mail owed to `person` (read from the outbox)."""
+    with w.database.read_session() as session:
+        payload = session.exec(
+            select(OutboxMessage.payload)
+            .where(OutboxMessage.user_id == person.id, OutboxMessage.channel == Channel.MAIL)
+            .order_by(col(OutboxMessage.id).desc())
+        ).first()
+    assert payload is not None
+    found = TOKEN.search(str(payload["text"]))
+    assert found is not None
+    return found.group(1)
+
+
+def verify_email(w: World) -> None:
+    newcomer = w.make_person(verified=False)
+    for _ in range(2):
+        assert w.json("/v1/me", newcomer)["email_verified"] is False
+    ok(w.client.post("/v1/auth/verify-email/resend", headers=newcomer.headers), 202)
+    token = mailed_token(w, newcomer)
+    ok(w.client.post("/v1/auth/verify-email", json={"token": token}))
+    assert w.json("/v1/me", newcomer)["email_verified"] is True
+
+
+def confirm_password_reset(w: World) -> None:
+    assert w.get("/v1/me", w.member).status_code == 200
+    ok(w.client.post("/v1/auth/password-reset", json={"email": w.member.email}), 202)
+    body = {"token": mailed_token(w, w.member), "new_password": "another sturdy phrase 77"}
+    ok(w.client.post("/v1/auth/password-reset/confirm", json=body))
+    assert w.get("/v1/me", w.member).status_code == 401
+
+
+def end_sign_in(w: World) -> None:
+    other = sign_in(w.client, w.member.email, w.member.password)
+    other_headers = {"Authorization": f"Bearer {other['access_token']}"}
+    for _ in range(2):
+        assert w.client.get("/v1/me", headers=other_headers).status_code == 200
+    listed = w.json("/v1/me/sign-ins", w.member)
+    [theirs] = [s["id"] for s in listed if not s["current"]]
+    ok(w.client.delete(f"/v1/me/sign-ins/{theirs}", headers=w.member.headers))
+    assert w.client.get("/v1/me", headers=other_headers).status_code == 401
+
+
+def delete_account(w: World) -> None:
+    assert w.get(f"/v1/programs/{PROGRAM}", w.member).status_code == 200
+    w.stage_two(w.member)
+    body = {"current_password": w.member.password}
+    ok(w.client.request("DELETE", "/v1/me", headers=w.member.headers, json=body))
+    assert w.get(f"/v1/programs/{PROGRAM}", w.member).status_code == 401
+
+
+def disable_account(w: World) -> None:
+    w.stage_two(w.member)  # the catalogue replay knows the token now
+    ok(
+        w.client.patch(
+            f"/v1/admin/users/{w.member.id}", headers=w.admin.headers, json={"disabled": True}
+        )
+    )
+    assert w.get(f"/v1/programs/{PROGRAM}", w.member).status_code == 401
+    assert w.get("/v1/me", w.member).status_code == 401
+
+
+def end_sign_ins_by_operator(w: World) -> None:
+    w.stage_two(w.member)
+    ok(w.client.delete(f"/v1/admin/users/{w.member.id}/sign-ins", headers=w.admin.headers))
+    assert w.get(f"/v1/programs/{PROGRAM}", w.member).status_code == 401
 
 
 # ---------------------------------------------------------------------------
@@ -481,6 +554,12 @@ SCENARIOS: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/me/password"): change_password,
     ("POST", "/v1/auth/logout"): logout,
     ("POST", "/v1/auth/token"): reuse_refresh_token,
+    ("POST", "/v1/auth/verify-email"): verify_email,
+    ("POST", "/v1/auth/password-reset/confirm"): confirm_password_reset,
+    ("DELETE", "/v1/me/sign-ins/{sign_in_id}"): end_sign_in,
+    ("DELETE", "/v1/me"): delete_account,
+    ("PATCH", "/v1/admin/users/{user_id}"): disable_account,
+    ("DELETE", "/v1/admin/users/{user_id}/sign-ins"): end_sign_ins_by_operator,
     ("POST", "/v1/clinics/{clinic_id}/members"): add_member,
     ("DELETE", "/v1/clinics/{clinic_id}/members/{user_id}"): remove_member,
     ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/enrollments"): assign_program,
@@ -514,6 +593,9 @@ SCENARIOS: dict[tuple[str, str], Callable[[World], None]] = {
 # Writes that change nothing a cached read shows, and why.
 NOTHING_CACHED: dict[tuple[str, str], str] = {
     ("POST", "/v1/auth/register"): "a new account: nothing was cached about it",
+    ("POST", "/v1/auth/verify-email/resend"): "a mail: the account is as it was",
+    ("POST", "/v1/auth/password-reset"): "a mail: the account is as it was until confirmed",
+    ("POST", "/v1/me/email"): "a mail: the address changes once the new one is confirmed",
     ("POST", "/v1/clinics"): "clinic reads are never cached",
     ("POST", "/v1/clinics/{clinic_id}/invitations"): "clinic reads are never cached",
     ("POST", "/v1/clinics/{clinic_id}/api-clients"): "a new client: nothing was cached about it",

@@ -25,11 +25,13 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.clinics.delivery import DeliverySettings, WebhookWorker
-from app.clinics.models import Clinic, DeliveryStatus, WebhookDelivery, WebhookSubscription
+from app.clinics.delivery import WebhookSender
+from app.clinics.models import Clinic, WebhookSubscription
 from app.clinics.webhooks import SecretBox
 from app.core.config import PROJECT_ROOT, Settings, get_settings
 from app.core.db import Database
+from app.outbox.models import Channel, DeliveryStatus, OutboxMessage
+from app.outbox.worker import OutboxWorker, RetryPolicy
 from tests.conftest import TEST_SECRET
 
 BOX = SecretBox(b"shutdown-test-" + b"k" * 32)
@@ -68,7 +70,7 @@ def two_due_deliveries(database: Database) -> list[int]:
         session.flush()
         assert subscription.id is not None
         deliveries = [
-            WebhookDelivery(
+            OutboxMessage(
                 subscription_id=subscription.id,
                 event_id=f"00000000-0000-0000-0000-00000000000{n}",
                 event_type="session.logged",
@@ -81,17 +83,16 @@ def two_due_deliveries(database: Database) -> list[int]:
         return [delivery.id for delivery in deliveries if delivery.id is not None]
 
 
-def make_worker(database: Database, receiver: HeldReceiver) -> WebhookWorker:
-    settings = DeliverySettings(
-        max_attempts=3, backoff_seconds=30, timeout_seconds=5, allow_private=True
-    )
+def make_worker(database: Database, receiver: HeldReceiver) -> OutboxWorker:
     client = httpx.Client(transport=httpx.MockTransport(receiver))
-    return WebhookWorker(database, BOX, settings, client=client)
+    sender = WebhookSender(database, BOX, timeout_seconds=5, allow_private=True, client=client)
+    retry = RetryPolicy(max_attempts=3, backoff_seconds=30)
+    return OutboxWorker(database, {Channel.WEBHOOK: sender}, retry)
 
 
-def deliveries(database: Database) -> list[WebhookDelivery]:
+def deliveries(database: Database) -> list[OutboxMessage]:
     with database.read_session() as session:
-        return list(session.exec(select(WebhookDelivery).order_by(col(WebhookDelivery.id))).all())
+        return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all())
 
 
 def test_a_delivery_in_flight_when_stop_is_asked_is_finished_and_recorded(
@@ -251,7 +252,7 @@ def test_the_worker_command_stops_cleanly_on_sigterm(
     output = tmp_path / "worker.log"
     process = rehab("worker", env=command_env, output=output)
     try:
-        wait_for_output(process, output, "Delivering webhooks")
+        wait_for_output(process, output, "Sending the outbox")
         process.send_signal(signal.SIGTERM)
         assert process.wait(WAIT) == 0
     finally:

@@ -8,8 +8,7 @@ from fastapi import Query
 
 from app.authoring.audit import list_audit as audit_entries
 from app.authoring.deps import LIST_ERRORS, admin_router
-from app.authoring.documents import ContentKind
-from app.authoring.models import AuditEntry
+from app.authoring.models import AuditEntry, AuditKind
 from app.authoring.schemas import AuditActor, AuditEntryOut, AuditPage
 from app.core.deps import ReadSessionDep
 from app.core.pagination import PageDep, envelope
@@ -20,7 +19,7 @@ router = admin_router()
 # ---------------------------------------------------------------------------
 # The audit trail
 
-KindQuery = Annotated[ContentKind | None, Query(description="Only this kind of content.")]
+KindQuery = Annotated[AuditKind | None, Query(description="Only entries about this kind.")]
 
 
 @router.get("/audit", name="admin_list_audit", response_model=AuditPage, responses=LIST_ERRORS)

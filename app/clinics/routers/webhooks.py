@@ -8,12 +8,13 @@ from fastapi import Path, Request, Response, status
 
 from app.clinics import webhooks
 from app.clinics.deps import WebhookManagerDep, clinic_router
-from app.clinics.models import WebhookDelivery, WebhookSubscription
+from app.clinics.models import WebhookSubscription
 from app.clinics.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
 from app.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from app.core.errors import error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
+from app.outbox.models import OutboxMessage
 
 router = clinic_router(tags=["clinics"])
 ACTOR_ERRORS = (401, 403, 404, 422)
@@ -121,7 +122,7 @@ def redeliver(
     delivery_id: DeliveryIdPath,
     actor: WebhookManagerDep,
     session: SessionDep,
-) -> WebhookDelivery:
+) -> OutboxMessage:
     subscription = webhooks.subscription_of(session, actor.clinic_id, webhook_id)
     assert subscription.id is not None
     return webhooks.redeliver(

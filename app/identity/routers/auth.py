@@ -1,4 +1,5 @@
-"""Registration, the OAuth2 token endpoint, logout and the signed-in person's account."""
+"""Registration, the OAuth2 token endpoint, logout, and what arrives by mail: proving an
+address and resetting a forgotten password."""
 
 from __future__ import annotations
 
@@ -7,18 +8,30 @@ import binascii
 from typing import Annotated, Literal
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Form, Request, Response, status
 
-from app.core.deps import SessionDep, SettingsDep
-from app.core.errors import InvalidInputError, ProblemError, error_responses
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.deps import DATABASE, SessionDep, SettingsDep
+from app.core.errors import ConflictError, InvalidInputError, ProblemError, error_responses
 from app.core.jwt import TokenCodec, TokenType
+from app.core.models import utcnow
 from app.core.ratelimit import RATE_LIMITER, RateLimiter, account_key, client_address
 from app.core.schemas import NulFreeStr
-from app.identity import service
+from app.identity import lifecycle, service
 from app.identity.deps import CurrentUserDep, SignedInDep, TokenCodecDep
+from app.identity.mails import lifetimes_of, mail_context
 from app.identity.models import User
 from app.identity.passwords import MAX_LENGTH
-from app.identity.schemas import MeUpdate, PasswordChange, RegisterIn, TokenOut, UserOut
+from app.identity.schemas import (
+    Accepted,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RegisterIn,
+    TokenOut,
+    UserOut,
+    VerifyEmailIn,
+)
 
 router = APIRouter(prefix="/v1")
 
@@ -105,7 +118,7 @@ def _private(response: Response) -> None:
     "/auth/register",
     tags=["auth"],
     name="register",
-    summary="Create an account",
+    summary="Create an account; a mail asks to confirm the address",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     responses=error_responses(409, 422, 429),
@@ -121,6 +134,13 @@ def register(
         settings.register_rate_per_address, scope="register", key=client_address(request)
     )
     user = service.register(session, body)
+    lifecycle.send_verification(
+        session,
+        user,
+        mail=mail_context(settings),
+        lifetimes=lifetimes_of(settings),
+        now=utcnow(),
+    )
     response.headers["Location"] = "/v1/me"
     _private(response)
     return user
@@ -150,6 +170,10 @@ def issue_token(
     scope: FormText = None,
     client_id: Annotated[NulFreeStr | None, Form(max_length=64)] = None,
     client_secret: Annotated[NulFreeStr | None, Form(max_length=256)] = None,
+    device_name: Annotated[
+        NulFreeStr | None,
+        Form(max_length=100, description="What the app calls this device, for your sign-ins."),
+    ] = None,
 ) -> TokenOut:
     """OAuth2 token endpoint (form-encoded, so the Authorize button in `/docs` works).
 
@@ -171,7 +195,8 @@ def issue_token(
         user = service.authenticate(session, username, password)
         if user is None:
             raise service.InvalidGrantError("The email or password is not correct.")
-        pair = service.start_session(session, user, codec, settings)
+        device = device_name or request.headers.get("user-agent")
+        pair = service.start_session(session, user, codec, settings, device=device)
     elif grant_type == "refresh_token":
         if not refresh_token:
             raise InvalidInputError.for_field(
@@ -198,48 +223,101 @@ def logout(session: SessionDep, principal: SignedInDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get(
-    "/me",
-    tags=["me"],
-    name="get_me",
-    summary="Your account",
-    response_model=UserOut,
-    responses=error_responses(401),
+@router.post(
+    "/auth/verify-email",
+    tags=["auth"],
+    name="verify_email",
+    summary="Confirm an address with the token from its mail (registration or a change)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(409, 422),
 )
-def get_me(user: CurrentUserDep, response: Response) -> User:
-    _private(response)
-    return user
-
-
-@router.patch(
-    "/me",
-    tags=["me"],
-    name="update_me",
-    summary="Change your display name",
-    response_model=UserOut,
-    responses=error_responses(401, 422),
-)
-def update_me(
-    body: MeUpdate, session: SessionDep, user: CurrentUserDep, response: Response
-) -> User:
-    _private(response)
-    return service.update_me(session, service.fresh_user(session, user), body)
+def verify_email(body: VerifyEmailIn, session: SessionDep, settings: SettingsDep) -> Response:
+    """No sign-in needed: the token is the proof. A token for a new address makes it the
+    account's address, and the old address is told."""
+    lifecycle.verify_email(session, body.token, mail=mail_context(settings), now=utcnow())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
-    "/me/password",
-    tags=["me"],
-    name="change_password",
-    summary="Change your password; every other sign-in ends",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(401, 422),
+    "/auth/verify-email/resend",
+    tags=["auth"],
+    name="resend_verification",
+    summary="Send the verification mail again",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=error_responses(401, 409, 429),
 )
-def change_password(body: PasswordChange, session: SessionDep, principal: SignedInDep) -> Response:
-    service.change_password(
+def resend_verification(
+    session: SessionDep, user: CurrentUserDep, settings: SettingsDep, request: Request
+) -> Accepted:
+    if user.email_verified:
+        raise ConflictError("Your address is already verified.")
+    _limiter(request).hit(
+        settings.verify_resend_rate_per_account, scope="verify-resend", key=str(user.id)
+    )
+    lifecycle.send_verification(
         session,
-        service.fresh_user(session, principal.user),
-        current=body.current_password,
-        new=body.new_password,
-        keep_family=principal.family_id,
+        service.fresh_user(session, user),
+        mail=mail_context(settings),
+        lifetimes=lifetimes_of(settings),
+        now=utcnow(),
+    )
+    return Accepted(detail="A new verification mail is on its way.")
+
+
+RESET_ACCEPTED = (
+    "If an account has this address, a mail with a reset link is on its way. "
+    "It works once, for a limited time."
+)
+
+
+def _send_reset(database: Database, settings: Settings, email: str) -> None:
+    with database.write_session() as session:
+        lifecycle.request_password_reset(
+            session,
+            email,
+            mail=mail_context(settings),
+            lifetimes=lifetimes_of(settings),
+            now=utcnow(),
+        )
+
+
+@router.post(
+    "/auth/password-reset",
+    tags=["auth"],
+    name="request_password_reset",
+    summary="Forgot the password: a reset link by mail (the same answer for any address)",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=error_responses(422, 429),
+)
+def request_password_reset(
+    body: PasswordResetRequest,
+    settings: SettingsDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> Accepted:
+    """Answers 202 alike, in the same time, whether or not the address has an account: the
+    lookup and the mail happen after the answer is sent."""
+    limiter = _limiter(request)
+    limiter.hit(settings.reset_rate_per_address, scope="reset-ip", key=client_address(request))
+    limiter.hit(settings.reset_rate_per_account, scope="reset-acct", key=account_key(body.email))
+    background.add_task(_send_reset, DATABASE.of(request), settings, str(body.email))
+    return Accepted(detail=RESET_ACCEPTED)
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    tags=["auth"],
+    name="confirm_password_reset",
+    summary="Set a new password with the token from the reset mail; every sign-in ends",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(409, 422),
+)
+def confirm_password_reset(
+    body: PasswordResetConfirm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    lifecycle.reset_password(
+        session, body.token, body.new_password, mail=mail_context(settings), now=utcnow()
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

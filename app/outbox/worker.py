@@ -1,0 +1,212 @@
+"""The outbox worker: claims due messages, hands each to its channel's sender, retries.
+
+Safe with several workers: a row is claimed by setting a short lease inside a
+transaction that locks it (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's
+single writer does the same job), so one worker sends it. A worker that dies
+mid-send leaves the lease to expire and the row is sent again: delivery is at
+least once, and the message's event id lets receivers drop duplicates.
+
+A worker asked to stop claims nothing more: the message in flight finishes
+and is recorded, and the rest of its batch is released at once for the next
+worker instead of waiting out the lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import or_
+from sqlmodel import col, select
+
+from app.core.db import Database
+from app.core.models import as_utc, utcnow
+from app.outbox.models import Channel, DeliveryStatus, OutboxMessage
+
+logger = logging.getLogger("app.outbox")
+MAX_BACKOFF = timedelta(hours=6)
+LEASE_MARGIN = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A message this worker holds while its lease lasts."""
+
+    message_id: int
+    channel: Channel
+    event_id: str
+    payload: dict[str, Any]
+    subscription_id: int | None
+    lease_until: datetime  # the claim is ours only while the row still carries this
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt went. `keep` replaces the stored payload once delivered (mail bodies
+    carry single-use links, so only what the person may later ask about is kept)."""
+
+    status_code: int | None = None
+    error: str | None = None
+    permanent: bool = False  # no later attempt can succeed
+    keep: dict[str, Any] | None = None
+
+
+class Sender(Protocol):
+    """Sends one claimed message over its channel (in the worker's thread)."""
+
+    def send(self, message: Claimed) -> Outcome: ...
+
+    def seconds_per_message(self) -> float:
+        """The longest one send may take: leases cover a whole batch of them."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int
+    backoff_seconds: int
+
+
+def backoff(attempts: int, base_seconds: int) -> timedelta:
+    """Exponential: base, 2x base, 4x base, ... capped at six hours."""
+    return min(timedelta(seconds=base_seconds * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        database: Database,
+        senders: Mapping[Channel, Sender],
+        retry: RetryPolicy,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = database
+        self._senders = dict(senders)
+        self._retry = retry
+        self._clock = clock
+
+    def run_once(self, limit: int = 50, stop: threading.Event | None = None) -> int:
+        """Send what is due now; return how many messages were attempted.
+
+        Once `stop` is set no further message of the batch starts: the rest is released.
+        """
+        if not self._anything_due():
+            return 0  # a read, so an idle worker never takes SQLite's write lock
+        claimed = self._claim(limit)
+        for sent, item in enumerate(claimed):
+            if stop is not None and stop.is_set():
+                self._release(claimed[sent:])
+                return sent
+            self._send(item)
+        return len(claimed)
+
+    def run_forever(self, poll_seconds: float, stop: threading.Event | None = None) -> None:
+        """Deliver until `stop` is set; the message in flight then finishes and is recorded."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            try:
+                if self.run_once(stop=stop) == 0:
+                    stop.wait(poll_seconds)  # wakes at once when asked to stop
+            except Exception:  # keep delivering after a database hiccup
+                logger.exception("Outbox round failed")
+                stop.wait(poll_seconds)
+
+    def _due(self, now: datetime) -> Any:
+        return (
+            col(OutboxMessage.status) == DeliveryStatus.PENDING,
+            col(OutboxMessage.next_attempt_at) <= now,
+            col(OutboxMessage.channel).in_(list(self._senders)),
+        )
+
+    def _anything_due(self) -> bool:
+        with self._db.read_session() as session:
+            due = session.exec(
+                select(OutboxMessage.id).where(*self._due(self._clock())).limit(1)
+            ).first()
+        return due is not None
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        now = self._clock()
+        # Long enough to send the whole batch, so no other worker takes a row we still hold.
+        slowest = max(sender.seconds_per_message() for sender in self._senders.values())
+        lease_until = now + limit * timedelta(seconds=slowest) + LEASE_MARGIN
+        with self._db.write_session() as session:
+            query = (
+                select(OutboxMessage)
+                .where(
+                    *self._due(now),
+                    or_(
+                        col(OutboxMessage.locked_until).is_(None),
+                        col(OutboxMessage.locked_until) < now,
+                    ),
+                )
+                .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+                .limit(limit)
+            )
+            if not self._db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            claimed = []
+            for message in session.exec(query).all():
+                assert message.id is not None
+                message.locked_until = lease_until
+                session.add(message)
+                claimed.append(
+                    Claimed(
+                        message_id=message.id,
+                        channel=message.channel,
+                        event_id=message.event_id,
+                        payload=message.payload,
+                        subscription_id=message.subscription_id,
+                        lease_until=lease_until,
+                    )
+                )
+        return claimed
+
+    def _send(self, item: Claimed) -> None:
+        try:
+            outcome = self._senders[item.channel].send(item)
+        except Exception as exc:  # one message's failure is that message's, not the round's
+            outcome = Outcome(error=f"{type(exc).__name__}: {exc}"[:500])
+        self._record(item, outcome)
+
+    def _release(self, items: list[Claimed]) -> None:
+        """Give claimed rows back untouched, so another worker may send them now."""
+        with self._db.write_session() as session:
+            for item in items:
+                message = session.get(OutboxMessage, item.message_id)
+                if message is None or message.locked_until is None:
+                    continue
+                if as_utc(message.locked_until) == as_utc(item.lease_until):
+                    message.locked_until = None
+                    session.add(message)
+
+    def _record(self, item: Claimed, outcome: Outcome) -> None:
+        now = self._clock()
+        with self._db.write_session() as session:
+            message = session.get(OutboxMessage, item.message_id)
+            if message is None or message.locked_until is None:
+                return
+            if as_utc(message.locked_until) != as_utc(item.lease_until):
+                return  # the lease ran out and another worker owns the row now
+            message.attempts += 1
+            message.last_attempt_at = now
+            message.last_status_code = outcome.status_code
+            message.last_error = outcome.error
+            message.locked_until = None
+            if outcome.error is None:
+                message.status = DeliveryStatus.DELIVERED
+                message.delivered_at = now
+                if outcome.keep is not None:
+                    message.payload = outcome.keep
+            elif outcome.permanent or message.attempts >= self._retry.max_attempts:
+                message.status = DeliveryStatus.FAILED
+            else:
+                message.next_attempt_at = now + backoff(
+                    message.attempts, self._retry.backoff_seconds
+                )
+            session.add(message)
