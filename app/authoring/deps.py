@@ -10,7 +10,7 @@ from app.authoring.documents import Document, etag_of
 from app.catalog.models import ContentStatus
 from app.core.errors import error_responses
 from app.core.json import JSONBytesResponse
-from app.core.schemas import SLUG_PATTERN
+from app.core.schemas import NO_NUL, SLUG_PATTERN
 from app.identity.deps import current_admin
 
 PREFIX = "/v1/admin"
@@ -41,7 +41,12 @@ PositionPath = Annotated[int, Path(ge=1, le=50, description="The stage's place, 
 StatusQuery = Annotated[ContentStatus | None, Query(description="Only drafts or published.")]
 SearchQuery = Annotated[
     str | None,
-    Query(min_length=1, max_length=100, description="Words to find in names and slugs."),
+    Query(
+        min_length=1,
+        max_length=100,
+        pattern=NO_NUL,
+        description="Words to find in names and slugs.",
+    ),
 ]
 LIST_ERRORS = error_responses(422)
 READ_ERRORS = error_responses(404, 422)

@@ -77,6 +77,13 @@ def _contains_nul(value: Any) -> bool:
     return False
 
 
+# Query text may not carry NUL (PostgreSQL refuses it in a text parameter): said in the schema.
+NO_NUL = r"^[^\x00]*$"
+# An opaque cursor of this API: URL-safe base64.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
+# An IANA time zone name (Europe/London, America/Argentina/Buenos_Aires, Etc/GMT+5, UTC).
+TIME_ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$"
+
 # JSON has no enums: an enum field of a strict input model takes its string values.
 LaxEnum = Strict(False)
 

@@ -18,7 +18,7 @@ from app.core.errors import NotFoundError, error_responses
 from app.core.json import JSONBytesResponse
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
-from app.core.schemas import Page, Slug
+from app.core.schemas import CURSOR_PATTERN, TIME_ZONE_PATTERN, Page, Slug
 from app.core.state import StateKey
 from app.core.token_cache import TokenCache
 from app.identity.deps import CurrentUserDep
@@ -267,7 +267,11 @@ def list_session_changes(
     response: Response,
     since: Annotated[
         str | None,
-        Query(max_length=64, description="`next_cursor` from the previous page; omit to start."),
+        Query(
+            max_length=64,
+            pattern=CURSOR_PATTERN,
+            description="`next_cursor` from the previous page; omit to start.",
+        ),
     ] = None,
     program: Annotated[Slug | None, Query(description="Only sessions of this program.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
@@ -344,7 +348,11 @@ async def get_progress(
     snapshot: CatalogDep,
     tz: Annotated[
         str,
-        Query(max_length=64, description="IANA time zone for day boundaries, e.g. Europe/London."),
+        Query(
+            max_length=64,
+            pattern=TIME_ZONE_PATTERN,
+            description="IANA time zone for day boundaries, e.g. Europe/London.",
+        ),
     ] = "UTC",
 ) -> Response:
     assert user.id is not None

@@ -15,6 +15,7 @@ from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
+from app.core.schemas import NO_NUL
 from app.identity.deps import AdminDep
 
 router = admin_router()
@@ -47,7 +48,8 @@ def list_users(
     session: ReadSessionDep,
     page: PageDep,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=320, description="Part of the email.")
+        str | None,
+        Query(min_length=1, max_length=320, pattern=NO_NUL, description="Part of the email."),
     ] = None,
     role: Role | None = None,
     disabled: bool | None = None,

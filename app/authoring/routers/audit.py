@@ -12,6 +12,7 @@ from app.authoring.models import AuditEntry, AuditKind
 from app.authoring.schemas import AuditActor, AuditEntryOut, AuditPage
 from app.core.deps import ReadSessionDep
 from app.core.pagination import PageDep, envelope
+from app.core.schemas import NO_NUL
 
 router = admin_router()
 
@@ -27,8 +28,10 @@ def list_audit(
     session: ReadSessionDep,
     page: PageDep,
     kind: KindQuery = None,
-    slug: Annotated[str | None, Query(max_length=120)] = None,
-    actor: Annotated[str | None, Query(max_length=320, description="The actor's email.")] = None,
+    slug: Annotated[str | None, Query(max_length=120, pattern=NO_NUL)] = None,
+    actor: Annotated[
+        str | None, Query(max_length=320, pattern=NO_NUL, description="The actor's email.")
+    ] = None,
 ) -> dict[str, Any]:
     """Who changed what and when, with the documents before and after; newest first."""
     entries, total = audit_entries(session, kind=kind, slug=slug, actor=actor, page=page)

@@ -20,7 +20,7 @@ from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import NotFoundError, error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
-from app.core.schemas import Slug
+from app.core.schemas import CURSOR_PATTERN, TIME_ZONE_PATTERN, Slug
 from app.progress import evaluation, present, report
 from app.progress.schemas import EnrollmentDetail, ProgressOut, SessionFeed
 from app.progress.sessions import feed
@@ -169,7 +169,7 @@ def list_patient_sessions(
     patient: ReadablePatientDep,
     session: ReadSessionDep,
     snapshot: CatalogDep,
-    since: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[str | None, Query(max_length=64, pattern=CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> SessionFeed:
     page = feed.changes_since(
@@ -194,7 +194,7 @@ def get_patient_progress(
     patient: ReadablePatientDep,
     session: ReadSessionDep,
     snapshot: CatalogDep,
-    tz: Annotated[str, Query(max_length=64)] = "UTC",
+    tz: Annotated[str, Query(max_length=64, pattern=TIME_ZONE_PATTERN)] = "UTC",
 ) -> ProgressOut:
     zone = report.parse_zone(tz)
     now = utcnow()

@@ -36,6 +36,7 @@ from app.core.errors import NotFoundError, error_responses
 from app.core.http_cache import etag_matches
 from app.core.json import JSONBytesResponse, dumps
 from app.core.pagination import PageDep, envelope
+from app.core.schemas import NO_NUL
 
 router = APIRouter(prefix="/v1", default_response_class=JSONBytesResponse)
 
@@ -45,6 +46,7 @@ SearchQuery = Annotated[
     Query(
         min_length=1,
         max_length=100,
+        pattern=NO_NUL,
         description="Words to find in names and summaries (case-insensitive; all must match).",
     ),
 ]
@@ -166,7 +168,8 @@ async def list_programs(
     page: PageDep,
     q: SearchQuery = None,
     condition: Annotated[
-        str | None, Query(max_length=120, description="Only programs for this condition slug.")
+        str | None,
+        Query(max_length=120, pattern=NO_NUL, description="Only programs for this condition slug."),
     ] = None,
 ) -> Response:
     snapshot, settings = view
@@ -223,10 +226,12 @@ async def list_exercises(
     q: SearchQuery = None,
     region: Annotated[BodyRegion | None, Query(description="Only this body region.")] = None,
     muscle: Annotated[
-        str | None, Query(max_length=60, description="Only exercises working this muscle.")
+        str | None,
+        Query(max_length=60, pattern=NO_NUL, description="Only exercises working this muscle."),
     ] = None,
     equipment: Annotated[
-        str | None, Query(max_length=60, description="Only exercises using this equipment.")
+        str | None,
+        Query(max_length=60, pattern=NO_NUL, description="Only exercises using this equipment."),
     ] = None,
     difficulty: Annotated[Difficulty | None, Query(description="Only this difficulty.")] = None,
 ) -> Response:

@@ -43,7 +43,9 @@ async def get_media(
     settings: SettingsDep,
     snapshot: CatalogDep,
     expires: Annotated[int | None, Query(ge=0, le=2**40)] = None,
-    signature: Annotated[str | None, Query(min_length=64, max_length=64)] = None,
+    signature: Annotated[
+        str | None, Query(min_length=64, max_length=64, pattern=r"^[0-9a-f]*$")
+    ] = None,
 ) -> FileResponse:
     if key in snapshot.public_media and signature is None:
         cache = f"public, max-age={settings.public_cache_seconds}"

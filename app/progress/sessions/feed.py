@@ -19,6 +19,7 @@ from app.progress.models import SessionEntry, SessionLog
 from app.progress.scope import ProgramScope
 
 FEED_PAGE = 100
+MAX_SEQ = 2**62  # a change number's column holds 64 bits: a cursor past it names nothing
 
 
 # ---------------------------------------------------------------------------
@@ -37,7 +38,10 @@ def decode_cursor(cursor: str | None) -> int:
         prefix, _, number = text.partition(":")
         if prefix != "s1":
             raise ValueError(prefix)
-        return max(0, int(number))
+        seq = int(number)
+        if not 0 <= seq <= MAX_SEQ:
+            raise ValueError(number)
+        return seq
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidInputError.for_field("query.since", "Not a cursor from this API.") from exc
 
