@@ -214,6 +214,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         BodyLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
+        upload_paths=admin_media.UPLOAD_PATHS,
     )
     # Repeat catalogue reads (anonymous, or by a viewer checked lately) are answered
     # here, before routing.

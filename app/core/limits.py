@@ -6,12 +6,15 @@ crosses the cap raises `BodyTooLargeError`, which FastAPI lets through its
 body parsing and the problem handlers render as 413. Requests that carry no
 body (GET, HEAD, OPTIONS) pass straight through, so reads pay nothing.
 
-`multipart/form-data` (media uploads) gets its own, larger cap; the upload
-route checks its own per-type limits inside it.
+Only the media upload routes (`upload_paths`) get the larger upload cap, for a
+`multipart/form-data` body; they read it only after the caller was admitted, and
+check each file against its own limit. Claiming multipart anywhere else buys
+nothing: every other route has the ordinary cap.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -46,17 +49,25 @@ def _too_large_detail(limit: int) -> str:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_upload_bytes: int,
+        upload_paths: re.Pattern[str],
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.upload_paths = upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in BODYLESS_METHODS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        limit = self._limit_for(headers.get("content-type", ""))
+        limit = self._limit_for(scope["path"], headers.get("content-type", ""))
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -67,8 +78,9 @@ class BodyLimitMiddleware:
                 return
         await _CountedExchange(self.app, limit)(scope, receive, send)
 
-    def _limit_for(self, content_type: str) -> int:
-        if content_type.lower().startswith("multipart/form-data"):
+    def _limit_for(self, path: str, content_type: str) -> int:
+        multipart = content_type.lower().startswith("multipart/form-data")
+        if multipart and self.upload_paths.fullmatch(path):
             return self.max_upload_bytes
         return self.max_body_bytes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -25,6 +26,8 @@ from app.identity.deps import AdminDep
 from app.identity.models import User
 
 router = admin_router()
+# The only routes that take a large body: the cap for uploads applies to these alone.
+UPLOAD_PATHS = re.compile(r"/v1/admin/exercises/[^/]+/(video|thumbnail)")
 
 
 # ---------------------------------------------------------------------------
