@@ -63,7 +63,10 @@ def serve(
         # template and request id; uvicorn's own logs get the same format.
         access_log=False,
         log_config=logging_config(settings, uvicorn=True),
-        proxy_headers=True,
+        # Only a configured proxy may say who the client is: per-address limits count the
+        # real address, and an empty setting trusts no one (not even loopback).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or "",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     hsts_seconds: int = Field(
         default=0, ge=0, description="Strict-Transport-Security max-age; 0 sends none (not HTTPS)."
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Proxies trusted to set X-Forwarded-For/-Proto (comma-separated addresses "
+        "or networks, `*` for any); empty trusts none, so clients cannot choose their address.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins browsers may call from (comma-separated); empty: no CORS headers.",
