@@ -85,7 +85,7 @@ def ClinicDep(  # noqa: N802 (used like a type: `Annotated[ClinicActor, ClinicDe
             raise ForbiddenError("Only the clinic's clinicians can do this, not API clients.")
         if owners_only and not actor.is_owner:
             raise ForbiddenError("Only the clinic's owners (or an admin) may do this.")
-        if scope is not None and scope.value not in actor.scopes:
+        if scope is not None and not actor.has(scope):
             raise ForbiddenError(f"This needs the '{scope.value}' scope.")
         return actor
 
@@ -100,5 +100,6 @@ ClinicStaffDep = Annotated[ClinicActor, ClinicDep(people_only=True)]
 # The clinic's owners (and admins).
 ClinicOwnerDep = Annotated[ClinicActor, ClinicDep(owners_only=True)]
 PatientsReaderDep = Annotated[ClinicActor, ClinicDep(Scope.PATIENTS_READ)]
+ProgramsReaderDep = Annotated[ClinicActor, ClinicDep(Scope.PROGRAMS_READ)]
 ProgramsWriterDep = Annotated[ClinicActor, ClinicDep(Scope.PROGRAMS_WRITE)]
 WebhookManagerDep = Annotated[ClinicActor, ClinicDep(Scope.WEBHOOKS_MANAGE)]

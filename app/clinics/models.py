@@ -18,8 +18,15 @@ class MemberRole(StrEnum):
 
 class Scope(StrEnum):
     PATIENTS_READ = "patients:read"
-    PROGRAMS_WRITE = "programs:write"
+    PROGRAMS_READ = "programs:read"
+    PROGRAMS_WRITE = "programs:write"  # implies programs:read
     WEBHOOKS_MANAGE = "webhooks:manage"
+
+
+# A scope that carries another with it: who may write the clinic's programs may read them.
+IMPLIED_SCOPES: dict[Scope, frozenset[Scope]] = {
+    Scope.PROGRAMS_WRITE: frozenset({Scope.PROGRAMS_READ})
+}
 
 
 class EventType(StrEnum):

@@ -98,7 +98,7 @@ class ApiClientCreate(InputModel):
     name: ShortText
     scopes: Annotated[
         list[Scope],
-        Field(min_length=1, max_length=3, json_schema_extra=UNIQUE),
+        Field(min_length=1, max_length=len(Scope), json_schema_extra=UNIQUE),
         AfterValidator(_unique),
     ]
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from app.access.policy import Role
 from app.clinics.events import emit
 from app.clinics.models import (
+    IMPLIED_SCOPES,
     Clinic,
     ClinicMember,
     EventType,
@@ -54,9 +55,12 @@ class ClinicActor:
     def actor_user_id(self) -> int | None:
         return self.user.id if self.user else None
 
-    def require(self, scope: Scope) -> None:
-        if scope.value not in self.scopes:
-            raise ForbiddenError(f"This needs the '{scope.value}' scope.")
+    def has(self, scope: Scope) -> bool:
+        """Whether this actor holds `scope`, itself or through one that implies it."""
+        return scope.value in self.scopes or any(
+            granted.value in self.scopes and scope in implied
+            for granted, implied in IMPLIED_SCOPES.items()
+        )
 
     def require_owner(self) -> None:
         if not self.is_owner:

@@ -299,7 +299,9 @@ def test_api_clients_need_the_programs_write_scope(client: TestClient, clinic: C
     writer = api_client_token(client, clinic, ["programs:write"])
     created = client.post(clinic.path("/programs"), headers=writer, json=program_body())
     assert created.status_code == 201, created.text
-    assert client.get(clinic.path("/programs/knee-plan"), headers=reader).status_code == 200
+    # Reading the clinic's programs takes a programs scope too (drafts are the clinic's own).
+    assert client.get(clinic.path("/programs/knee-plan"), headers=reader).status_code == 403
+    assert client.get(clinic.path("/programs/knee-plan"), headers=writer).status_code == 200
     etag = created.headers["ETag"]
     changed = program_body(name="Renamed by the practice system")
     blocked = client.put(
@@ -605,3 +607,20 @@ def test_a_clinic_program_read_by_its_clinician_stays_hidden_from_an_outsider(
 
     assert outsider.status_code == 404
     assert remembering_client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("scopes", "status"),
+    [
+        (["patients:read"], 403),
+        (["programs:read"], 200),
+        (["programs:write"], 200),  # writing the clinic's programs implies reading them
+    ],
+)
+def test_reading_the_clinics_programs_needs_a_programs_scope(
+    client: TestClient, clinic: ClinicSetup, scopes: list[str], status: int
+) -> None:
+    headers = api_client_token(client, clinic, scopes)
+    assert client.get(clinic.path("/programs"), headers=headers).status_code == status
+    one = client.get(clinic.path("/programs/no-such-plan"), headers=headers)
+    assert one.status_code == (404 if status == 200 else 403)

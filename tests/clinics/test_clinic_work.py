@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("seeded")
 WHOLE_LEG = "whole-leg-rehabilitation"  # five levels, max_pain 5
 HIPS = "tight-hip-stretches"
 LEVEL_1 = ["glute-bridge", "clamshell", "straight-leg-raise"]
-ALL_SCOPES = ["patients:read", "programs:write", "webhooks:manage"]
+ALL_SCOPES = ["patients:read", "programs:read", "programs:write", "webhooks:manage"]
 PUBLIC_HOOK = "https://93.184.216.34/hook"
 
 

@@ -24,7 +24,7 @@ from tests.conftest import (
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
-ALL_SCOPES = ["patients:read", "programs:write", "webhooks:manage"]
+ALL_SCOPES = ["patients:read", "programs:read", "programs:write", "webhooks:manage"]
 PUBLIC_HOOK = "https://93.184.216.34/hook"  # a public literal address: no DNS, no SSRF refusal
 ENROLLED = "whole-leg-rehabilitation"
 ASSIGNABLE = "tight-hip-stretches"

@@ -9,7 +9,7 @@ from fastapi import Header, Path, Response, status
 from app.care import programs
 from app.care.schemas import ClinicProgramIn, ClinicProgramOut, ClinicProgramPage
 from app.catalog.deps import CatalogDep
-from app.clinics.deps import ClinicActorDep, ProgramsWriterDep, clinic_router
+from app.clinics.deps import ProgramsReaderDep, ProgramsWriterDep, clinic_router
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import error_responses
 from app.core.pagination import PageDep, envelope
@@ -67,12 +67,12 @@ def create_clinic_program(
 @router.get(
     "/programs",
     name="list_clinic_programs",
-    summary="The clinic's own programs, drafts included",
+    summary="The clinic's own programs, drafts included (programs:read)",
     response_model=ClinicProgramPage,
     responses=error_responses(*ACTOR_ERRORS),
 )
 def list_clinic_programs(
-    actor: ClinicActorDep, session: ReadSessionDep, page: PageDep, response: Response
+    actor: ProgramsReaderDep, session: ReadSessionDep, page: PageDep, response: Response
 ) -> dict[str, Any]:
     rows, total = programs.list_programs(
         session, clinic_id=actor.clinic_id, limit=page.limit, offset=page.offset
@@ -90,7 +90,7 @@ def list_clinic_programs(
 )
 def get_clinic_program(
     program_slug: ProgramSlugPath,
-    actor: ClinicActorDep,
+    actor: ProgramsReaderDep,
     session: ReadSessionDep,
     response: Response,
 ) -> dict[str, Any]:
