@@ -28,6 +28,7 @@ from app.catalog.routers import media as catalog_media
 from app.clinics.delivery import WebhookSender
 from app.clinics.routers import api_clients, invitations, links, webhooks
 from app.clinics.routers import clinics as clinics_routes
+from app.clinics.service import INVITATION_CODES, CodeHasher
 from app.clinics.webhooks import SECRET_BOX, SecretBox
 from app.core.changes import CacheReactor
 from app.core.config import Settings, get_settings
@@ -279,6 +280,7 @@ def _install_state(
     TOKEN_CODEC.put(app, codec)
     RATE_LIMITER.put(app, RateLimiter(storage_uri=settings.redis_url))
     SECRET_BOX.put(app, box)
+    INVITATION_CODES.put(app, CodeHasher.from_secret(secret))
     AUTHENTICATOR.put(app, authenticator)
     VIEWERS.put(app, viewers)
     PROGRESS_REPORTS.put(app, reports)

@@ -9,6 +9,7 @@ with its patients (their programs, stages and sessions) is `app.care`'s.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from app.clinics.models import (
 )
 from app.core.changes import PrincipalChanged, record
 from app.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from app.core.state import StateKey
 from app.identity.models import ApiClient, User
 from app.identity.service import normalize_email, secret_digest
 from app.identity.subject import ClientSubject
@@ -71,8 +73,22 @@ class EmailNotVerifiedError(ForbiddenError):
     type = "/problems/email-not-verified"
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+@dataclass(frozen=True, slots=True)
+class CodeHasher:
+    """Invitation codes are kept as a keyed hash (HMAC-SHA256 under a key derived from
+    SECRET_KEY): a copy of the table alone does not let anyone try codes offline."""
+
+    key: bytes
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> CodeHasher:
+        return cls(hashlib.sha256(b"invitation-codes\x00" + secret).digest())
+
+    def digest(self, code: str) -> str:
+        return hmac.new(self.key, normalize_code(code).encode(), hashlib.sha256).hexdigest()
+
+
+INVITATION_CODES = StateKey[CodeHasher]("invitation_codes")
 
 
 # ---------------------------------------------------------------------------
@@ -187,13 +203,18 @@ def normalize_code(code: str) -> str:
 
 
 def create_invitation(
-    session: Session, *, actor: ClinicActor, now: datetime, valid_for: timedelta
+    session: Session,
+    *,
+    actor: ClinicActor,
+    codes: CodeHasher,
+    now: datetime,
+    valid_for: timedelta,
 ) -> tuple[PatientInvitation, str]:
     """A single-use code for one patient; only its hash is stored."""
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     invitation = PatientInvitation(
         clinic_id=actor.clinic_id,
-        code_hash=_digest(raw),
+        code_hash=codes.digest(raw),
         created_by_id=actor.actor_user_id,
         created_at=now,
         expires_at=now + valid_for,
@@ -213,7 +234,9 @@ def invitations(session: Session, clinic_id: int) -> list[PatientInvitation]:
     )
 
 
-def redeem(session: Session, *, patient: User, code: str, now: datetime) -> PatientLink:
+def redeem(
+    session: Session, *, patient: User, code: str, codes: CodeHasher, now: datetime
+) -> PatientLink:
     """The patient consents: the code is spent (once) and the clinic is linked."""
     assert patient.id is not None
     if not patient.email_verified:
@@ -224,7 +247,7 @@ def redeem(session: Session, *, patient: User, code: str, now: datetime) -> Pati
     spent = session.execute(
         update(PatientInvitation)
         .where(
-            col(PatientInvitation.code_hash) == _digest(normalize_code(code)),
+            col(PatientInvitation.code_hash) == codes.digest(code),
             col(PatientInvitation.redeemed_at).is_(None),
             col(PatientInvitation.expires_at) > now,
         )

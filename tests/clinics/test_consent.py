@@ -3,6 +3,7 @@ rate-limited) and withdrawal, which the clinic feels on its very next request.""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import uuid
@@ -21,6 +22,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.main import create_app
 from tests.conftest import (
+    TEST_SECRET,
     ClinicFactory,
     ClinicSetup,
     LinkedPatientFactory,
@@ -196,6 +198,19 @@ def test_codes_are_stored_only_as_hashes(
     for code in codes:
         assert code.upper() not in stored
         assert code.replace("-", "").upper() not in stored
+
+
+def test_a_copy_of_the_table_alone_cannot_be_used_to_try_codes(
+    client: TestClient, clinic: ClinicSetup, database: Database
+) -> None:
+    """The hash is keyed with the service's secret: hashing a guessed code without it finds
+    nothing (a plain SHA-256 let a leaked table be brute-forced within the code's week)."""
+    code = invite(client, clinic)
+    with database.engine.connect() as connection:
+        [stored] = connection.execute(text("SELECT code_hash FROM patient_invitation")).scalars()
+    plain = service.normalize_code(code)
+    assert stored != hashlib.sha256(plain.encode()).hexdigest()
+    assert stored == service.CodeHasher.from_secret(TEST_SECRET.encode()).digest(code)
 
 
 def test_redeeming_is_rate_limited_per_account(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import status
+from fastapi import Request, status
 
 from app.clinics import service
 from app.clinics.deps import ClinicStaffDep, clinic_router
@@ -27,10 +27,14 @@ ACTOR_ERRORS = (401, 403, 404, 422)
     responses=error_responses(*ACTOR_ERRORS),
 )
 def create_invitation(
-    actor: ClinicStaffDep, session: SessionDep, settings: SettingsDep
+    actor: ClinicStaffDep, session: SessionDep, settings: SettingsDep, request: Request
 ) -> InvitationCreated:
     invitation, code = service.create_invitation(
-        session, actor=actor, now=utcnow(), valid_for=timedelta(days=settings.invitation_days)
+        session,
+        actor=actor,
+        codes=service.INVITATION_CODES.of(request),
+        now=utcnow(),
+        valid_for=timedelta(days=settings.invitation_days),
     )
     return InvitationCreated.model_validate({**invitation.model_dump(), "code": code})
 

@@ -33,7 +33,13 @@ def link_clinic(
     response: Response,
 ) -> LinkOut:
     RATE_LIMITER.of(request).hit(settings.redeem_rate_per_account, scope="redeem", key=str(user.id))
-    link = service.redeem(session, patient=user, code=body.code, now=utcnow())
+    link = service.redeem(
+        session,
+        patient=user,
+        code=body.code,
+        codes=service.INVITATION_CODES.of(request),
+        now=utcnow(),
+    )
     clinic = service.get_clinic(session, link.clinic_id)
     response.headers["Location"] = "/v1/me/clinic-links"
     return LinkOut.model_validate(
