@@ -29,6 +29,7 @@ from app.clinics.models import (
     PatientInvitation,
     PatientLink,
     Scope,
+    WebhookSubscription,
 )
 from app.core.changes import PrincipalChanged, record
 from app.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
@@ -36,6 +37,7 @@ from app.core.state import StateKey
 from app.identity.models import ApiClient, User
 from app.identity.service import normalize_email, secret_digest
 from app.identity.subject import ClientSubject
+from app.outbox.models import DeliveryStatus, OutboxMessage
 
 # Crockford's base32 without look-alikes: 10 characters carry 50 bits.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -318,6 +320,23 @@ def withdraw(session: Session, *, patient_id: int, clinic_id: int, now: datetime
     link.revoked_at = now
     session.add(link)
     session.flush()
+    cancel_deliveries_about(session, patient_id=patient_id, clinic_id=clinic_id)
+
+
+def cancel_deliveries_about(session: Session, *, patient_id: int, clinic_id: int) -> None:
+    """Nothing more about the patient reaches the clinic: what is queued or retrying is
+    cancelled (the news of the withdrawal itself, `link.revoked`, still goes)."""
+    subscriptions = select(WebhookSubscription.id).where(WebhookSubscription.clinic_id == clinic_id)
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.user_id) == patient_id,
+            col(OutboxMessage.subscription_id).in_(subscriptions),
+            col(OutboxMessage.status) == DeliveryStatus.PENDING,
+            col(OutboxMessage.event_type) != EventType.LINK_REVOKED,
+        )
+        .values(status=DeliveryStatus.CANCELLED, locked_until=None)
+    )
 
 
 def linked_patient(session: Session, clinic_id: int, patient_id: int) -> User:

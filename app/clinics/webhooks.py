@@ -21,8 +21,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.clinics.models import WebhookSubscription
-from app.core.errors import InvalidInputError, NotFoundError
+from app.clinics.models import EventType, PatientLink, WebhookSubscription
+from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.core.state import StateKey
 from app.outbox.models import DeliveryStatus, OutboxMessage
 
@@ -167,10 +167,24 @@ def deliveries(
 def redeliver(
     session: Session, *, subscription_id: int, delivery_id: int, now: datetime
 ) -> OutboxMessage:
-    """Send a delivery again (the same event id, so receivers can drop a duplicate)."""
+    """Send a delivery again (the same event id, so receivers can drop a duplicate).
+
+    Refused for a delivery cancelled by a withdrawal, and for any delivery about a patient
+    who no longer consents to the clinic (except the news of the withdrawal itself).
+    """
     delivery = session.get(OutboxMessage, delivery_id)
     if delivery is None or delivery.subscription_id != subscription_id:
         raise NotFoundError("No such delivery.")
+    subscription = session.get(WebhookSubscription, subscription_id)
+    assert subscription is not None
+    about = delivery.user_id
+    withdrawn = about is not None and not consents(session, about, subscription.clinic_id)
+    if delivery.status == DeliveryStatus.CANCELLED or (
+        withdrawn and delivery.event_type != EventType.LINK_REVOKED
+    ):
+        raise ConflictError(
+            "This delivery is about a patient who withdrew consent: it is not sent again."
+        )
     delivery.status = DeliveryStatus.PENDING
     delivery.next_attempt_at = now
     delivery.locked_until = None
@@ -178,3 +192,15 @@ def redeliver(
     session.add(delivery)
     session.flush()
     return delivery
+
+
+def consents(session: Session, patient_id: int, clinic_id: int) -> bool:
+    """Whether the patient's link to the clinic is live."""
+    live = session.exec(
+        select(PatientLink.id).where(
+            PatientLink.clinic_id == clinic_id,
+            PatientLink.patient_id == patient_id,
+            col(PatientLink.revoked_at).is_(None),
+        )
+    ).first()
+    return live is not None

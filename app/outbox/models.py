@@ -26,6 +26,8 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+    # No longer owed: the patient withdrew consent before it went out.
+    CANCELLED = "cancelled"
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -39,8 +39,10 @@ class Claimed:
     message_id: int
     channel: Channel
     event_id: str
+    event_type: str
     payload: dict[str, Any]
     subscription_id: int | None
+    user_id: int | None  # whom it is about
     lease_until: datetime  # the claim is ours only while the row still carries this
 
 
@@ -52,6 +54,7 @@ class Outcome:
     status_code: int | None = None
     error: str | None = None
     permanent: bool = False  # no later attempt can succeed
+    cancelled: bool = False  # no longer owed (consent withdrawn): not sent, never retried
     keep: dict[str, Any] | None = None
 
 
@@ -160,8 +163,10 @@ class OutboxWorker:
                         message_id=message.id,
                         channel=message.channel,
                         event_id=message.event_id,
+                        event_type=message.event_type,
                         payload=message.payload,
                         subscription_id=message.subscription_id,
+                        user_id=message.user_id,
                         lease_until=lease_until,
                     )
                 )
@@ -170,8 +175,9 @@ class OutboxWorker:
     def _send(self, item: Claimed) -> None:
         try:
             outcome = self._senders[item.channel].send(item)
-        except Exception as exc:  # one message's failure is that message's, not the round's
-            outcome = Outcome(error=f"{type(exc).__name__}: {exc}"[:500])
+        except Exception:  # one message's failure is that message's, not the round's
+            logger.exception("Sending outbox message %s failed", item.message_id)
+            outcome = Outcome(error="internal_error")
         self._record(item, outcome)
 
     def _release(self, items: list[Claimed]) -> None:
@@ -193,6 +199,11 @@ class OutboxWorker:
                 return
             if as_utc(message.locked_until) != as_utc(item.lease_until):
                 return  # the lease ran out and another worker owns the row now
+            if outcome.cancelled:
+                message.status = DeliveryStatus.CANCELLED
+                message.locked_until = None
+                session.add(message)
+                return
             message.attempts += 1
             message.last_attempt_at = now
             message.last_status_code = outcome.status_code

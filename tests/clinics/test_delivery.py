@@ -642,3 +642,68 @@ def test_a_slow_batch_is_not_sent_again_by_a_second_worker(
 
     assert len(received) == rows
     assert set(received.values()) == {1}, received
+
+
+# ---------------------------------------------------------------------------
+# Consent withdrawn: nothing more about the patient goes out
+
+
+def test_withdrawing_consent_stops_queued_and_retrying_deliveries(
+    client: TestClient,
+    clinic: ClinicSetup,
+    patient: Person,
+    receiver: Receiver,
+    make_worker: WorkerFactory,
+) -> None:
+    hook = subscribe(client, clinic, receiver.url)
+    receiver.respond(500, 500)  # the first attempts fail: retries are owed
+    log_session(client, patient, pain=7)
+    clock = FakeClock(utcnow() + timedelta(seconds=1))
+    worker = make_worker(clock=clock)
+    assert worker.run_once() == 2  # session.logged and pain.reported, both refused
+    assert len(receiver.requests) == 2
+    log_session(client, patient, pain=1)  # queued, not yet sent
+
+    withdrawn = client.delete(f"/v1/me/clinic-links/{clinic.id}", headers=patient.headers)
+    assert withdrawn.status_code == 204
+    clock.advance(timedelta(days=1))  # past every backoff
+    worker.run_once()
+    worker.run_once()
+
+    after = receiver.requests[2:]
+    assert [r.json()["type"] for r in after] == ["link.revoked"]
+    statuses = Counter(d["status"] for d in deliveries(client, clinic, hook["id"]))
+    assert statuses == {"cancelled": 3, "delivered": 1}
+
+
+def test_a_delivery_about_a_patient_who_withdrew_cannot_be_redelivered(
+    client: TestClient,
+    clinic: ClinicSetup,
+    patient: Person,
+    receiver: Receiver,
+) -> None:
+    hook = subscribe(client, clinic, receiver.url, ["session.logged", "link.revoked"])
+    log_session(client, patient)
+    assert app_worker(client).run_once() == 1
+    sent = only_delivery(client, clinic, hook["id"])
+    assert client.delete(f"/v1/me/clinic-links/{clinic.id}", headers=patient.headers).status_code
+    again = client.post(
+        clinic.path(f"/webhooks/{hook['id']}/deliveries/{sent['id']}/redeliver"),
+        headers=clinic.owner.headers,
+    )
+    assert again.status_code == 409
+    assert app_worker(client).run_once() == 1  # link.revoked only
+    assert [r.json()["type"] for r in receiver.requests] == ["session.logged", "link.revoked"]
+
+
+def test_a_failed_attempt_records_a_coarse_class_not_the_networks_words(
+    client: TestClient, clinic: ClinicSetup, patient: Person, make_worker: WorkerFactory
+) -> None:
+    """A closed port on a host the clinic names must not be told apart from a dead host by
+    the error text (the log would be a port scanner)."""
+    hook = subscribe(client, clinic, f"http://127.0.0.1:{free_port()}/hook", ["session.logged"])
+    log_session(client, patient)
+    assert make_worker().run_once() == 1
+    delivery = only_delivery(client, clinic, hook["id"])
+    assert delivery["last_error"] == "connection_failed"
+    assert delivery["last_status_code"] is None

@@ -113,9 +113,10 @@ def list_deliveries(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
     name="redeliver",
     summary="Send a delivery again (same event id)",
+    description="Refused with 409 for a delivery about a patient who withdrew consent.",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DeliveryOut,
-    responses=error_responses(*ACTOR_ERRORS),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 def redeliver(
     webhook_id: WebhookIdPath,
