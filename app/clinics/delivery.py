@@ -31,7 +31,14 @@ from cryptography.fernet import InvalidToken
 from sqlmodel import Session
 
 from app.clinics.models import EventType, WebhookSubscription
-from app.clinics.webhooks import SecretBox, UnsafeTargetError, check_target, consents, signature
+from app.clinics.webhooks import (
+    SecretBox,
+    UnsafeTargetError,
+    check_target,
+    consents,
+    pinned_request,
+    signature,
+)
 from app.core.db import Database
 from app.core.json import dumps
 from app.core.models import utcnow
@@ -78,17 +85,20 @@ class WebhookSender:
         body = dumps(message.payload)
         timestamp = int(self._clock().timestamp())
         try:
-            check_target(subscription.url, allow_private=self._allow_private)
+            address = check_target(subscription.url, allow_private=self._allow_private)
+            url, host, extensions = pinned_request(subscription.url, address)
             response = self._client.post(
-                subscription.url,
+                url,
                 content=body,
                 headers={
+                    **host,
                     "Content-Type": "application/json",
                     "User-Agent": "rehab-api-webhooks/1",
                     "Webhook-Id": message.event_id,
                     "Webhook-Timestamp": str(timestamp),
                     "Webhook-Signature": signature(secret, message.event_id, timestamp, body),
                 },
+                extensions=extensions,
                 follow_redirects=False,
             )
         except UnsafeTargetError:

@@ -64,6 +64,7 @@ def _forbidden_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -
 
 
 def resolve_addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address `host` resolves to (an address literal is its own answer)."""
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
@@ -79,11 +80,18 @@ class UnsafeTargetError(InvalidInputError):
     """A webhook URL that would reach somewhere it must not (SSRF)."""
 
 
-def check_target(url: str, *, allow_private: bool) -> None:
-    """Refuse URLs that are not HTTPS or resolve to loopback, private or metadata addresses.
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-    Checked when a subscription is made and again before every delivery, so a
-    DNS change cannot turn an accepted host into an internal one later.
+
+def check_target(url: str, *, allow_private: bool) -> Address | None:
+    """Refuse URLs that are not HTTPS or resolve to loopback, private or metadata addresses;
+    return the address checked, which the delivery must then connect to.
+
+    Checked when a subscription is made and again before every delivery, so a DNS
+    change cannot turn an accepted host into an internal one later; and the delivery
+    connects to the very address checked (not to a second lookup, which a rebinding
+    DNS server could answer differently). With private targets allowed (local
+    testing), nothing is resolved and None is returned.
     """
     parts = urlsplit(url)
     try:
@@ -95,14 +103,32 @@ def check_target(url: str, *, allow_private: bool) -> None:
     if parts.username or parts.password:
         raise UnsafeTargetError("The webhook URL must not carry credentials.")
     if allow_private:
-        return
+        return None
     if parts.scheme != "https":
         raise UnsafeTargetError("The webhook URL must use https.")
-    for address in resolve_addresses(parts.hostname):
+    addresses = resolve_addresses(parts.hostname)
+    for address in addresses:
         if _forbidden_address(address):
             raise UnsafeTargetError(
                 "The webhook URL resolves to a loopback, private, link-local or reserved address."
             )
+    return addresses[0]
+
+
+def pinned_request(url: str, address: Address | None) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The URL to connect to, the Host header and the TLS name for `url` at `address`.
+
+    The connection goes to the address literally; the Host header and the TLS server
+    name (so the certificate is checked against the host) stay the URL's own.
+    """
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    return parts._replace(netloc=netloc).geturl(), {"Host": host}, {"sni_hostname": parts.hostname}
 
 
 # ---------------------------------------------------------------------------
