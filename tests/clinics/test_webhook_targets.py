@@ -9,7 +9,6 @@ and for the TLS certificate check.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -27,7 +26,7 @@ BOX = SecretBox(b"k" * 32)
 
 
 @pytest.fixture
-def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """hooks.example.com resolves to a public address once, then to loopback."""
     asked: list[str] = []
 
@@ -37,7 +36,7 @@ def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer, 443))]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield asked
+    return asked
 
 
 def test_the_check_returns_the_address_the_connection_must_use(rebinding_dns: list[str]) -> None:
