@@ -59,7 +59,7 @@ from app.outbox.mail import (
     Transport,
 )
 from app.outbox.models import Channel
-from app.outbox.worker import OutboxWorker, RetryPolicy, Sender
+from app.outbox.worker import OutboxWorker, Pacing, RetryPolicy, Sender
 from app.progress.router import PROGRESS_REPORTS
 from app.progress.router import router as progress_router
 from app.progress.viewer import Viewers
@@ -156,7 +156,7 @@ def outbox_worker(settings: Settings, database: Database, box: SecretBox) -> Out
     retry = RetryPolicy(
         max_attempts=settings.webhook_max_attempts, backoff_seconds=settings.webhook_backoff_seconds
     )
-    return OutboxWorker(database, senders, retry)
+    return OutboxWorker(database, senders, retry, pacing=Pacing(lanes=settings.outbox_lanes))
 
 
 def _operation_id(route: APIRoute) -> str:

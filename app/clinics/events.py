@@ -85,6 +85,7 @@ def emit(
             OutboxMessage(
                 channel=Channel.WEBHOOK,
                 subscription_id=subscription_id,
+                clinic_id=subscriber,
                 user_id=None if outlives_patient else patient_id,
                 event_id=event_id,
                 event_type=event_type.value,

@@ -143,8 +143,22 @@ def create_subscription(
     event_types: list[str],
     box: SecretBox,
     allow_private: bool,
+    limit: int,
 ) -> tuple[WebhookSubscription, str]:
-    """Subscribe `url` to `event_types`; the signing secret is returned once."""
+    """Subscribe `url` to `event_types`; the signing secret is returned once.
+
+    A clinic holds at most `limit` subscriptions: each one is a delivery per event.
+    """
+    held = session.exec(
+        select(func.count())
+        .select_from(WebhookSubscription)
+        .where(WebhookSubscription.clinic_id == clinic_id)
+    ).one()
+    if held >= limit:
+        raise ConflictError(
+            f"This clinic already has {held} webhook subscriptions, the most it may hold: "
+            "delete one, or subscribe one URL to several event types."
+        )
     try:
         check_target(url, allow_private=allow_private)
     except UnsafeTargetError as exc:

@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=30)
     webhook_backoff_seconds: int = Field(default=30, ge=1)
+    webhook_max_subscriptions: int = Field(
+        default=10, ge=1, le=100, description="Webhook subscriptions one clinic may hold."
+    )
+    outbox_lanes: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Outbox lanes sent at once: each clinic's webhooks are one, mail another.",
+    )
     media_dir: Path = Field(
         default=Path(), description="Where media files live; empty means DATA_DIR/media."
     )

@@ -45,6 +45,9 @@ class OutboxMessage(SQLModel, table=True):
     subscription_id: int | None = Field(
         default=None, foreign_key="webhook_subscription.id", index=True, ondelete="CASCADE"
     )
+    # The clinic a webhook delivery goes to: each clinic's deliveries are sent in a lane of
+    # their own, so a slow receiver delays only its clinic.
+    clinic_id: int | None = Field(default=None, foreign_key="clinic.id", ondelete="CASCADE")
     # Whom the message is about: erasing the person erases what is still owed about them.
     user_id: int | None = Field(
         default=None, foreign_key="user_account.id", index=True, ondelete="CASCADE"

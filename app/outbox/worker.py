@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_, true
 from sqlmodel import col, select
 
 from app.core.db import Database
@@ -79,45 +81,91 @@ def backoff(attempts: int, base_seconds: int) -> timedelta:
     return min(timedelta(seconds=base_seconds * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
 
 
+Lane = int  # whose messages go one after another: a clinic's id, or MAIL_LANE
+MAIL_LANE = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """How much is sent at once: `lanes` in parallel (a clinic's webhooks are one lane, all
+    mail another), at most `per_lane` messages claimed for a lane at a time."""
+
+    lanes: int = 8
+    per_lane: int = 10
+
+
 class OutboxWorker:
+    """Sends the outbox lane by lane, the lanes side by side.
+
+    A clinic whose receiver is slow fills only its own lane: the others go on, so it
+    delays nobody but itself. A lane's messages go in order, one at a time.
+    """
+
     def __init__(
         self,
         database: Database,
         senders: Mapping[Channel, Sender],
         retry: RetryPolicy,
         *,
+        pacing: Pacing = Pacing(),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = database
         self._senders = dict(senders)
         self._retry = retry
+        self._pacing = pacing
         self._clock = clock
 
     def run_once(self, limit: int = 50, stop: threading.Event | None = None) -> int:
-        """Send what is due now; return how many messages were attempted.
+        """Send what is due now, lanes in parallel; return how many messages were attempted.
 
-        Once `stop` is set no further message of the batch starts: the rest is released.
+        Once `stop` is set no further message starts: the rest is released at once.
         """
         if not self._anything_due():
             return 0  # a read, so an idle worker never takes SQLite's write lock
-        claimed = self._claim(limit)
-        for sent, item in enumerate(claimed):
-            if stop is not None and stop.is_set():
-                self._release(claimed[sent:])
-                return sent
-            self._send(item)
-        return len(claimed)
+        lanes = self._claim(limit, busy=frozenset())
+        if not lanes:
+            return 0
+        with ThreadPoolExecutor(max_workers=self._pacing.lanes) as pool:
+            sent = pool.map(lambda items: self._send_lane(items, stop), lanes.values())
+            return sum(sent)
 
     def run_forever(self, poll_seconds: float, stop: threading.Event | None = None) -> None:
-        """Deliver until `stop` is set; the message in flight then finishes and is recorded."""
+        """Deliver until `stop` is set; messages in flight then finish and are recorded.
+
+        Lanes are taken up as threads free, without waiting for a slow lane to end.
+        """
         stop = stop or threading.Event()
-        while not stop.is_set():
-            try:
-                if self.run_once(stop=stop) == 0:
+        running: dict[Future[int], Lane] = {}
+        with ThreadPoolExecutor(max_workers=self._pacing.lanes) as pool:
+            while not stop.is_set():
+                free = self._pacing.lanes - len(running)
+                try:
+                    due = free > 0 and self._anything_due()
+                    busy = frozenset(running.values())
+                    lanes = self._claim(free * self._pacing.per_lane, busy=busy) if due else {}
+                except Exception:  # keep delivering after a database hiccup
+                    logger.exception("Outbox round failed")
+                    lanes = {}
+                for lane, items in list(lanes.items())[:free]:
+                    running[pool.submit(self._send_lane, items, stop)] = lane
+                if not running:
                     stop.wait(poll_seconds)  # wakes at once when asked to stop
-            except Exception:  # keep delivering after a database hiccup
-                logger.exception("Outbox round failed")
-                stop.wait(poll_seconds)
+                    continue
+                done, _ = wait(running, timeout=poll_seconds, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del running[future]
+                    if future.exception() is not None:
+                        logger.error("An outbox lane failed", exc_info=future.exception())
+            wait(running)
+
+    def _send_lane(self, items: list[Claimed], stop: threading.Event | None) -> int:
+        for sent, item in enumerate(items):
+            if stop is not None and stop.is_set():
+                self._release(items[sent:])
+                return sent
+            self._send(item)
+        return len(items)
 
     def _due(self, now: datetime) -> Any:
         return (
@@ -133,32 +181,45 @@ class OutboxWorker:
             ).first()
         return due is not None
 
-    def _claim(self, limit: int) -> list[Claimed]:
+    def _claim(self, limit: int, *, busy: frozenset[Lane]) -> dict[Lane, list[Claimed]]:
+        """Lease up to `limit` due messages, a fair share per lane, none of a busy lane."""
         now = self._clock()
-        # Long enough to send the whole batch, so no other worker takes a row we still hold.
-        slowest = max(sender.seconds_per_message() for sender in self._senders.values())
-        lease_until = now + limit * timedelta(seconds=slowest) + LEASE_MARGIN
+        free = or_(col(OutboxMessage.locked_until).is_(None), col(OutboxMessage.locked_until) < now)
+        lane = func.coalesce(col(OutboxMessage.clinic_id), MAIL_LANE)
+        rank = func.row_number().over(
+            partition_by=lane,
+            order_by=(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id)),
+        )
+        candidates = (
+            select(col(OutboxMessage.id).label("id"), lane.label("lane"), rank.label("rank"))
+            .select_from(OutboxMessage)
+            .where(*self._due(now), free, lane.not_in(busy) if busy else true())
+            .subquery()
+        )
         with self._db.write_session() as session:
-            query = (
-                select(OutboxMessage)
-                .where(
-                    *self._due(now),
-                    or_(
-                        col(OutboxMessage.locked_until).is_(None),
-                        col(OutboxMessage.locked_until) < now,
-                    ),
-                )
-                .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+            picked = session.execute(
+                select(candidates.c.id, candidates.c.lane)
+                .where(candidates.c.rank <= self._pacing.per_lane)
+                .order_by(candidates.c.rank, candidates.c.id)
                 .limit(limit)
+            ).all()
+            lane_of: dict[int, Lane] = {row.id: row.lane for row in picked}
+            query = select(OutboxMessage).where(
+                col(OutboxMessage.id).in_(list(lane_of)), *self._due(now), free
             )
-            if not self._db.is_sqlite:
+            if not self._db.is_sqlite:  # another worker may hold some: skip those
                 query = query.with_for_update(skip_locked=True)
-            claimed = []
-            for message in session.exec(query).all():
+            messages = session.exec(query.order_by(col(OutboxMessage.id))).all()
+            counts = Counter(lane_of[m.id or 0] for m in messages)
+            lanes: dict[Lane, list[Claimed]] = defaultdict(list)
+            for message in messages:
                 assert message.id is not None
-                message.locked_until = lease_until
+                lane_id = lane_of[message.id]
+                # Long enough to send the lane's batch, so no other worker takes a row we hold.
+                seconds = counts[lane_id] * self._senders[message.channel].seconds_per_message()
+                message.locked_until = now + timedelta(seconds=seconds) + LEASE_MARGIN
                 session.add(message)
-                claimed.append(
+                lanes[lane_id].append(
                     Claimed(
                         message_id=message.id,
                         channel=message.channel,
@@ -167,10 +228,12 @@ class OutboxWorker:
                         payload=message.payload,
                         subscription_id=message.subscription_id,
                         user_id=message.user_id,
-                        lease_until=lease_until,
+                        lease_until=message.locked_until,
                     )
                 )
-        return claimed
+        for items in lanes.values():
+            items.sort(key=lambda item: item.message_id)
+        return dict(lanes)
 
     def _send(self, item: Claimed) -> None:
         try:

@@ -1,6 +1,7 @@
 """One outbox for every channel: webhook deliveries become outbox messages, and mail joins them.
 
 `webhook_delivery` rows move to `outbox_message` with channel `webhook`, filed
+under their subscription's clinic (each clinic is sent in a lane of its own) and
 under the patient their event is about (so erasing a person erases what is
 still owed about them).
 
@@ -46,6 +47,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('subscription_id', sa.Integer(), nullable=True),
+    sa.Column('clinic_id', sa.Integer(), nullable=True),
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('event_id', sa.String(length=36), nullable=False),
     sa.Column('event_type', sa.String(length=32), nullable=False),
@@ -59,6 +61,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.String(length=500), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['clinic_id'], ['clinic.id'], name=op.f('fk_outbox_message_clinic_id_clinic'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['subscription_id'], ['webhook_subscription.id'], name=op.f('fk_outbox_message_subscription_id_webhook_subscription'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_outbox_message_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message')),
@@ -72,12 +75,18 @@ def upgrade() -> None:
     connection = op.get_bind()
     old = _table("webhook_delivery")
     people = {row[0] for row in connection.execute(sa.text("SELECT id FROM user_account"))}
+    clinic_of = dict(connection.execute(sa.text("SELECT id, clinic_id FROM webhook_subscription")).all())
     rows = []
     for row in connection.execute(sa.select(old)).mappings():
         patient = _patient_of(row["payload"])
-        rows.append({**row, "channel": "webhook", "user_id": patient if patient in people else None})
+        rows.append({
+            **row,
+            "channel": "webhook",
+            "clinic_id": clinic_of.get(row["subscription_id"]),
+            "user_id": patient if patient in people else None,
+        })
     if rows:
-        op.bulk_insert(_table("outbox_message", "channel", "user_id"), rows)
+        op.bulk_insert(_table("outbox_message", "channel", "clinic_id", "user_id"), rows)
     if connection.dialect.name == "postgresql" and rows:
         connection.execute(sa.text(
             "SELECT setval(pg_get_serial_sequence('outbox_message', 'id'), "

@@ -26,7 +26,7 @@ from app.core.db import Database
 from app.core.models import utcnow
 from app.main import OUTBOX_WORKER, create_app
 from app.outbox.models import Channel
-from app.outbox.worker import OutboxWorker, RetryPolicy, backoff
+from app.outbox.worker import OutboxWorker, Pacing, RetryPolicy, backoff
 from tests.clinics.receiver import Received, Receiver
 
 # The `receiver` fixture, re-exported so pytest finds it in this module.
@@ -101,6 +101,7 @@ def make_worker(
         clock: Callable[[], datetime] = utcnow,
         allow_private: bool = True,
         max_attempts: int | None = None,
+        per_lane: int = Pacing().per_lane,
     ) -> OutboxWorker:
         http = httpx.Client(timeout=private_settings.webhook_timeout_seconds)
         http_clients.append(http)
@@ -116,7 +117,8 @@ def make_worker(
             max_attempts=max_attempts or private_settings.webhook_max_attempts,
             backoff_seconds=private_settings.webhook_backoff_seconds,
         )
-        return OutboxWorker(database, {Channel.WEBHOOK: sender}, retry, clock=clock)
+        pacing = Pacing(per_lane=per_lane)
+        return OutboxWorker(database, {Channel.WEBHOOK: sender}, retry, pacing=pacing, clock=clock)
 
     yield make
     for http in http_clients:
@@ -620,7 +622,9 @@ def test_a_slow_batch_is_not_sent_again_by_a_second_worker(
             log_session(client, patient)
         clock.now = utcnow()
         polls_at = clock.now + poll_at
-        first, second = make_worker(clock=clock), make_worker(clock=clock)
+        # One lane's whole batch in one claim: longer to send than the lease margin.
+        first = make_worker(clock=clock, per_lane=rows)
+        second = make_worker(clock=clock, per_lane=rows)
         errors: list[BaseException] = []
 
         def run_first() -> None:
@@ -707,3 +711,70 @@ def test_a_failed_attempt_records_a_coarse_class_not_the_networks_words(
     delivery = only_delivery(client, clinic, hook["id"])
     assert delivery["last_error"] == "connection_failed"
     assert delivery["last_status_code"] is None
+
+
+# ---------------------------------------------------------------------------
+# Fairness: a slow clinic delays only itself
+
+
+def test_a_slow_clinic_delays_only_its_own_deliveries(
+    client: TestClient,
+    make_clinic: Callable[..., ClinicSetup],
+    make_linked_patient: LinkedPatientFactory,
+    private_settings: Settings,
+    database: Database,
+) -> None:
+    """Ten subscriptions of one clinic to a receiver that hangs past the timeout; another
+    clinic's event still arrives within two seconds (it waited 30 s behind them)."""
+    slow_clinic, fast_clinic = make_clinic("Slow"), make_clinic("Fast")
+    hanging = threading.Event()
+
+    def hang(_: Received) -> None:
+        hanging.wait(timeout=10)
+
+    with Receiver(on_request=hang) as slow, Receiver() as fast:
+        for _ in range(private_settings.webhook_max_subscriptions):
+            subscribe(client, slow_clinic, slow.url, ["session.logged"])
+        subscribe(client, fast_clinic, fast.url, ["session.logged"])
+        slow_patient = make_linked_patient(slow_clinic)
+        fast_patient = make_linked_patient(fast_clinic)
+        enroll(client, slow_patient, PROGRAM)
+        enroll(client, fast_patient, PROGRAM)
+        log_session(client, slow_patient)
+
+        settings = private_settings.model_copy(update={"webhook_timeout_seconds": 1.0})
+        worker = create_app(settings, database=database)
+        stop = threading.Event()
+        thread = threading.Thread(target=OUTBOX_WORKER.of_app(worker).run_forever, args=(0.1, stop))
+        thread.start()
+        try:
+            deadline = time.monotonic() + 5
+            while not slow.requests and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert slow.requests  # the slow clinic's lane is busy now
+            logged = time.monotonic()
+            log_session(client, fast_patient)
+            while not fast.requests and time.monotonic() < logged + 5:
+                time.sleep(0.02)
+            waited = time.monotonic() - logged
+        finally:
+            stop.set()
+            hanging.set()
+            thread.join(timeout=30)
+    assert fast.requests, "the fast clinic's delivery never arrived"
+    assert waited < 2.0, f"the fast clinic waited {waited:.1f} s behind the slow one"
+
+
+def test_a_clinic_holds_a_bounded_number_of_subscriptions(
+    client: TestClient, clinic: ClinicSetup, private_settings: Settings, receiver: Receiver
+) -> None:
+    for _ in range(private_settings.webhook_max_subscriptions):
+        subscribe(client, clinic, receiver.url)
+    refused = client.post(
+        clinic.path("/webhooks"),
+        headers=clinic.owner.headers,
+        json={"url": receiver.url, "event_types": ["session.logged"]},
+    )
+    assert refused.status_code == 409
+    listed = client.get(clinic.path("/webhooks"), headers=clinic.owner.headers).json()
+    assert len(listed) == private_settings.webhook_max_subscriptions

@@ -45,7 +45,7 @@ WEBHOOK_LINKS = {
     response_model=WebhookCreated,
     responses={
         201: {"description": "Created", "links": WEBHOOK_LINKS},
-        **error_responses(*ACTOR_ERRORS),
+        **error_responses(401, 403, 404, 409, 422),
     },
 )
 def create_webhook(
@@ -62,6 +62,7 @@ def create_webhook(
         event_types=[event.value for event in body.event_types],
         box=webhooks.SECRET_BOX.of(request),
         allow_private=settings.webhook_allow_private_targets,
+        limit=settings.webhook_max_subscriptions,
     )
     return WebhookCreated.model_validate({**subscription.model_dump(), "secret": secret})
 
