@@ -157,7 +157,7 @@ def settings_for_fuzzing(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
             "register_rate_per_address": GENEROUS,
-            "login_rate_per_account": GENEROUS,
+            "login_rate_per_account_and_address": GENEROUS,
             "login_rate_per_address": GENEROUS,
             "redeem_rate_per_account": GENEROUS,
             # Generated webhook hosts are not looked up in DNS: no network, same answer each run.

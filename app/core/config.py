@@ -54,8 +54,17 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Shared rate-limit counters; process memory when unset."
     )
-    login_rate_per_account: str = "5/minute"
+    login_rate_per_account_and_address: str = Field(
+        default="5/minute",
+        description="Sign-in attempts for one account from one address (429 past it).",
+    )
     login_rate_per_address: str = "20/minute"
+    login_failures_per_account: str = Field(
+        default="20/hour",
+        description="Failed sign-ins for one account, from anywhere, before every attempt on "
+        "it is slowed down and the owner is told; the right password still gets in.",
+    )
+    login_slowdown_seconds: float = Field(default=2.0, ge=0, le=10)
     register_rate_per_address: str = "10/hour"
     invitation_days: int = Field(default=7, ge=1, le=60)
     redeem_rate_per_account: str = "10/hour"

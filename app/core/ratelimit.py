@@ -43,6 +43,16 @@ class RateLimiter:
             retry_after=math.ceil(reset_at - time.time()),
         )
 
+    def count(self, rate: str, *, scope: str, key: str) -> bool:
+        """Count one event without refusing anything: False once `rate` is exceeded."""
+        allowed: bool = self._limiter.limiter.hit(parse(rate), KEY_PREFIX, scope, key)
+        return allowed
+
+    def exceeded(self, rate: str, *, scope: str, key: str) -> bool:
+        """Whether `rate` is already used up, without counting anything."""
+        under: bool = self._limiter.limiter.test(parse(rate), KEY_PREFIX, scope, key)
+        return not under
+
     def reset(self) -> None:
         self._limiter.reset()
 

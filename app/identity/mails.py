@@ -24,6 +24,7 @@ SUBJECTS = {
     "email_changed": "Your email address was changed",
     "password_reset": "Reset your password",
     "password_changed": "Your password was changed",
+    "sign_in_attempts": "Many failed sign-ins to your account",
 }
 PATHS = {
     "verify_email": "verify-email",

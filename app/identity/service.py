@@ -46,6 +46,12 @@ class InvalidGrantError(ProblemError):
         super().__init__(detail, extra={"error": "invalid_grant"})
 
 
+class ToldInvalidGrantError(InvalidGrantError):
+    """A failed sign-in that queued a word to the account's owner: that must stick."""
+
+    keeps_changes = True
+
+
 class RefreshReuseError(InvalidGrantError):
     """A spent refresh token came back: the family is revoked, and that must stick."""
 

@@ -1,4 +1,5 @@
-"""Sign-in and registration are rate-limited per account and per address (429 + Retry-After).
+"""Sign-in and registration are rate-limited per address and per account from one address
+(429 + Retry-After); nobody can lock another person out.
 
 Each test builds its own app with tight limits. With TEST_REDIS_URL set, the
 limits are also checked on Redis, where two app instances share the counters.
@@ -7,6 +8,7 @@ limits are also checked on Redis, where two app instances share the counters.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +24,8 @@ from app.core.db import Database
 from app.identity.models import User
 from app.identity.schemas import RegisterIn
 from app.identity.service import register
-from app.main import create_app
+from app.main import OUTBOX_WORKER, create_app
+from tests.mailbox import Mailbox
 
 TOKEN = "/v1/auth/token"
 PASSWORD = "a sturdy passphrase 42"
@@ -88,19 +91,19 @@ def check_per_account_limit(client: TestClient, database: Database, alice: str, 
     create_account(database, bob)
     for _ in range(3):
         assert login(client, alice, WRONG).status_code == 400
-    # The 4th attempt is refused before the password is even looked at.
+    # The 4th attempt from this address is refused before the password is even looked at.
     assert_rate_limited(login(client, alice, PASSWORD))
     # Another account from the same address still gets through.
     assert login(client, bob, PASSWORD).status_code == 200
 
 
-def test_the_fourth_login_for_one_account_is_429_even_with_the_right_password(
+def test_the_fourth_login_for_one_account_from_one_address_is_429_even_with_the_right_password(
     settings: Settings, database: Database
 ) -> None:
     with limited_client(
         settings,
         database,
-        login_rate_per_account="3/minute",
+        login_rate_per_account_and_address="3/minute",
         login_rate_per_address="100/minute",
     ) as client:
         check_per_account_limit(client, database, "alice@example.com", "bob@example.com")
@@ -113,7 +116,7 @@ def test_the_account_limit_ignores_case_and_spaces_in_the_email(
     with limited_client(
         settings,
         database,
-        login_rate_per_account="3/minute",
+        login_rate_per_account_and_address="3/minute",
         login_rate_per_address="100/minute",
     ) as client:
         for variant in ("alice@example.com", "ALICE@example.com", " Alice@Example.com "):
@@ -121,20 +124,54 @@ def test_the_account_limit_ignores_case_and_spaces_in_the_email(
         assert_rate_limited(login(client, "alice@example.com", PASSWORD))
 
 
-def test_the_account_limit_follows_the_account_across_addresses(
-    settings: Settings, database: Database
+def test_nobody_can_lock_another_person_out(settings: Settings, database: Database) -> None:
+    """Five wrong passwords for someone else's email used to earn the owner a 429 with the
+    right password, renewable forever. Now only the guesser's own address is refused."""
+    create_account(database, "alice@example.com")
+    with limited_client(
+        settings,
+        database,
+        address="198.51.100.66",
+        login_rate_per_account_and_address="5/minute",
+        login_rate_per_address="100/minute",
+    ) as attacker:
+        for _ in range(5):
+            assert login(attacker, "alice@example.com", WRONG).status_code == 400
+        assert_rate_limited(login(attacker, "alice@example.com", WRONG))
+        owner = TestClient(attacker.app, client=("192.0.2.7", 50000))
+        assert login(owner, "alice@example.com", PASSWORD).status_code == 200
+
+
+def test_an_account_under_siege_is_slowed_down_logged_and_its_owner_told(
+    settings: Settings,
+    database: Database,
+    mailbox: Mailbox,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     create_account(database, "alice@example.com")
     with limited_client(
         settings,
         database,
-        login_rate_per_account="3/minute",
+        login_rate_per_account_and_address="100/minute",
         login_rate_per_address="100/minute",
+        login_failures_per_account="3/hour",
+        login_slowdown_seconds=0.5,
+        mail_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,
+        smtp_security="none",
     ) as client:
-        for _ in range(3):
-            assert login(client, "alice@example.com", WRONG).status_code == 400
-        elsewhere = TestClient(client.app, client=("192.0.2.7", 50000))
-        assert_rate_limited(login(elsewhere, "alice@example.com", PASSWORD))
+        for n in range(6):  # from six addresses: no single one is over its allowance
+            guesser = TestClient(client.app, client=(f"203.0.113.{n}", 50000))
+            assert login(guesser, "alice@example.com", WRONG).status_code == 400
+        started = time.monotonic()
+        owner = TestClient(client.app, client=("192.0.2.7", 50000))
+        assert login(owner, "alice@example.com", PASSWORD).status_code == 200
+        assert time.monotonic() - started >= 0.5  # slower, but in
+        OUTBOX_WORKER.of_app(client.app).run_once()
+    [told] = mailbox.to("alice@example.com")  # once, however many failures followed
+    assert told["Subject"].startswith("Many failed sign-ins")
+    assert any(r.name == "app.security" for r in caplog.records)
 
 
 # ---------------------------------------------------------------------------
@@ -148,7 +185,7 @@ def test_the_fourth_login_from_one_address_is_429_across_different_emails(
     with limited_client(
         settings,
         database,
-        login_rate_per_account="100/minute",
+        login_rate_per_account_and_address="100/minute",
         login_rate_per_address="3/minute",
     ) as client:
         for name in ("ann", "ben", "cat"):
@@ -184,7 +221,7 @@ def test_the_per_account_limit_holds_on_redis(settings: Settings, database: Data
         database,
         address=unique_address(),
         redis_url=REDIS_URL,
-        login_rate_per_account="3/minute",
+        login_rate_per_account_and_address="3/minute",
         login_rate_per_address="100/minute",
     ) as client:
         check_per_account_limit(client, database, unique_email("alice"), unique_email("bob"))
@@ -199,7 +236,7 @@ def test_two_app_instances_share_the_counters_on_redis(
     create_account(database, email)
     limits: dict[str, Any] = {
         "redis_url": REDIS_URL,
-        "login_rate_per_account": "3/minute",
+        "login_rate_per_account_and_address": "3/minute",
         "login_rate_per_address": "100/minute",
     }
     with (

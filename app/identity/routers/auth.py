@@ -8,7 +8,8 @@ import binascii
 from typing import Annotated, Literal
 from urllib.parse import unquote
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request, Response, status
+import anyio
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
 
 from app.core.config import Settings
 from app.core.db import Database
@@ -32,6 +33,7 @@ from app.identity.schemas import (
     UserOut,
     VerifyEmailIn,
 )
+from app.identity.signin import SignInGuard
 
 router = APIRouter(prefix="/v1")
 
@@ -146,10 +148,25 @@ def register(
     return user
 
 
+async def pace_sign_in(
+    request: Request,
+    settings: SettingsDep,
+    grant_type: Annotated[str, Form()],
+    username: Annotated[NulFreeStr | None, Form(max_length=320)] = None,
+) -> None:
+    """Attempts on an account under siege wait a moment before the password is checked:
+    in the event loop, so a wait holds no worker thread."""
+    if grant_type == "password" and username:
+        delay = SignInGuard(_limiter(request), settings).delay(username)
+        if delay:
+            await anyio.sleep(delay)
+
+
 @router.post(
     "/auth/token",
     tags=["auth"],
     name="issue_token",
+    dependencies=[Depends(pace_sign_in)],
     summary="Sign in (password), exchange a refresh token, or get an API client's token",
     response_model=TokenOut,
     responses=error_responses(400, 401, 422, 429),
@@ -189,12 +206,15 @@ def issue_token(
             raise InvalidInputError.for_field(
                 "body.username", "username and password are required", "missing"
             )
-        limiter = _limiter(request)
-        limiter.hit(settings.login_rate_per_address, scope="login-ip", key=client_address(request))
-        limiter.hit(settings.login_rate_per_account, scope="login-acct", key=account_key(username))
+        guard = SignInGuard(_limiter(request), settings)
+        guard.admit(username, client_address(request))
         user = service.authenticate(session, username, password)
         if user is None:
-            raise service.InvalidGrantError("The email or password is not correct.")
+            told = guard.failed(session, username, mail=mail_context(settings), now=utcnow())
+            failure = service.InvalidGrantError("The email or password is not correct.")
+            if told:
+                raise service.ToldInvalidGrantError(failure.detail)
+            raise failure
         device = device_name or request.headers.get("user-agent")
         pair = service.start_session(session, user, codec, settings, device=device)
     elif grant_type == "refresh_token":
