@@ -26,7 +26,7 @@ from app.catalog.response_cache import CatalogResponseCache
 from app.catalog.routers import content as catalog_content
 from app.catalog.routers import media as catalog_media
 from app.clinics.delivery import WebhookSender
-from app.clinics.routers import api_clients, invitations, links, webhooks
+from app.clinics.routers import api_clients, invitations, links, staff, webhooks
 from app.clinics.routers import clinics as clinics_routes
 from app.clinics.service import INVITATION_CODES, CodeHasher
 from app.clinics.webhooks import SECRET_BOX, SecretBox
@@ -236,6 +236,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         care_patients.router,
         care_programs.router,
         invitations.router,
+        staff.router,
+        staff.me,
         api_clients.router,
         webhooks.router,
         links.router,

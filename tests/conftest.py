@@ -235,6 +235,26 @@ def admin(make_person: PersonFactory) -> Person:
 ClinicFactory = Callable[..., ClinicSetup]
 
 
+def add_staff(
+    client: TestClient,
+    clinic_id: int,
+    inviter: dict[str, str],
+    person: Person,
+    role: str = "clinician",
+) -> None:
+    """`inviter` invites `person` to the clinic's staff, and `person` accepts."""
+    invited = client.post(
+        f"/v1/clinics/{clinic_id}/staff-invitations",
+        headers=inviter,
+        json={"email": person.email, "role": role},
+    )
+    assert invited.status_code == 201, invited.text
+    accepted = client.post(
+        "/v1/me/staff-invitations", headers=person.headers, json={"code": invited.json()["code"]}
+    )
+    assert accepted.status_code == 201, accepted.text
+
+
 @pytest.fixture
 def make_clinic(client: TestClient, admin: Person, make_person: PersonFactory) -> ClinicFactory:
     """A clinic made by the admin, with a freshly registered owner."""
@@ -243,12 +263,7 @@ def make_clinic(client: TestClient, admin: Person, make_person: PersonFactory) -
         created = client.post("/v1/clinics", headers=admin.headers, json={"name": name})
         assert created.status_code == 201, created.text
         owner = make_person()
-        added = client.post(
-            f"/v1/clinics/{created.json()['id']}/members",
-            headers=admin.headers,
-            json={"email": owner.email, "role": "owner"},
-        )
-        assert added.status_code == 201, added.text
+        add_staff(client, created.json()["id"], admin.headers, owner, "owner")
         return ClinicSetup(id=created.json()["id"], owner=owner)
 
     return make

@@ -40,7 +40,15 @@ from app.core.db import Database
 from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.main import create_app
 from app.models import metadata
-from tests.conftest import TEST_SECRET, ClinicSetup, Person, PersonFactory, create_api_client, link
+from tests.conftest import (
+    TEST_SECRET,
+    ClinicSetup,
+    Person,
+    PersonFactory,
+    add_staff,
+    create_api_client,
+    link,
+)
 from tests.hostile import (
     JSON,
     MALFORMED_PATH_VALUES,
@@ -137,10 +145,7 @@ def _new_clinic(client: TestClient, admin: Person, owner: Person) -> ClinicSetup
     created = client.post("/v1/clinics", headers=admin.headers, json={"name": "Hip Clinic"})
     assert created.status_code == 201, created.text
     clinic = ClinicSetup(id=created.json()["id"], owner=owner)
-    added = client.post(
-        clinic.path("/members"), headers=admin.headers, json={"email": owner.email, "role": "owner"}
-    )
-    assert added.status_code == 201, added.text
+    add_staff(client, clinic.id, admin.headers, owner, "owner")
     return clinic
 
 

@@ -123,9 +123,12 @@ def _world(
     owner = _person(client, database, "owner@example.com", Role.MEMBER)
     clinic = client.post("/v1/clinics", headers=admin, json={"name": "Hip Clinic"}).json()
     path = f"/v1/clinics/{clinic['id']}"
-    client.post(
-        f"{path}/members", headers=admin, json={"email": "owner@example.com", "role": "owner"}
+    invited = client.post(
+        f"{path}/staff-invitations",
+        headers=admin,
+        json={"email": "owner@example.com", "role": "owner"},
     )
+    client.post("/v1/me/staff-invitations", headers=owner, json={"code": invited.json()["code"]})
     code = client.post(f"{path}/invitations", headers=owner).json()["code"]
     client.post("/v1/me/clinic-links", headers=member, json={"code": code})
     if enrolled:

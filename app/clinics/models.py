@@ -83,6 +83,32 @@ class PatientInvitation(SQLModel, table=True):
     )
 
 
+class StaffInvitation(SQLModel, table=True):
+    """An invitation to join a clinic's staff, for one address: accepted by its owner only.
+
+    Staff see patients' health data, so nobody is made staff by being named: the
+    invited person signs in with that (verified) address and accepts the code. Only a
+    keyed hash of the code is kept.
+    """
+
+    __tablename__ = "staff_invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", nullable=False, index=True, ondelete="CASCADE")
+    email: str = Field(sa_type=String(320), nullable=False)
+    role: MemberRole = Field(default=MemberRole.CLINICIAN, sa_type=String(16), nullable=False)
+    code_hash: str = Field(sa_type=String(64), unique=True, nullable=False)
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    accepted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    accepted_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+
+
 class PatientLink(SQLModel, table=True):
     """A patient's consent for a clinic to see their programs, sessions and progress."""
 

@@ -43,9 +43,34 @@ class ClinicOut(OutputModel):
     created_at: UTCDateTime
 
 
-class MemberAdd(InputModel):
-    email: Annotated[EmailStr, Field(max_length=320)]
+class StaffInvite(InputModel):
+    email: Annotated[EmailStr, Field(max_length=320, description="Where the invitation goes.")]
     role: Literal["owner", "clinician"] = "clinician"
+
+
+class StaffInvitationOut(OutputModel):
+    id: int
+    email: str
+    role: MemberRole
+    created_at: UTCDateTime
+    expires_at: UTCDateTime
+    accepted_at: UTCDateTime | None
+
+
+class StaffInvitationCreated(StaffInvitationOut):
+    code: str = Field(description="Mailed to the address; shown here once, to pass on.")
+
+
+class StaffAccept(InputModel):
+    code: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class MembershipOut(OutputModel):
+    """A clinic you now work in."""
+
+    clinic_id: int
+    clinic_name: str
+    role: MemberRole
 
 
 class MemberOut(OutputModel):

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.access.policy import Role
@@ -35,7 +34,7 @@ from app.core.changes import PrincipalChanged, record
 from app.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from app.core.state import StateKey
 from app.identity.models import ApiClient, User
-from app.identity.service import normalize_email, secret_digest
+from app.identity.service import secret_digest
 from app.identity.subject import ClientSubject
 from app.outbox.models import DeliveryStatus, OutboxMessage
 
@@ -138,36 +137,6 @@ def members(session: Session, clinic_id: int) -> list[tuple[ClinicMember, User]]
         .order_by(col(User.display_name), col(User.id))
     )
     return [(member, user) for member, user in rows]
-
-
-def add_member(
-    session: Session, *, clinic_id: int, email: str, role: MemberRole
-) -> tuple[ClinicMember, User]:
-    """Add an existing account to the clinic; it becomes a clinician if it was a member."""
-    user = session.exec(select(User).where(User.email == normalize_email(email))).first()
-    if user is None or user.disabled:
-        raise InvalidInputError.for_field("body.email", "No active account has this email.")
-    if not user.email_verified:
-        # Staff see patients' health data: their address must be proven first.
-        raise InvalidInputError.for_field(
-            "body.email",
-            "This account has not verified its email address yet.",
-            "email_not_verified",
-        )
-    assert user.id is not None
-    member = ClinicMember(clinic_id=clinic_id, user_id=user.id, role=role)
-    try:
-        with session.begin_nested():
-            session.add(member)
-    except IntegrityError as exc:
-        raise ConflictError("This person is already a member of the clinic.") from exc
-    if user.role == Role.MEMBER:
-        user.role = Role.CLINICIAN
-        session.add(user)
-    session.flush()
-    # The new clinician's role and clinics decide what they see from their next request.
-    record(session, PrincipalChanged(user_id=user.id))
-    return member, user
 
 
 def remove_member(session: Session, *, clinic_id: int, user_id: int) -> None:

@@ -25,11 +25,13 @@ SUBJECTS = {
     "password_reset": "Reset your password",
     "password_changed": "Your password was changed",
     "sign_in_attempts": "Many failed sign-ins to your account",
+    "staff_invitation": "You are invited to join a clinic",
 }
 PATHS = {
     "verify_email": "verify-email",
     "email_change": "verify-email",
     "password_reset": "reset-password",
+    "staff_invitation": "join-clinic",
 }
 
 

@@ -116,6 +116,11 @@ class OutboxWorker:
         self._pacing = pacing
         self._clock = clock
 
+    def only(self, *channels: Channel) -> OutboxWorker:
+        """This worker for some channels only (the rest stay queued for another)."""
+        senders = {channel: self._senders[channel] for channel in channels}
+        return OutboxWorker(self._db, senders, self._retry, pacing=self._pacing, clock=self._clock)
+
     def run_once(self, limit: int = 50, stop: threading.Event | None = None) -> int:
         """Send what is due now, lanes in parallel; return how many messages were attempted.
 

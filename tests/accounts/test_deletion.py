@@ -22,7 +22,7 @@ from app.core.db import Database
 from app.core.models import utcnow
 from app.identity.models import RefreshFamily
 from app.models import metadata
-from app.outbox.models import OutboxMessage
+from app.outbox.models import Channel, OutboxMessage
 from tests.conftest import ClinicSetup, Person, PersonFactory, link, sign_in
 from tests.progress.conftest import enroll, session_body, stage_slugs
 
@@ -155,7 +155,13 @@ def test_linked_clinics_get_patient_deleted_with_only_their_patient_id(
     assert delete_me(client, patient, patient.password).status_code == 204
 
     with database.read_session() as session:
-        rows = session.execute(select(OutboxMessage)).scalars().all()
+        rows = (
+            session.execute(
+                select(OutboxMessage).where(col(OutboxMessage.channel) == Channel.WEBHOOK)
+            )
+            .scalars()
+            .all()
+        )
     assert {row.event_type for row in rows} == {"patient.deleted"}
     assert sorted(row.payload["clinic_id"] for row in rows) == sorted([first.id, second.id])
     assert all(row.payload["data"] == {"patient_id": patient.id} for row in rows)

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app.access.policy import Role
 from app.main import create_app
 from tests.authoring.conftest import ADMIN
-from tests.conftest import ClinicSetup, PersonFactory, api_client_token
+from tests.conftest import ClinicSetup, PersonFactory, add_staff, api_client_token
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 VALUES = {"slug": "hip-plan", "position": "1", "user_id": "1"}
@@ -59,10 +59,7 @@ def outsiders(client: TestClient, make_person: PersonFactory) -> dict[str, dict[
     owner = make_person()
     made = client.post("/v1/clinics", headers=admin.headers, json={"name": "Hip Clinic"})
     clinic = ClinicSetup(id=made.json()["id"], owner=owner)
-    added = client.post(
-        clinic.path("/members"), headers=admin.headers, json={"email": owner.email, "role": "owner"}
-    )
-    assert added.status_code == 201, added.text
+    add_staff(client, clinic.id, admin.headers, owner, "owner")
     return {
         "member": make_person(Role.MEMBER).headers,
         "clinician": make_person(Role.CLINICIAN).headers,

@@ -13,7 +13,7 @@ from app.authoring.models import AuditEntry
 from app.core.config import Settings
 from app.core.db import Database
 from app.main import create_app
-from app.outbox.models import OutboxMessage
+from app.outbox.models import Channel, OutboxMessage
 from tests.catalog.test_statement_counts import counting_statements
 from tests.conftest import (
     ClinicFactory,
@@ -21,6 +21,7 @@ from tests.conftest import (
     LinkedPatientFactory,
     Person,
     PersonFactory,
+    add_staff,
     api_client_token,
     link,
 )
@@ -105,12 +106,7 @@ def test_a_clinician_builds_a_two_stage_program_the_patient_follows_it_and_advan
     make_person: PersonFactory,
 ) -> None:
     clinician = make_person()
-    added = client.post(
-        clinic.path("/members"),
-        headers=clinic.owner.headers,
-        json={"email": clinician.email, "role": "clinician"},
-    )
-    assert added.status_code == 201, added.text
+    add_staff(client, clinic.id, clinic.owner.headers, clinician)
     patient = make_linked_patient(clinic)
 
     built = client.post(clinic.path("/programs"), headers=clinician.headers, json=program_body())
@@ -507,12 +503,7 @@ def test_a_clinician_removed_from_the_clinic_stops_seeing_its_programs_at_once(
 ) -> None:
     client = caching_client
     clinician = make_person()
-    added = client.post(
-        clinic.path("/members"),
-        headers=clinic.owner.headers,
-        json={"email": clinician.email, "role": "clinician"},
-    )
-    assert added.status_code == 201, added.text
+    add_staff(client, clinic.id, clinic.owner.headers, clinician)
     program = build(client, clinic)["program"]
     assert client.get(f"/v1/programs/{program}", headers=clinician.headers).status_code == 200
     removed = client.delete(clinic.path(f"/members/{clinician.id}"), headers=clinic.owner.headers)
@@ -555,7 +546,9 @@ def test_events_about_a_clinic_program_go_to_that_clinic_only(
     assert logged.status_code == 201, logged.text
 
     with database.read_session() as session:
-        rows = session.exec(select(OutboxMessage.payload)).all()
+        rows = session.exec(
+            select(OutboxMessage.payload).where(OutboxMessage.channel == Channel.WEBHOOK)
+        ).all()
     sent: dict[int, list[tuple[str, str]]] = {clinic.id: [], other.id: []}
     for payload in rows:
         sent[payload["clinic_id"]].append((payload["type"], payload["data"].get("program", "")))

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
 from app.core.db import Database
-from tests.conftest import ClinicSetup, LinkedPatientFactory, Person, PersonFactory
+from tests.conftest import ClinicSetup, LinkedPatientFactory, Person, PersonFactory, add_staff
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -74,12 +74,7 @@ def logged(client: TestClient, person: Person, *, pain: int, at: datetime) -> No
 
 
 def add_clinician(client: TestClient, clinic: ClinicSetup, person: Person) -> None:
-    response = client.post(
-        clinic.path("/members"),
-        headers=clinic.owner.headers,
-        json={"email": person.email, "role": "clinician"},
-    )
-    assert response.status_code == 201, response.text
+    add_staff(client, clinic.id, clinic.owner.headers, person)
 
 
 def patients_page(

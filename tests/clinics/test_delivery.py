@@ -126,7 +126,8 @@ def make_worker(
 
 
 def app_worker(client: TestClient) -> OutboxWorker:
-    return OUTBOX_WORKER.of_app(client.app)
+    """The app's own worker, for webhooks (mail, such as staff invitations, stays queued)."""
+    return OUTBOX_WORKER.of_app(client.app).only(Channel.WEBHOOK)
 
 
 # ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from tests.conftest import (
     ClinicSetup,
     Person,
     PersonFactory,
+    add_staff,
     create_api_client,
     link,
 )
@@ -102,12 +103,7 @@ def build_side(
 ) -> Side:
     clinic = make_clinic(name)
     clinician = make_person()
-    added = client.post(
-        clinic.path("/members"),
-        headers=clinic.owner.headers,
-        json={"email": clinician.email, "role": "clinician"},
-    )
-    assert added.status_code == 201, added.text
+    add_staff(client, clinic.id, clinic.owner.headers, clinician)
     url = f"{PUBLIC_HOOK}/{name.split()[-1].lower()}"
     hook = client.post(
         clinic.path("/webhooks"),
@@ -180,7 +176,7 @@ def clinic_routes(client: TestClient) -> list[tuple[str, str]]:
 def body_for(method: str, template: str, side: Side) -> dict[str, Any] | None:
     """A valid body for the routes that take one, so only access control can refuse."""
     bodies: dict[tuple[str, str], dict[str, Any]] = {
-        ("POST", "/members"): {"email": side.spare.email, "role": "clinician"},
+        ("POST", "/staff-invitations"): {"email": side.spare.email, "role": "clinician"},
         ("POST", "/patients/{patient_id}/enrollments"): {"program": ASSIGNABLE},
         ("PUT", "/patients/{patient_id}/enrollments/{program}/stage"): {
             "stage": 2,
@@ -445,10 +441,12 @@ def test_a_plain_clinician_cannot_manage_members_or_api_clients(
 ) -> None:
     a = world.a
     headers = a.clinician.headers
-    added = client.post(
-        a.clinic.path("/members"), headers=headers, json={"email": a.spare.email, "role": "owner"}
+    invited = client.post(
+        a.clinic.path("/staff-invitations"),
+        headers=headers,
+        json={"email": a.spare.email, "role": "owner"},
     )
-    assert added.status_code == 403, added.text
+    assert invited.status_code == 403, invited.text
     removed = client.delete(a.clinic.path(f"/members/{a.clinic.owner.id}"), headers=headers)
     assert removed.status_code == 403, removed.text
     created = client.post(
@@ -474,7 +472,8 @@ def test_an_api_client_cannot_do_what_only_people_do(client: TestClient, world: 
     headers = a.client_headers
     refused = [
         ("GET", "/members", None),
-        ("POST", "/members", {"email": a.spare.email, "role": "owner"}),
+        ("POST", "/staff-invitations", {"email": a.spare.email, "role": "owner"}),
+        ("GET", "/staff-invitations", None),
         ("DELETE", f"/members/{a.clinician.id}", None),
         ("POST", "/invitations", None),
         ("GET", "/invitations", None),
@@ -497,12 +496,7 @@ def test_an_admin_manages_members_and_api_clients_of_both_clinics(
     client: TestClient, world: World
 ) -> None:
     for side in (world.a, world.b):
-        added = client.post(
-            side.clinic.path("/members"),
-            headers=world.admin.headers,
-            json={"email": side.spare.email, "role": "owner"},
-        )
-        assert added.status_code == 201, added.text
+        add_staff(client, side.clinic.id, world.admin.headers, side.spare, "owner")
         created = client.post(
             side.clinic.path("/api-clients"),
             headers=world.admin.headers,

@@ -30,7 +30,15 @@ from app.main import create_app
 from app.outbox.models import Channel, OutboxMessage
 from tests.authoring.conftest import Editor
 from tests.authoring.test_media import MP4, PNG
-from tests.conftest import ClinicSetup, Person, PersonFactory, create_api_client, link, sign_in
+from tests.conftest import (
+    ClinicSetup,
+    Person,
+    PersonFactory,
+    add_staff,
+    create_api_client,
+    link,
+    sign_in,
+)
 from tests.factories import condition, exercise, program
 from tests.mailbox import TOKEN
 
@@ -288,15 +296,21 @@ def end_sign_ins_by_operator(w: World) -> None:
 # Clinics: staff, patients' stages, the clinic's own programs, API clients
 
 
-def add_member(w: World) -> None:
+def accept_staff_invitation(w: World) -> None:
     newcomer = w.make_person()
-    assert w.stage_two(newcomer)["access"] == "locked"
-    added = w.client.post(
-        w.clinic.path("/members"),
+    invited = w.client.post(
+        w.clinic.path("/staff-invitations"),
         headers=w.clinic.owner.headers,
         json={"email": newcomer.email, "role": "clinician"},
     )
-    ok(added)
+    ok(invited)
+    assert w.stage_two(newcomer)["access"] == "locked"
+    accepted = w.client.post(
+        "/v1/me/staff-invitations",
+        headers=newcomer.headers,
+        json={"code": invited.json()["code"]},
+    )
+    ok(accepted)
     assert w.stage_two(newcomer)["access"] == "unlocked"  # clinicians see every stage
 
 
@@ -304,13 +318,7 @@ def remove_member(w: World) -> None:
     owner = w.clinic.owner
     assert w.stage_two(owner)["access"] == "unlocked"
     second = w.make_person()
-    ok(
-        w.client.post(
-            w.clinic.path("/members"),
-            headers=owner.headers,
-            json={"email": second.email, "role": "owner"},
-        )
-    )
+    add_staff(w.client, w.clinic.id, owner.headers, second, "owner")
     ok(w.client.delete(w.clinic.path(f"/members/{owner.id}"), headers=second.headers))
     assert w.stage_two(owner)["access"] == "locked"
 
@@ -560,7 +568,7 @@ SCENARIOS: dict[tuple[str, str], Callable[[World], None]] = {
     ("DELETE", "/v1/me"): delete_account,
     ("PATCH", "/v1/admin/users/{user_id}"): disable_account,
     ("DELETE", "/v1/admin/users/{user_id}/sign-ins"): end_sign_ins_by_operator,
-    ("POST", "/v1/clinics/{clinic_id}/members"): add_member,
+    ("POST", "/v1/me/staff-invitations"): accept_staff_invitation,
     ("DELETE", "/v1/clinics/{clinic_id}/members/{user_id}"): remove_member,
     ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/enrollments"): assign_program,
     (
@@ -598,6 +606,7 @@ NOTHING_CACHED: dict[tuple[str, str], str] = {
     ("POST", "/v1/me/email"): "a mail: the address changes once the new one is confirmed",
     ("POST", "/v1/clinics"): "clinic reads are never cached",
     ("POST", "/v1/clinics/{clinic_id}/invitations"): "clinic reads are never cached",
+    ("POST", "/v1/clinics/{clinic_id}/staff-invitations"): "a mail: nobody joins until accepted",
     ("POST", "/v1/clinics/{clinic_id}/api-clients"): "a new client: nothing was cached about it",
     ("POST", "/v1/clinics/{clinic_id}/webhooks"): "clinic reads are never cached",
     ("DELETE", "/v1/clinics/{clinic_id}/webhooks/{webhook_id}"): "clinic reads are never cached",

@@ -330,10 +330,16 @@ def test_an_unverified_account_cannot_be_made_clinic_staff(
     client: TestClient, clinic: ClinicSetup, make_person: PersonFactory
 ) -> None:
     newcomer = make_person(verified=False)
-    added = client.post(
-        clinic.path("/members"),
+    invited = client.post(
+        clinic.path("/staff-invitations"),
         headers=clinic.owner.headers,
         json={"email": newcomer.email, "role": "clinician"},
     )
-    assert added.status_code == 422
-    assert added.json()["errors"][0]["type"] == "email_not_verified"
+    assert invited.status_code == 201, invited.text
+    refused = client.post(
+        "/v1/me/staff-invitations",
+        headers=newcomer.headers,
+        json={"code": invited.json()["code"]},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["type"].endswith("/email-not-verified")

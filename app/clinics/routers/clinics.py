@@ -1,4 +1,6 @@
-"""Clinics and their staff: create and list clinics, read one, its owners and clinicians."""
+"""Clinics and their staff: create and list clinics, read one, list and remove its staff.
+
+Staff join by accepting an invitation (`app.clinics.routers.staff`)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from fastapi import APIRouter, Path, Response, status
 from app.access.policy import Role
 from app.clinics import service
 from app.clinics.deps import ClinicActorDep, ClinicOwnerDep, ClinicStaffDep, clinic_router
-from app.clinics.models import Clinic, ClinicMember, MemberRole
-from app.clinics.schemas import ClinicCreate, ClinicOut, MemberAdd, MemberOut
+from app.clinics.models import Clinic, ClinicMember
+from app.clinics.schemas import ClinicCreate, ClinicOut, MemberOut
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import ForbiddenError, error_responses
 from app.identity.deps import CurrentUserDep
@@ -84,21 +86,6 @@ def get_clinic(actor: ClinicActorDep, session: ReadSessionDep) -> Clinic:
 )
 def list_members(actor: ClinicStaffDep, session: ReadSessionDep) -> list[MemberOut]:
     return [_member(m, u) for m, u in service.members(session, actor.clinic_id)]
-
-
-@clinic.post(
-    "/members",
-    name="add_member",
-    summary="Add an existing account as clinician or owner (owners, admins)",
-    status_code=status.HTTP_201_CREATED,
-    response_model=MemberOut,
-    responses=error_responses(401, 403, 404, 409, 422),
-)
-def add_member(body: MemberAdd, actor: ClinicOwnerDep, session: SessionDep) -> MemberOut:
-    member, user = service.add_member(
-        session, clinic_id=actor.clinic_id, email=body.email, role=MemberRole(body.role)
-    )
-    return _member(member, user)
 
 
 @clinic.delete(

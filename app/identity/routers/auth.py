@@ -151,12 +151,12 @@ def register(
 async def pace_sign_in(
     request: Request,
     settings: SettingsDep,
-    grant_type: Annotated[str, Form()],
-    username: Annotated[NulFreeStr | None, Form(max_length=320)] = None,
+    username: Annotated[NulFreeStr | None, Form(max_length=320, description="Your email.")] = None,
 ) -> None:
     """Attempts on an account under siege wait a moment before the password is checked:
-    in the event loop, so a wait holds no worker thread."""
-    if grant_type == "password" and username:
+    in the event loop, so a wait holds no worker thread. (Only the password grant names
+    a username.)"""
+    if username:
         delay = SignInGuard(_limiter(request), settings).delay(username)
         if delay:
             await anyio.sleep(delay)
