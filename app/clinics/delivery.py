@@ -38,6 +38,7 @@ from app.clinics.webhooks import (
     consents,
     pinned_request,
     signature,
+    signing_secrets,
 )
 from app.core.db import Database
 from app.core.json import dumps
@@ -78,7 +79,7 @@ class WebhookSender:
             if not _still_consented(session, message, subscription.clinic_id):
                 return Outcome(cancelled=True)
         try:
-            secret = self._box.open(subscription.secret_encrypted)
+            secrets_ = signing_secrets(subscription, self._box, self._clock())
         except InvalidToken:
             # Sealed under another SECRET_KEY: this row can never be signed.
             return Outcome(error="secret_unreadable", permanent=True)
@@ -92,11 +93,11 @@ class WebhookSender:
                 content=body,
                 headers={
                     **host,
-                    "Content-Type": "application/json",
-                    "User-Agent": "rehab-api-webhooks/1",
-                    "Webhook-Id": message.event_id,
-                    "Webhook-Timestamp": str(timestamp),
-                    "Webhook-Signature": signature(secret, message.event_id, timestamp, body),
+                    "content-type": "application/json",
+                    "user-agent": "rehab-api-webhooks/1",
+                    "webhook-id": message.event_id,
+                    "webhook-timestamp": str(timestamp),
+                    "webhook-signature": signature(secrets_, message.event_id, timestamp, body),
                 },
                 extensions=extensions,
                 follow_redirects=False,

@@ -133,6 +133,12 @@ class WebhookSubscription(SQLModel, table=True):
     # The signing secret, encrypted with a key derived from SECRET_KEY: it must be
     # readable to sign each delivery, so a hash would not do.
     secret_encrypted: str = Field(sa_type=Text, nullable=False)
+    # After a rotation the old secret signs too, until it expires: receivers switch over
+    # without missing a delivery.
+    previous_secret_encrypted: str | None = Field(default=None, sa_type=Text)
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, sa_type=DateTime(timezone=True)
+    )
     event_types: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     active: bool = Field(default=True, nullable=False)
     created_at: datetime = timestamp_field()

@@ -154,6 +154,38 @@ class WebhookCreate(InputModel):
     model_config = ConfigDict(strict=False)  # event types arrive as strings
 
 
+class WebhookUpdate(InputModel):
+    """What to change about a subscription: leave out what stays."""
+
+    url: Annotated[str, Field(min_length=8, max_length=2000, pattern=WEBHOOK_URL)] | None = None
+    event_types: (
+        Annotated[
+            list[EventType],
+            Field(min_length=1, max_length=len(EventType), json_schema_extra=UNIQUE),
+            AfterValidator(_unique),
+        ]
+        | None
+    ) = None
+    active: bool | None = None
+
+    model_config = ConfigDict(strict=False)  # event types arrive as strings
+
+
+class WebhookSecretOut(OutputModel):
+    secret: str = Field(description="The new signing secret; shown only once.")
+    previous_secret_expires_at: UTCDateTime | None = Field(
+        description="Until then the old secret signs deliveries too (a second signature)."
+    )
+
+
+class ApiClientSecretOut(OutputModel):
+    client_id: str
+    client_secret: str = Field(
+        description="The new secret; shown only once. The old one "
+        "stops working now; tokens issued with it last until they expire."
+    )
+
+
 class WebhookOut(OutputModel):
     id: int
     url: str

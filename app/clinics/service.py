@@ -363,3 +363,17 @@ def revoke_api_client(session: Session, *, clinic_id: int, client_id: int, now: 
         session.add(client)
         session.flush()
         record(session, PrincipalChanged(client_id=client_id))
+
+
+def rotate_api_client_secret(
+    session: Session, *, clinic_id: int, client_id: int
+) -> tuple[ApiClient, str]:
+    """A new secret for an API client, returned once; the old one stops working now."""
+    client = session.get(ApiClient, client_id)
+    if client is None or client.clinic_id != clinic_id or client.revoked_at is not None:
+        raise NotFoundError("No such API client.")
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = secret_digest(secret)
+    session.add(client)
+    session.flush()
+    return client, secret

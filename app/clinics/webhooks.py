@@ -1,20 +1,26 @@
-"""Webhook targets, signatures and the secret kept to sign with.
+"""Webhook targets, signatures and the secrets kept to sign with.
 
-Signature scheme (documented in the README for receivers): each delivery has
-`Webhook-Id` (the event id), `Webhook-Timestamp` (Unix seconds) and
-`Webhook-Signature: v1=<hex>`, the HMAC-SHA256 of `"{id}.{timestamp}.{body}"`
-under the subscription's secret.
+Signatures follow the Standard Webhooks specification (standardwebhooks.com):
+each delivery has `webhook-id` (the event id), `webhook-timestamp` (Unix
+seconds) and `webhook-signature`: `v1,` and the base64 HMAC-SHA256 of
+`"{id}.{timestamp}.{body}"`, keyed with the base64-decoded part of the
+subscription's `whsec_...` secret. While a rotated secret's grace period lasts,
+the header carries one signature per secret, space-separated, so receivers
+verify with either. Any Standard Webhooks library verifies them.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import ipaddress
 import secrets
 import socket
-from datetime import datetime
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -23,13 +29,36 @@ from sqlmodel import Session, col, select
 
 from app.clinics.models import EventType, PatientLink, WebhookSubscription
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
+from app.core.models import as_utc
 from app.core.state import StateKey
 from app.outbox.models import DeliveryStatus, OutboxMessage
 
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix of every secret, not one)
 
-def signature(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
+
+def new_secret() -> str:
+    """A signing secret as Standard Webhooks writes them: `whsec_` and base64 of 24 bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a `whsec_` secret, decoded exactly as Standard Webhooks libraries do."""
+    body = secret.removeprefix(SECRET_PREFIX)
+    try:
+        return base64.b64decode(body + "==")
+    except (binascii.Error, ValueError):
+        # A secret made before signatures followed the standard: its own bytes, as then.
+        return body.encode()
+
+
+def signature(secrets_: Sequence[str], event_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header: one `v1,<base64>` per secret, space-separated."""
     message = f"{event_id}.{timestamp}.".encode() + body
-    return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return " ".join(
+        "v1,"
+        + base64.b64encode(hmac.new(signing_key(s), message, hashlib.sha256).digest()).decode()
+        for s in secrets_
+    )
 
 
 class SecretBox:
@@ -163,7 +192,7 @@ def create_subscription(
         check_target(url, allow_private=allow_private)
     except UnsafeTargetError as exc:
         raise InvalidInputError.for_field("body.url", exc.detail, "unsafe_url") from exc
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    secret = new_secret()
     subscription = WebhookSubscription(
         clinic_id=clinic_id, url=url, secret_encrypted=box.seal(secret), event_types=event_types
     )
@@ -244,3 +273,88 @@ def consents(session: Session, patient_id: int, clinic_id: int) -> bool:
         )
     ).first()
     return live is not None
+
+
+# ---------------------------------------------------------------------------
+# Keeping a subscription: edit, rotate its secret, ping it
+
+PING = "webhook.ping"
+
+
+def signing_secrets(subscription: WebhookSubscription, box: SecretBox, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, and the one it replaced
+    while its grace period lasts. Raises InvalidToken for a secret sealed under another key."""
+    found = [box.open(subscription.secret_encrypted)]
+    previous, until = (
+        subscription.previous_secret_encrypted,
+        subscription.previous_secret_expires_at,
+    )
+    if previous is not None and until is not None and as_utc(until) > now:
+        found.append(box.open(previous))
+    return found
+
+
+def rotate_secret(
+    session: Session,
+    subscription: WebhookSubscription,
+    *,
+    box: SecretBox,
+    grace: timedelta,
+    now: datetime,
+) -> str:
+    """A new signing secret, returned once; the old one still signs for `grace`."""
+    secret = new_secret()
+    subscription.previous_secret_encrypted = subscription.secret_encrypted
+    subscription.previous_secret_expires_at = now + grace
+    subscription.secret_encrypted = box.seal(secret)
+    session.add(subscription)
+    session.flush()
+    return secret
+
+
+def update_subscription(
+    session: Session,
+    subscription: WebhookSubscription,
+    *,
+    url: str | None,
+    event_types: list[str] | None,
+    active: bool | None,
+    allow_private: bool,
+) -> WebhookSubscription:
+    """Change what a subscription receives and where; what is queued already stays owed."""
+    if url is not None:
+        try:
+            check_target(url, allow_private=allow_private)
+        except UnsafeTargetError as exc:
+            raise InvalidInputError.for_field("body.url", exc.detail, "unsafe_url") from exc
+        subscription.url = url
+    if event_types is not None:
+        subscription.event_types = event_types
+    if active is not None:
+        subscription.active = active
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def ping(session: Session, subscription: WebhookSubscription, *, now: datetime) -> OutboxMessage:
+    """Queue a `webhook.ping` for this subscription alone: a test of the receiver."""
+    event_id = str(uuid.uuid4())
+    delivery = OutboxMessage(
+        subscription_id=subscription.id,
+        clinic_id=subscription.clinic_id,
+        event_id=event_id,
+        event_type=PING,
+        payload={
+            "id": event_id,
+            "type": PING,
+            "created_at": now.isoformat(),
+            "clinic_id": subscription.clinic_id,
+            "data": {},
+        },
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=30)
     webhook_backoff_seconds: int = Field(default=30, ge=1)
+    webhook_secret_grace_hours: int = Field(
+        default=24, ge=0, le=24 * 30, description="How long a replaced webhook secret still signs."
+    )
     webhook_max_subscriptions: int = Field(
         default=10, ge=1, le=100, description="Webhook subscriptions one clinic may hold."
     )

@@ -4,8 +4,6 @@ a receiver that is down, the outbox surviving a crash, and two workers sending o
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import socket
 import threading
 import time
@@ -17,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.clinics.delivery import WebhookSender
 from app.clinics.models import WebhookSubscription
@@ -48,15 +48,24 @@ ALL_EVENTS = [
 
 
 # ---------------------------------------------------------------------------
-# A receiver's verifier, written from the documented scheme only:
-# HMAC-SHA256 over "{Webhook-Id}.{Webhook-Timestamp}.{raw body}" under the
-# subscription secret, hex, prefixed "v1=".
+# A receiver's check: the Standard Webhooks library's own signing, compared with every
+# signature the header carries (the library's `verify` also refuses timestamps five
+# minutes off the real clock, which tests that move a clock go past).
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
-    message = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers["webhook-signature"])
+    sent_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+    expected = Webhook(secret).sign(headers["webhook-id"], sent_at, body.decode())
+    return expected in headers["webhook-signature"].split(" ")
+
+
+def receiver_accepts(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
+    """What a receiver running the Standard Webhooks library does with a delivery, now."""
+    try:
+        Webhook(secret).verify(body, dict(headers))
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------
@@ -216,7 +225,8 @@ def test_a_delivery_is_signed_so_a_receiver_can_verify_it(
     payload = request.json()
     assert request.header("Webhook-Id") == payload["id"]
     assert abs(int(request.header("Webhook-Timestamp")) - time.time()) < 60
-    assert request.header("Webhook-Signature").startswith("v1=")
+    assert request.header("Webhook-Signature").startswith("v1,")
+    assert receiver_accepts(hook["secret"], request.headers, request.body)
     assert payload["type"] == "session.logged"
     assert payload["clinic_id"] == clinic.id
     assert payload["data"]["patient_id"] == patient.id
@@ -779,3 +789,93 @@ def test_a_clinic_holds_a_bounded_number_of_subscriptions(
     assert refused.status_code == 409
     listed = client.get(clinic.path("/webhooks"), headers=clinic.owner.headers).json()
     assert len(listed) == private_settings.webhook_max_subscriptions
+
+
+# ---------------------------------------------------------------------------
+# Keeping a subscription: rotating its secret, pinging it, editing it
+
+
+def test_a_rotated_secret_and_the_old_one_both_verify_until_the_grace_ends(
+    client: TestClient,
+    clinic: ClinicSetup,
+    patient: Person,
+    receiver: Receiver,
+    make_worker: WorkerFactory,
+) -> None:
+    hook = subscribe(client, clinic, receiver.url, ["session.logged"])
+    rotated = client.post(
+        clinic.path(f"/webhooks/{hook['id']}/rotate-secret"), headers=clinic.owner.headers
+    )
+    assert rotated.status_code == 200, rotated.text
+    new_secret = rotated.json()["secret"]
+    assert new_secret != hook["secret"]
+    log_session(client, patient)
+    assert app_worker(client).run_once() == 1
+    during = receiver.requests[-1]
+    assert len(during.header("Webhook-Signature").split(" ")) == 2
+    assert receiver_accepts(hook["secret"], during.headers, during.body)
+    assert receiver_accepts(new_secret, during.headers, during.body)
+
+    log_session(client, patient)
+    after_grace = FakeClock(utcnow() + timedelta(hours=25))
+    assert make_worker(clock=after_grace).run_once() == 1
+    after = receiver.requests[-1]
+    assert verify(new_secret, after.headers, after.body)
+    assert not verify(hook["secret"], after.headers, after.body)
+
+
+def test_a_ping_tests_the_receiver_and_an_edit_changes_what_arrives(
+    client: TestClient, clinic: ClinicSetup, patient: Person, receiver: Receiver
+) -> None:
+    hook = subscribe(client, clinic, receiver.url, ["pain.reported"])
+    pinged = client.post(clinic.path(f"/webhooks/{hook['id']}/ping"), headers=clinic.owner.headers)
+    assert pinged.status_code == 202, pinged.text
+    assert app_worker(client).run_once() == 1
+    assert receiver.requests[-1].json()["type"] == "webhook.ping"
+
+    log_session(client, patient)  # no pain: nothing for this subscription
+    assert app_worker(client).run_once() == 0
+    edited = client.patch(
+        clinic.path(f"/webhooks/{hook['id']}"),
+        headers=clinic.owner.headers,
+        json={"event_types": ["session.logged"]},
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["event_types"] == ["session.logged"]
+    log_session(client, patient)
+    assert app_worker(client).run_once() == 1
+    assert receiver.requests[-1].json()["type"] == "session.logged"
+    paused = client.patch(
+        clinic.path(f"/webhooks/{hook['id']}"), headers=clinic.owner.headers, json={"active": False}
+    )
+    assert paused.json()["active"] is False
+    log_session(client, patient)
+    assert app_worker(client).run_once() == 0
+
+
+def test_an_api_clients_secret_rotates_and_the_old_one_stops_working(
+    client: TestClient, clinic: ClinicSetup
+) -> None:
+    created = client.post(
+        clinic.path("/api-clients"),
+        headers=clinic.owner.headers,
+        json={"name": "Practice system", "scopes": ["patients:read"]},
+    ).json()
+
+    def token_with(secret: str) -> int:
+        return client.post(
+            "/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": created["client_id"],
+                "client_secret": secret,
+            },
+        ).status_code
+
+    assert token_with(created["client_secret"]) == 200
+    rotated = client.post(
+        clinic.path(f"/api-clients/{created['id']}/rotate-secret"), headers=clinic.owner.headers
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert token_with(created["client_secret"]) == 401
+    assert token_with(rotated.json()["client_secret"]) == 200

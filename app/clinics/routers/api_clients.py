@@ -8,7 +8,12 @@ from fastapi import Path, Response, status
 
 from app.clinics import service
 from app.clinics.deps import ClinicOwnerDep, ClinicStaffDep, clinic_router
-from app.clinics.schemas import ApiClientCreate, ApiClientCreated, ApiClientOut
+from app.clinics.schemas import (
+    ApiClientCreate,
+    ApiClientCreated,
+    ApiClientOut,
+    ApiClientSecretOut,
+)
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import error_responses
 from app.core.models import utcnow
@@ -61,3 +66,21 @@ def revoke_api_client(
         session, clinic_id=actor.clinic_id, client_id=api_client_id, now=utcnow()
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/api-clients/{api_client_id}/rotate-secret",
+    name="rotate_api_client_secret",
+    summary="A new secret for an API client (owners); the old one stops working now",
+    response_model=ApiClientSecretOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def rotate_api_client_secret(
+    api_client_id: ApiClientIdPath, actor: ClinicOwnerDep, session: SessionDep
+) -> ApiClientSecretOut:
+    """Tokens issued with the old secret keep working until they expire
+    (`CLIENT_TOKEN_MINUTES`); revoke the client to end them at once."""
+    client, secret = service.rotate_api_client_secret(
+        session, clinic_id=actor.clinic_id, client_id=api_client_id
+    )
+    return ApiClientSecretOut(client_id=client.client_id, client_secret=secret)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Path, Request, Response, status
@@ -9,7 +10,15 @@ from fastapi import Path, Request, Response, status
 from app.clinics import webhooks
 from app.clinics.deps import WebhookManagerDep, clinic_router
 from app.clinics.models import WebhookSubscription
-from app.clinics.schemas import DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
+from app.clinics.schemas import (
+    DeliveryOut,
+    DeliveryPage,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
+    WebhookSecretOut,
+    WebhookUpdate,
+)
 from app.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from app.core.errors import error_responses
 from app.core.models import utcnow
@@ -130,3 +139,74 @@ def redeliver(
     return webhooks.redeliver(
         session, subscription_id=subscription.id, delivery_id=delivery_id, now=utcnow()
     )
+
+
+@router.patch(
+    "/webhooks/{webhook_id}",
+    name="update_webhook",
+    summary="Change a subscription's URL, event types or whether it is active",
+    response_model=WebhookOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def update_webhook(
+    webhook_id: WebhookIdPath,
+    body: WebhookUpdate,
+    actor: WebhookManagerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> WebhookSubscription:
+    return webhooks.update_subscription(
+        session,
+        webhooks.subscription_of(session, actor.clinic_id, webhook_id),
+        url=body.url,
+        event_types=[e.value for e in body.event_types] if body.event_types else None,
+        active=body.active,
+        allow_private=settings.webhook_allow_private_targets,
+    )
+
+
+@router.post(
+    "/webhooks/{webhook_id}/rotate-secret",
+    name="rotate_webhook_secret",
+    summary="A new signing secret; the old one keeps signing for a grace period",
+    description=(
+        "While `WEBHOOK_SECRET_GRACE_HOURS` last, each delivery carries two signatures in "
+        "`webhook-signature` (one per secret, space-separated): switch the receiver to the "
+        "new secret at any moment in that window without missing a delivery."
+    ),
+    response_model=WebhookSecretOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def rotate_webhook_secret(
+    webhook_id: WebhookIdPath,
+    actor: WebhookManagerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> WebhookSecretOut:
+    subscription = webhooks.subscription_of(session, actor.clinic_id, webhook_id)
+    secret = webhooks.rotate_secret(
+        session,
+        subscription,
+        box=webhooks.SECRET_BOX.of(request),
+        grace=timedelta(hours=settings.webhook_secret_grace_hours),
+        now=utcnow(),
+    )
+    return WebhookSecretOut(
+        secret=secret, previous_secret_expires_at=subscription.previous_secret_expires_at
+    )
+
+
+@router.post(
+    "/webhooks/{webhook_id}/ping",
+    name="ping_webhook",
+    summary="Send a `webhook.ping` to this subscription alone: a test of the receiver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryOut,
+    responses=error_responses(*ACTOR_ERRORS),
+)
+def ping_webhook(
+    webhook_id: WebhookIdPath, actor: WebhookManagerDep, session: SessionDep
+) -> OutboxMessage:
+    subscription = webhooks.subscription_of(session, actor.clinic_id, webhook_id)
+    return webhooks.ping(session, subscription, now=utcnow())
