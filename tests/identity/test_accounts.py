@@ -169,3 +169,26 @@ class TestPasswordHashing:
 
     def test_hash_password_is_argon2id(self) -> None:
         assert hash_password("another long passphrase").startswith("$argon2id$")
+
+
+@pytest.mark.parametrize("password", [" " * 10, "\t" * 12, " \n " * 5])
+def test_a_password_of_spaces_is_refused_wherever_a_password_is_set(
+    client: TestClient, member: Person, password: str
+) -> None:
+    """One policy for every place a password is set (it was 204 on /v1/me/password)."""
+    changed = client.post(
+        "/v1/me/password",
+        headers=member.headers,
+        json={"current_password": member.password, "new_password": password},
+    )
+    assert changed.status_code == 422
+    registered = client.post(
+        "/v1/auth/register",
+        json={"email": "spaces@example.com", "password": password, "display_name": "S"},
+    )
+    assert registered.status_code == 422
+    reset = client.post(
+        "/v1/auth/password-reset/confirm", json={"token": "x" * 43, "new_password": password}
+    )
+    assert reset.status_code == 422
+    assert client.get("/v1/me", headers=member.headers).status_code == 200
