@@ -150,14 +150,16 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="Send what is due, then exit.")] = False,
 ) -> None:
     """Send the outbox: webhooks and mail (beside servers started with WEBHOOK_WORKER=false)."""
-    from app.clinics.webhooks import SecretBox
+    from app.clinics.webhooks import WEBHOOK_SECRETS
     from app.core.db import Database
-    from app.core.secrets import resolve_secret_key
+    from app.core.secrets import SecretBox, resolve_secret_key
     from app.main import outbox_worker
 
     settings = get_settings()
     database = Database.from_settings(settings)
-    sender = outbox_worker(settings, database, SecretBox(resolve_secret_key(settings)))
+    sender = outbox_worker(
+        settings, database, SecretBox(resolve_secret_key(settings), purpose=WEBHOOK_SECRETS)
+    )
     try:
         if once:
             typer.echo(f"Attempted {sender.run_once()} message(s).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from fastapi.routing import APIRoute
 from pydantic.json_schema import models_json_schema
 
 from app.accounts.routers import me as accounts_me
+from app.accounts.routers import mfa as accounts_mfa
 from app.accounts.routers import operators as accounts_operators
 from app.authoring.routers import audit as admin_audit
 from app.authoring.routers import content as admin_content
@@ -25,11 +27,12 @@ from app.catalog.deps import CATALOG, VIEWERS
 from app.catalog.response_cache import CatalogResponseCache
 from app.catalog.routers import content as catalog_content
 from app.catalog.routers import media as catalog_media
+from app.clinics.access_log import ACCESS_LOG, AccessLog
 from app.clinics.delivery import WebhookSender
-from app.clinics.routers import api_clients, invitations, links, staff, webhooks
+from app.clinics.routers import access_log, api_clients, invitations, links, staff, webhooks
 from app.clinics.routers import clinics as clinics_routes
 from app.clinics.service import INVITATION_CODES, CodeHasher
-from app.clinics.webhooks import SECRET_BOX, SecretBox
+from app.clinics.webhooks import SECRET_BOX, WEBHOOK_SECRETS
 from app.core.changes import CacheReactor
 from app.core.config import Settings, get_settings
 from app.core.db import Database
@@ -43,11 +46,12 @@ from app.core.limits import BodyLimitMiddleware, document_body_limits
 from app.core.media import MediaSigner
 from app.core.observability import install_observability
 from app.core.ratelimit import RATE_LIMITER, RateLimiter
-from app.core.secrets import resolve_secret_key
+from app.core.secrets import SecretBox, resolve_secret_key
 from app.core.state import StateKey
 from app.core.token_cache import TokenCache
 from app.identity.auth import AUTHENTICATOR, Authenticator
 from app.identity.deps import TOKEN_CODEC
+from app.identity.mfa import SECOND_FACTOR_KEYS, SecondFactorKeys
 from app.identity.routers import auth as identity_auth
 from app.identity.routers import me as identity_me
 from app.outbox.mail import (
@@ -173,8 +177,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         secret, base_url=settings.media_base_url, ttl_seconds=settings.media_link_seconds
     )
 
-    box = SecretBox(secret)
+    box = SecretBox(secret, purpose=WEBHOOK_SECRETS)
     worker = outbox_worker(settings, database, box)
+    reads = AccessLog(
+        database,
+        flush_seconds=settings.access_log_flush_seconds,
+        retention=timedelta(days=settings.access_log_days),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -189,10 +198,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 daemon=True,
             )
             thread.start()
+        reads.start()
         yield
         stop.set()
         if thread is not None:
             thread.join(timeout=settings.webhook_timeout_seconds + settings.webhook_poll_seconds)
+        reads.stop()
         if owns_database:
             database.dispose()
 
@@ -208,6 +219,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         generate_unique_id_function=_operation_id,
     )
     _install_state(app, settings, database, media, secret, worker, box)
+    ACCESS_LOG.put(app, reads)
     install_problem_handlers(app)
     install_docs(app)
     # Innermost first.
@@ -230,6 +242,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         identity_auth.router,
         identity_me.router,
         accounts_me.router,
+        accounts_mfa.router,
         health_router,
         clinics_routes.router,
         clinics_routes.clinic,
@@ -241,6 +254,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         api_clients.router,
         webhooks.router,
         links.router,
+        access_log.me,
+        access_log.clinic,
         catalog_media.router,
         admin_content.router,
         admin_stages.router,
@@ -283,6 +298,7 @@ def _install_state(
     RATE_LIMITER.put(app, RateLimiter(storage_uri=settings.redis_url))
     SECRET_BOX.put(app, box)
     INVITATION_CODES.put(app, CodeHasher.from_secret(secret))
+    SECOND_FACTOR_KEYS.put(app, SecondFactorKeys.from_secret(secret))
     AUTHENTICATOR.put(app, authenticator)
     VIEWERS.put(app, viewers)
     PROGRESS_REPORTS.put(app, reports)

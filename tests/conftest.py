@@ -81,6 +81,8 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         # Tests change the database behind the API's back; tests/access/test_viewer_cache.py
         # turns the cache on to test it.
         viewer_cache_seconds=0,
+        # tests/identity/test_mfa.py turns it on to test it.
+        mfa_required_for_staff=False,
     )
 
 

@@ -1,10 +1,11 @@
 """Exporting everything held about a person, as one streamed JSON document.
 
 GDPR articles 15 and 20: the profile, consents and clinic links, enrollments
-with their stage history, every session with its entries, ratings, sign-ins
-and the mail sent. Sessions are read and written out a batch at a time, so a
-person with years of history exports in bounded memory; the rest is bounded
-by the catalogue and by the few things one person has.
+with their stage history, every session with its entries, ratings, sign-ins,
+the mail sent, and who at a clinic read their data. Sessions and reads are
+read and written out a batch at a time, so a person with years of history
+exports in bounded memory; the rest is bounded by the catalogue and by the few
+things one person has.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.schemas import EXPORT_FORMAT
 from app.catalog.models import Exercise, Program
+from app.clinics import access_log
 from app.clinics.models import Clinic, PatientLink
 from app.core.db import Database
 from app.core.models import as_utc
@@ -54,6 +56,12 @@ def export_document(database: Database, user_id: int, now: datetime) -> Iterator
         first = True
         for batch in _session_batches(session, user_id, names):
             chunk = b",".join(_json(item) for item in batch)
+            yield chunk if first else b"," + chunk
+            first = False
+        yield b'],"access_log":['
+        first = True
+        for reads in access_log.batches_of_patient(session, user_id, BATCH):
+            chunk = b",".join(_json(access_log.present(r).model_dump(mode="json")) for r in reads)
             yield chunk if first else b"," + chunk
             first = False
         yield b"]}"

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from app.access.policy import Role
+from app.clinics.schemas import AccessRecordOut
 from app.core.schemas import InputModel, LaxEnum, OutputModel, Page, UTCDateTime
 from app.identity.schemas import Password
 
@@ -118,6 +119,9 @@ class AccountExport(OutputModel):
     sign_ins: list[ExportSignIn]
     mail: list[ExportMail]
     sessions: list[ExportSession]
+    access_log: list[AccessRecordOut] = Field(
+        description="Every read of your data by a clinic's staff, systems or an administrator."
+    )
 
 
 class UserAdminOut(OutputModel):

@@ -32,7 +32,6 @@ from sqlmodel import Session
 
 from app.clinics.models import EventType, WebhookSubscription
 from app.clinics.webhooks import (
-    SecretBox,
     UnsafeTargetError,
     check_target,
     consents,
@@ -43,6 +42,7 @@ from app.clinics.webhooks import (
 from app.core.db import Database
 from app.core.json import dumps
 from app.core.models import utcnow
+from app.core.secrets import SecretBox
 from app.outbox.worker import Claimed, Outcome
 
 

@@ -11,7 +11,7 @@ A missing scope or the wrong kind of caller is a 403.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from enum import Enum
 from typing import Annotated, Any
 
@@ -19,12 +19,13 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 
 from app.access.policy import Role
+from app.clinics.access_log import ACCESS_LOG
 from app.clinics.models import Clinic, MemberRole, Scope
 from app.clinics.service import ALL_SCOPES, ClinicActor, membership
 from app.core.db import Database
 from app.core.deps import DATABASE
 from app.core.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from app.identity.deps import BearerToken, subject_of
+from app.identity.deps import BearerToken, require_second_factor, subject_of
 from app.identity.subject import Anonymous, ClientSubject, UserSubject
 
 ClinicIdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The clinic's id.")]
@@ -42,7 +43,10 @@ async def clinic_standing(
         if subject.clinic_id != clinic_id:
             raise NotFoundError(NO_SUCH_CLINIC)
         return ClinicActor(clinic_id=clinic_id, scopes=subject.scopes, client=subject)
-    return await run_in_threadpool(_person_standing, DATABASE.of(request), subject, clinic_id)
+    actor = await run_in_threadpool(_person_standing, DATABASE.of(request), subject, clinic_id)
+    # Only once standing is known: an outsider learns nothing, not even this.
+    require_second_factor(request, subject)
+    return actor
 
 
 def _person_standing(database: Database, subject: UserSubject, clinic_id: int) -> ClinicActor:
@@ -64,6 +68,13 @@ def _person_standing(database: Database, subject: UserSubject, clinic_id: int) -
 
 
 StandingDep = Annotated[ClinicActor, Depends(clinic_standing)]
+
+
+def record_access(request: Request, actor: ClinicActor, patient_ids: Iterable[int]) -> None:
+    """Log that `actor` read these patients' data through this request's route."""
+    route = request.scope.get("route")
+    what = getattr(route, "name", None) or request.url.path
+    ACCESS_LOG.of(request).record(actor, patient_ids, what=what, path=request.url.path)
 
 
 def clinic_router(*, tags: Sequence[str | Enum]) -> APIRouter:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, DateTime, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.models import timestamp_field
@@ -142,3 +142,33 @@ class WebhookSubscription(SQLModel, table=True):
     event_types: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     active: bool = Field(default=True, nullable=False)
     created_at: datetime = timestamp_field()
+
+
+class AccessRecord(SQLModel, table=True):
+    """One read of a patient's data by a clinic's staff, an admin or an API client.
+
+    Append-only: written in batches by `app.clinics.access_log.AccessLog` alone, and
+    removed only when older than `ACCESS_LOG_DAYS` (or with the patient's account).
+    """
+
+    __tablename__ = "access_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False, index=True)
+    clinic_id: int = Field(foreign_key="clinic.id", nullable=False, ondelete="CASCADE")
+    patient_id: int = Field(foreign_key="user_account.id", nullable=False, ondelete="CASCADE")
+    # A person (staff or admin), or an API client; the name is read from them when shown.
+    actor_user_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+    actor_client_id: int | None = Field(
+        default=None, foreign_key="api_client.id", ondelete="SET NULL"
+    )
+    # The route's name (`list_patient_sessions`) and the path read.
+    what: str = Field(sa_type=String(64), nullable=False)
+    path: str = Field(sa_type=String(300), nullable=False)
+
+    __table_args__ = (
+        Index("ix_access_record_patient_id_id", "patient_id", "id"),
+        Index("ix_access_record_clinic_id_id", "clinic_id", "id"),
+    )

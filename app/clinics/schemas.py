@@ -166,7 +166,7 @@ class WebhookUpdate(InputModel):
         ]
         | None
     ) = None
-    active: bool | None = None
+    active: Annotated[bool, Field(strict=True)] | None = None
 
     model_config = ConfigDict(strict=False)  # event types arrive as strings
 
@@ -213,4 +213,39 @@ class DeliveryOut(OutputModel):
 
 
 class DeliveryPage(Page[DeliveryOut]):
+    pass
+
+
+class AccessActor(OutputModel):
+    kind: Literal["clinic_staff", "administrator", "api_client", "erased"] = Field(
+        description="Who read: one of the clinic's staff, an administrator of this service, "
+        "one of the clinic's systems (an API client), or an account since erased."
+    )
+    id: int | None = Field(description="The person's user id or the API client's id.")
+    name: str
+
+
+class AccessClinic(OutputModel):
+    id: int
+    name: str
+
+
+class AccessPatient(OutputModel):
+    id: int
+    display_name: str
+
+
+class AccessRecordOut(OutputModel):
+    """One read of a patient's data."""
+
+    id: int
+    at: UTCDateTime
+    clinic: AccessClinic
+    patient: AccessPatient
+    actor: AccessActor
+    what: str = Field(description="The operation that read it (its operationId).")
+    path: str = Field(description="The path that was read.")
+
+
+class AccessLogPage(Page[AccessRecordOut]):
     pass

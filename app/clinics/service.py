@@ -8,8 +8,6 @@ with its patients (their programs, stages and sessions) is `app.care`'s.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +30,7 @@ from app.clinics.models import (
 )
 from app.core.changes import PrincipalChanged, record
 from app.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from app.core.secrets import KeyedHash
 from app.core.state import StateKey
 from app.identity.models import ApiClient, User
 from app.identity.service import secret_digest
@@ -76,17 +75,16 @@ class EmailNotVerifiedError(ForbiddenError):
 
 @dataclass(frozen=True, slots=True)
 class CodeHasher:
-    """Invitation codes are kept as a keyed hash (HMAC-SHA256 under a key derived from
-    SECRET_KEY): a copy of the table alone does not let anyone try codes offline."""
+    """Invitation codes are kept as a keyed hash (`KeyedHash`), normalised as people type them."""
 
-    key: bytes
+    keyed: KeyedHash
 
     @classmethod
     def from_secret(cls, secret: bytes) -> CodeHasher:
-        return cls(hashlib.sha256(b"invitation-codes\x00" + secret).digest())
+        return cls(KeyedHash.derive(secret, "invitation-codes"))
 
     def digest(self, code: str) -> str:
-        return hmac.new(self.key, normalize_code(code).encode(), hashlib.sha256).hexdigest()
+        return self.keyed.digest(normalize_code(code))
 
 
 INVITATION_CODES = StateKey[CodeHasher]("invitation_codes")
@@ -123,6 +121,16 @@ def clinic_ids_of(session: Session, user_id: int) -> frozenset[int]:
     """The clinics a person works in: their own programs are visible to them."""
     rows = session.exec(select(ClinicMember.clinic_id).where(ClinicMember.user_id == user_id))
     return frozenset(rows)
+
+
+def is_staff(session: Session, user: User) -> bool:
+    """Admins, and anyone on a clinic's staff: those MFA_REQUIRED_FOR_STAFF holds to a factor."""
+    if user.role == Role.ADMIN:
+        return True
+    return (
+        session.exec(select(ClinicMember).where(ClinicMember.user_id == user.id)).first()
+        is not None
+    )
 
 
 def membership(session: Session, clinic_id: int, user_id: int) -> ClinicMember | None:

@@ -23,13 +23,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.clinics.models import EventType, PatientLink, WebhookSubscription
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.core.models import as_utc
+from app.core.secrets import SecretBox
 from app.core.state import StateKey
 from app.outbox.models import DeliveryStatus, OutboxMessage
 
@@ -61,21 +61,8 @@ def signature(secrets_: Sequence[str], event_id: str, timestamp: int, body: byte
     )
 
 
-class SecretBox:
-    """Encrypts webhook secrets at rest with a key derived from the service's SECRET_KEY."""
-
-    def __init__(self, secret_key: bytes) -> None:
-        key = hashlib.sha256(b"webhook-secrets\x00" + secret_key).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
-
-    def seal(self, plaintext: str) -> str:
-        return self._fernet.encrypt(plaintext.encode()).decode()
-
-    def open(self, token: str) -> str:
-        return self._fernet.decrypt(token.encode()).decode()
-
-
 SECRET_BOX = StateKey[SecretBox]("webhook_secret_box")
+WEBHOOK_SECRETS = "webhook-secrets"
 
 
 def _forbidden_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

@@ -65,6 +65,27 @@ class Settings(BaseSettings):
         "it is slowed down and the owner is told; the right password still gets in.",
     )
     login_slowdown_seconds: float = Field(default=2.0, ge=0, le=10)
+    mfa_required_for_staff: bool | None = Field(
+        default=None,
+        description="Admins and clinic staff need a sign-in that passed a second factor "
+        "(an authenticator app) for admin and clinic routes; empty means on outside development.",
+    )
+    mfa_issuer: str = Field(
+        default="Rehab API",
+        max_length=60,
+        description="The name authenticator apps show beside the account.",
+    )
+    access_log_days: int = Field(
+        default=2190,
+        ge=1,
+        description="How long a record of who read a patient's data is kept (six years).",
+    )
+    access_log_flush_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often records of reads are written, in one batch.",
+    )
     register_rate_per_address: str = "10/hour"
     invitation_days: int = Field(default=7, ge=1, le=60)
     redeem_rate_per_account: str = "10/hour"
@@ -231,6 +252,12 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'rehab.db'}"
+
+    @property
+    def staff_need_second_factor(self) -> bool:
+        if self.mfa_required_for_staff is not None:
+            return self.mfa_required_for_staff
+        return self.environment != Environment.DEVELOPMENT
 
     @property
     def is_sqlite(self) -> bool:

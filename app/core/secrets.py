@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 from app.core.config import Environment, Settings
 
@@ -47,3 +53,34 @@ def _local_secret(path: Path) -> str:
         secret = secrets.token_urlsafe(48)
         handle.write(secret)
     return secret
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedHash:
+    """HMAC-SHA256 under a key derived from SECRET_KEY for one purpose: short codes kept this
+    way cannot be tried offline from a copy of the table alone."""
+
+    key: bytes
+
+    @classmethod
+    def derive(cls, secret: bytes, purpose: str) -> KeyedHash:
+        return cls(hashlib.sha256(purpose.encode() + b"\x00" + secret).digest())
+
+    def digest(self, text: str) -> str:
+        return hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()
+
+
+class SecretBox:
+    """Seals secrets the service must read back (webhook signing secrets, authenticator
+    keys) under a key derived from SECRET_KEY for one purpose: a copy of the database
+    alone does not reveal them."""
+
+    def __init__(self, secret_key: bytes, *, purpose: str) -> None:
+        key = hashlib.sha256(purpose.encode() + b"\x00" + secret_key).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+
+    def seal(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def open(self, token: str) -> str:
+        return self._fernet.decrypt(token.encode()).decode()

@@ -47,7 +47,7 @@ class Authenticator:
                 principal = principal_from_claims(session, claims)
         except InvalidTokenError as exc:
             raise UnauthorizedError(INVALID_TOKEN, invalid_token=True) from exc
-        return UserSubject(principal.user, principal.family_id)
+        return principal
 
     def forget_owner(self, owner: object) -> None:
         self.remembered.forget_owner(owner)

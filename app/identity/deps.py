@@ -16,10 +16,12 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.access.policy import Role
+from app.core.deps import SETTINGS
 from app.core.errors import ForbiddenError, UnauthorizedError
 from app.core.jwt import TokenCodec
 from app.core.state import StateKey
 from app.identity.auth import AUTHENTICATOR
+from app.identity.mfa import StaffNeedSecondFactorError
 from app.identity.models import User
 from app.identity.subject import ClientSubject, Subject, UserSubject
 
@@ -71,15 +73,28 @@ async def current_user(request: Request, token: BearerToken) -> User:
     return person(await subject_of(request, token)).user
 
 
+def require_second_factor(request: Request, subject: UserSubject) -> None:
+    """Staff (admins, clinic clinicians and owners) act only from a sign-in that passed a
+    second factor, when MFA_REQUIRED_FOR_STAFF is on."""
+    if subject.second_factor or not SETTINGS.of(request).staff_need_second_factor:
+        return
+    raise StaffNeedSecondFactorError(
+        "Staff sign in with a second factor. Turn on two-step sign-in "
+        "(POST /v1/me/mfa/totp, then POST /v1/me/mfa/totp/confirm), or, if it is on, "
+        "sign in again with the code from your authenticator app."
+    )
+
+
 async def current_admin(request: Request, token: BearerToken) -> User:
     """The signed-in admin. No token or a bad one: 401; anyone else, API clients too: 403."""
     subject = await subject_of(request, token)
     if isinstance(subject, ClientSubject):
-        raise ForbiddenError("API clients cannot manage content.")
-    user = person(subject).user
-    if user.role != Role.ADMIN:
-        raise ForbiddenError("Only admins manage content.")
-    return user
+        raise ForbiddenError("API clients cannot do this: it is for administrators.")
+    signed_in = person(subject)
+    if signed_in.role != Role.ADMIN:
+        raise ForbiddenError("Only administrators may do this.")
+    require_second_factor(request, signed_in)
+    return signed_in.user
 
 
 async def get_token_codec(request: Request) -> TokenCodec:

@@ -26,6 +26,7 @@ SUBJECTS = {
     "password_changed": "Your password was changed",
     "sign_in_attempts": "Many failed sign-ins to your account",
     "staff_invitation": "You are invited to join a clinic",
+    "second_factor": "Your two-step sign-in changed",
 }
 PATHS = {
     "verify_email": "verify-email",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, DateTime, String, Text
 from sqlmodel import Field, SQLModel
 
 from app.access.policy import Role
@@ -50,6 +50,8 @@ class RefreshFamily(SQLModel, table=True):
     last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     # The device as the client named it, or its User-Agent.
     device: str | None = Field(default=None, sa_type=String(200))
+    # When this sign-in passed a second factor (TOTP or a recovery code); None: password only.
+    second_factor_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_reason: str | None = Field(default=None, sa_type=String(32))
 
@@ -116,4 +118,33 @@ class AccountToken(SQLModel, table=True):
     bound_to: str | None = Field(default=None, sa_type=String(64))
     created_at: datetime = timestamp_field()
     expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class TotpFactor(SQLModel, table=True):
+    """A person's authenticator app: the shared secret (sealed), and the last code used.
+
+    Unconfirmed until the person proves the app works by sending a code from it.
+    """
+
+    __tablename__ = "totp_factor"
+
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    secret_encrypted: str = Field(sa_type=Text, nullable=False)
+    confirmed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The 30-second step of the last code accepted: a code is never accepted twice.
+    last_step: int = Field(default=0, nullable=False)
+    created_at: datetime = timestamp_field()
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use code that stands in for the authenticator app; kept as a keyed hash."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        foreign_key="user_account.id", nullable=False, index=True, ondelete="CASCADE"
+    )
+    code_hash: str = Field(sa_type=String(64), unique=True, nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -142,3 +142,52 @@ class SignInOut(OutputModel):
         description="When its tokens were last refreshed (about every 15 minutes in use)."
     )
     current: bool = Field(description="Whether this is the sign-in making the request.")
+
+
+OneTimeCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=6, max_length=20),
+    Field(description="The 6 digits your authenticator app shows now, or a recovery code."),
+]
+
+
+class TotpStart(InputModel):
+    """Turning on two-step sign-in needs the password, so a borrowed session cannot do it."""
+
+    password: Password
+
+
+class TotpEnrolmentOut(OutputModel):
+    secret: str = Field(description="The key to type into an authenticator app by hand.")
+    otpauth_uri: str = Field(
+        description="The same key as an `otpauth://` URI: show it as a QR code to scan."
+    )
+
+
+class CodeIn(InputModel):
+    code: OneTimeCode
+
+
+class SecondFactorOff(InputModel):
+    password: Password
+    code: OneTimeCode
+
+
+class RecoveryCodesOut(OutputModel):
+    recovery_codes: list[str] = Field(
+        description="Single-use codes that stand in for the app. Shown this once: keep them "
+        "somewhere safe. Each works once; a new set replaces the old."
+    )
+
+
+class SecondFactorOut(OutputModel):
+    enabled: bool = Field(description="Whether sign-in asks for a code from an app.")
+    enabled_at: UTCDateTime | None
+    recovery_codes_left: int
+    this_sign_in_verified: bool = Field(
+        description="Whether the sign-in making this request passed the second factor."
+    )
+    required: bool = Field(
+        description="Whether the service requires it of you (admins and clinic staff): admin "
+        "and clinic routes answer 403 until this sign-in passed it."
+    )

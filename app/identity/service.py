@@ -173,6 +173,7 @@ def start_session(
     settings: Settings,
     *,
     device: str | None = None,
+    second_factor_at: datetime | None = None,
 ) -> TokenPair:
     """Sign `user` in: a new refresh family (on `device`) and its first token pair."""
     assert user.id is not None
@@ -183,6 +184,7 @@ def start_session(
         device=device[:200] if device else None,
         created_at=now,
         last_used_at=now,
+        second_factor_at=second_factor_at,
     )
     session.add(family)
     session.flush()
@@ -308,7 +310,9 @@ def load_principal(session: Session, *, user_id: int, family_id: str) -> UserSub
     user, family = row
     if user.disabled or family.revoked_at is not None:
         return None
-    return UserSubject(user=user, family_id=family.id)
+    return UserSubject(
+        user=user, family_id=family.id, second_factor=family.second_factor_at is not None
+    )
 
 
 def principal_from_claims(session: Session, claims: dict[str, Any]) -> UserSubject:

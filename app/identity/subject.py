@@ -31,6 +31,8 @@ class UserSubject:
 
     user: User
     family_id: str
+    # Whether this sign-in passed a second factor (an authenticator app or a recovery code).
+    second_factor: bool = False
 
     @property
     def user_id(self) -> int:

@@ -14,6 +14,7 @@ from sqlmodel import select
 from app.accounts.export import export_document
 from app.accounts.schemas import AccountExport
 from app.catalog.models import Exercise, Program
+from app.clinics.access_log import ACCESS_LOG
 from app.core.db import Database
 from app.core.models import utcnow
 from app.progress.models import SessionEntry, SessionLog
@@ -46,6 +47,9 @@ def test_the_export_holds_what_was_logged_consented_and_sent(
     )
     assert moved.status_code == 200
     assert client.post("/v1/auth/verify-email/resend", headers=member.headers).status_code == 409
+    read = client.get(clinic.path(f"/patients/{member.id}/sessions"), headers=clinic.owner.headers)
+    assert read.status_code == 200
+    ACCESS_LOG.of_app(client.app).flush()
 
     response = client.get("/v1/me/export", headers=member.headers)
     assert response.status_code == 200
@@ -70,6 +74,11 @@ def test_the_export_holds_what_was_logged_consented_and_sent(
     assert {r.exercise for r in export.ratings} == set(exercises)
     assert len(export.sign_ins) == 1
     assert export.sign_ins[0].ended_at is None
+    # Who at the clinic read their data: the stage change, then the sessions.
+    assert [(a.what, a.actor.id) for a in export.access_log] == [
+        ("set_patient_stage", clinic.owner.id),
+        ("list_patient_sessions", clinic.owner.id),
+    ]
 
 
 def test_the_export_is_a_schema_in_the_openapi_document(client: TestClient) -> None:

@@ -16,13 +16,14 @@ import pytest
 
 from app.clinics.delivery import WebhookSender
 from app.clinics.models import Clinic, WebhookSubscription
-from app.clinics.webhooks import SecretBox, UnsafeTargetError, check_target, pinned_request
+from app.clinics.webhooks import UnsafeTargetError, check_target, pinned_request
 from app.core.db import Database
+from app.core.secrets import SecretBox
 from app.outbox.models import Channel, OutboxMessage
 from app.outbox.worker import OutboxWorker, RetryPolicy
 
 PUBLIC = "93.184.216.34"
-BOX = SecretBox(b"k" * 32)
+BOX = SecretBox(b"k" * 32, purpose="webhook-secrets")
 
 
 @pytest.fixture

@@ -27,14 +27,14 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.clinics.delivery import WebhookSender
 from app.clinics.models import Clinic, WebhookSubscription
-from app.clinics.webhooks import SecretBox
 from app.core.config import PROJECT_ROOT, Settings, get_settings
 from app.core.db import Database
+from app.core.secrets import SecretBox
 from app.outbox.models import Channel, DeliveryStatus, OutboxMessage
 from app.outbox.worker import OutboxWorker, RetryPolicy
 from tests.conftest import TEST_SECRET
 
-BOX = SecretBox(b"shutdown-test-" + b"k" * 32)
+BOX = SecretBox(b"shutdown-test-" + b"k" * 32, purpose="webhook-secrets")
 WAIT = 10.0  # an upper bound for things that happen at once, never a measurement
 
 

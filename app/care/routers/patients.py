@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Path, Query, Response, status
+from fastapi import Path, Query, Request, Response, status
 
 from app.care import programs, service
 from app.care.deps import ManagedPatientDep, ReadablePatientDep
 from app.care.schemas import AssignProgram, PatientPage, PatientSummaryOut, StageOverride
 from app.care.service import PatientSummary
 from app.catalog.deps import CatalogDep
-from app.clinics.deps import PatientsReaderDep, ProgramsWriterDep, clinic_router
+from app.clinics.deps import PatientsReaderDep, ProgramsWriterDep, clinic_router, record_access
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import NotFoundError, error_responses
 from app.core.models import utcnow
@@ -57,6 +57,7 @@ def list_patients(
     session: ReadSessionDep,
     snapshot: CatalogDep,
     page: PageDep,
+    request: Request,
     response: Response,
     flag: Annotated[
         Literal["pain_hold", "inactive"] | None,
@@ -69,7 +70,9 @@ def list_patients(
     if flag is not None:
         found = [s for s in found if getattr(s, flag)]
     response.headers["Cache-Control"] = PRIVATE
-    return envelope([_summary(s) for s in page.slice(found)], len(found), page)
+    shown = page.slice(found)
+    record_access(request, actor, [s.user.id for s in shown if s.user.id is not None])
+    return envelope([_summary(s) for s in shown], len(found), page)
 
 
 @router.get(

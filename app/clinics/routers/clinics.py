@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from app.access.policy import Role
 from app.clinics import service
@@ -15,7 +15,7 @@ from app.clinics.models import Clinic, ClinicMember
 from app.clinics.schemas import ClinicCreate, ClinicOut, MemberOut
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import ForbiddenError, error_responses
-from app.identity.deps import CurrentUserDep
+from app.identity.deps import CurrentUserDep, SignedInDep, require_second_factor
 from app.identity.models import User
 
 router = APIRouter(prefix="/v1/clinics", tags=["clinics"])
@@ -46,10 +46,17 @@ def _member(member: ClinicMember, user: User) -> MemberOut:
     responses=error_responses(401, 403, 422),
 )
 def create_clinic(
-    body: ClinicCreate, session: SessionDep, user: CurrentUserDep, response: Response
+    body: ClinicCreate,
+    session: SessionDep,
+    principal: SignedInDep,
+    request: Request,
+    response: Response,
 ) -> Clinic:
+    """An API client's token is never a person's (401)."""
+    user = principal.user
     if user.role != Role.ADMIN:
         raise ForbiddenError("Only administrators create clinics.")
+    require_second_factor(request, principal)
     created = service.create_clinic(session, name=body.name, admin=user)
     response.headers["Location"] = f"/v1/clinics/{created.id}"
     return created

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Literal, NoReturn
 from urllib.parse import unquote
 
 import anyio
@@ -19,9 +20,10 @@ from app.core.jwt import TokenCodec, TokenType
 from app.core.models import utcnow
 from app.core.ratelimit import RATE_LIMITER, RateLimiter, account_key, client_address
 from app.core.schemas import NulFreeStr
-from app.identity import lifecycle, service
+from app.identity import lifecycle, mfa, service
 from app.identity.deps import CurrentUserDep, SignedInDep, TokenCodecDep
 from app.identity.mails import lifetimes_of, mail_context
+from app.identity.mfa import SECOND_FACTOR_KEYS
 from app.identity.models import User
 from app.identity.passwords import MAX_LENGTH
 from app.identity.schemas import (
@@ -191,10 +193,20 @@ def issue_token(
         NulFreeStr | None,
         Form(max_length=100, description="What the app calls this device, for your sign-ins."),
     ] = None,
+    otp: Annotated[
+        NulFreeStr | None,
+        Form(
+            max_length=20,
+            description="With `password`, for accounts with two-step sign-in: the code from "
+            "the authenticator app, or a recovery code.",
+        ),
+    ] = None,
 ) -> TokenOut:
     """OAuth2 token endpoint (form-encoded, so the Authorize button in `/docs` works).
 
-    - `password`: `username` (email) and `password` -> access and refresh tokens.
+    - `password`: `username` (email) and `password` -> access and refresh tokens. An
+      account with two-step sign-in also needs `otp`; without it the answer is a 400 whose
+      `error` is `mfa_required`: ask for the code and send all three again.
     - `refresh_token`: `refresh_token` -> a new pair; each refresh token works once.
     - `client_credentials`: a clinic API client's `client_id` and `client_secret`
       (form fields or HTTP Basic) -> a short access token bound to that clinic and
@@ -210,13 +222,12 @@ def issue_token(
         guard.admit(username, client_address(request))
         user = service.authenticate(session, username, password)
         if user is None:
-            told = guard.failed(session, username, mail=mail_context(settings), now=utcnow())
-            failure = service.InvalidGrantError("The email or password is not correct.")
-            if told:
-                raise service.ToldInvalidGrantError(failure.detail)
-            raise failure
+            _failed(session, settings, guard, username, "The email or password is not correct.")
+        passed_at = _second_factor(session, settings, request, guard, user, username, otp)
         device = device_name or request.headers.get("user-agent")
-        pair = service.start_session(session, user, codec, settings, device=device)
+        pair = service.start_session(
+            session, user, codec, settings, device=device, second_factor_at=passed_at
+        )
     elif grant_type == "refresh_token":
         if not refresh_token:
             raise InvalidInputError.for_field(
@@ -228,6 +239,37 @@ def issue_token(
     return TokenOut(
         access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
     )
+
+
+def _failed(
+    session: SessionDep, settings: Settings, guard: SignInGuard, username: str, detail: str
+) -> NoReturn:
+    told = guard.failed(session, username, mail=mail_context(settings), now=utcnow())
+    if told:
+        raise service.ToldInvalidGrantError(detail)
+    raise service.InvalidGrantError(detail)
+
+
+def _second_factor(
+    session: SessionDep,
+    settings: Settings,
+    request: Request,
+    guard: SignInGuard,
+    user: User,
+    username: str,
+    otp: str | None,
+) -> datetime | None:
+    """When the sign-in passed the account's second factor; None if it has none. A wrong
+    code counts as a failed sign-in, like a wrong password."""
+    assert user.id is not None
+    if mfa.confirmed_factor(session, user.id) is None:
+        return None
+    if not otp:
+        raise mfa.SecondFactorRequiredError()
+    now = utcnow()
+    if not mfa.verify(session, user, otp, SECOND_FACTOR_KEYS.of(request), now):
+        _failed(session, settings, guard, username, "The code is not correct, or was used.")
+    return now
 
 
 @router.post(
