@@ -1,21 +1,29 @@
 """Real actors, set up the way people and operators would: the `rehab` command and the API.
 
-An administrator (CLI) creates a clinic and makes a clinician its owner;
-members register and sign in, redeem the clinician's invitations (consent),
-and enroll; the clinic subscribes a webhook to every event type. So the
-soak's writes reach the outbox and its clinician reads see real patients.
+An administrator (CLI) turns on two-step sign-in, creates a clinic and
+invites a clinician as its owner; the clinician verifies their address from
+the mail, accepts, and turns on two-step sign-in too. Members register,
+verify, redeem the clinician's invitations (consent) and enroll; the clinic
+subscribes a webhook to every event type. So the soak's writes reach the
+outbox and its clinician reads see real patients. Mail goes to files
+(`MAIL_BACKEND=file`), which the soak reads as a person reads their inbox.
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 
 from bench.database import command_env
 from soak.config import SoakConfig
@@ -32,6 +40,8 @@ EVENT_TYPES = (
     "link.revoked",
     "program.assigned",
 )
+MAIL_WAIT_SECONDS = 30.0
+PASTED_CODE = re.compile(r"paste this code into the app: (\S+)")
 SIGN_UP_THREADS = 4  # argon2 takes ~0.1 s and 64 MiB a hash: a few at a time
 
 
@@ -62,8 +72,9 @@ def create_admin(config: SoakConfig) -> None:
 class Api:
     """A thin client that fails loudly: setup must work before any traffic means anything."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, mail_dir: Path) -> None:
         self.client = httpx.Client(base_url=base_url, timeout=60.0)
+        self.mail_dir = mail_dir
 
     def call(
         self, method: str, path: str, *, token: str | None = None, expect: int = 200, **kw: Any
@@ -81,17 +92,48 @@ class Api:
         user_id: int = self.call("POST", "/v1/auth/register", json=body, expect=201)["id"]
         return user_id
 
-    def sign_in(self, email: str) -> str:
-        form = {"grant_type": "password", "username": email, "password": PASSWORD}
+    def sign_in(self, address: str, otp: str | None = None) -> str:
+        form = {"grant_type": "password", "username": address, "password": PASSWORD}
+        if otp is not None:
+            form["otp"] = otp
         token: str = self.call("POST", "/v1/auth/token", data=form)["access_token"]
         return token
+
+    def verify(self, address: str) -> None:
+        """Confirm the address with the code from its verification mail."""
+        token = self.pasted_code(address, "Confirm your email address")
+        self.call("POST", "/v1/auth/verify-email", json={"token": token}, expect=204)
+
+    def with_second_factor(self, address: str, token: str) -> str:
+        """Turn on two-step sign-in, then sign in again with one of the recovery codes
+        (the authenticator's current code was just spent on the confirmation)."""
+        started = self.call(
+            "POST", "/v1/me/mfa/totp", token=token, json={"password": PASSWORD}, expect=201
+        )
+        code = pyotp.TOTP(started["secret"]).now()
+        confirmed = self.call("POST", "/v1/me/mfa/totp/confirm", token=token, json={"code": code})
+        return self.sign_in(address, otp=confirmed["recovery_codes"][0])
+
+    def pasted_code(self, address: str, subject: str) -> str:
+        deadline = time.monotonic() + MAIL_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            for path in sorted(self.mail_dir.glob("*.eml")):
+                message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                if message["To"] != address or not str(message["Subject"]).startswith(subject):
+                    continue
+                body = message.get_body(("plain",))
+                found = PASTED_CODE.search(body.get_content() if body else "")
+                if found:
+                    return found.group(1)
+            time.sleep(0.2)
+        raise RuntimeError(f"no mail {subject!r} reached {address} in {self.mail_dir}")
 
     def close(self) -> None:
         self.client.close()
 
 
-def set_up(base_url: str, *, members: int, webhook_url: str) -> Cast:
-    api = Api(base_url)
+def set_up(base_url: str, *, members: int, webhook_url: str, mail_dir: Path) -> Cast:
+    api = Api(base_url, mail_dir)
     try:
         return _set_up(api, members=members, webhook_url=webhook_url)
     finally:
@@ -99,19 +141,28 @@ def set_up(base_url: str, *, members: int, webhook_url: str) -> Cast:
 
 
 def _set_up(api: Api, *, members: int, webhook_url: str) -> Cast:
-    admin = api.sign_in(ADMIN_EMAIL)
+    admin = api.with_second_factor(ADMIN_EMAIL, api.sign_in(ADMIN_EMAIL))
     api.register(CLINICIAN_EMAIL, "Soak Clinician")
-    clinician = api.sign_in(CLINICIAN_EMAIL)
+    api.verify(CLINICIAN_EMAIL)
     clinic_id: int = api.call(
         "POST", "/v1/clinics", token=admin, json={"name": "Soak Physio"}, expect=201
     )["id"]
-    api.call(
+    invitation = api.call(
         "POST",
-        f"/v1/clinics/{clinic_id}/members",
+        f"/v1/clinics/{clinic_id}/staff-invitations",
         token=admin,
         json={"email": CLINICIAN_EMAIL, "role": "owner"},
         expect=201,
     )
+    clinician = api.sign_in(CLINICIAN_EMAIL)
+    api.call(
+        "POST",
+        "/v1/me/staff-invitations",
+        token=clinician,
+        json={"code": invitation["code"]},
+        expect=201,
+    )
+    clinician = api.with_second_factor(CLINICIAN_EMAIL, clinician)
     api.call(
         "POST",
         f"/v1/clinics/{clinic_id}/webhooks",
@@ -133,12 +184,13 @@ def _set_up(api: Api, *, members: int, webhook_url: str) -> Cast:
 
 
 def _member(api: Api, index: int, clinic_id: int, clinician: str) -> Member:
-    """Sign up, consent to the clinic (invitation code), follow both programs."""
-    email = f"soak-member-{index + 1:03d}@example.com"
-    user_id = api.register(email, f"Soak Member {index + 1}")
-    token = api.sign_in(email)
+    """Sign up, verify, consent to the clinic (invitation code), follow both programs."""
+    address = f"soak-member-{index + 1:03d}@example.com"
+    user_id = api.register(address, f"Soak Member {index + 1}")
+    api.verify(address)
+    token = api.sign_in(address)
     code = api.call("POST", f"/v1/clinics/{clinic_id}/invitations", token=clinician, expect=201)
     api.call("POST", "/v1/me/clinic-links", token=token, json={"code": code["code"]}, expect=201)
     for program in (SESSION_PROGRAM, ADVANCE_PROGRAM):
         api.call("POST", "/v1/me/enrollments", token=token, json={"program": program}, expect=201)
-    return Member(user_id=user_id, email=email, token=token)
+    return Member(user_id=user_id, email=address, token=token)

@@ -27,6 +27,11 @@ class SoakConfig:
         return self.root / "var" / "soak" / self.kind
 
     @property
+    def mail_dir(self) -> Path:
+        """Where the API writes its mail (one `.eml` a message) for the soak to read."""
+        return self.var_dir / "mail"
+
+    @property
     def server_log(self) -> Path:
         return self.var_dir / "api.log"
 

@@ -62,6 +62,7 @@ API_SETTINGS = {
     "REGISTER_RATE_PER_ADDRESS": "1000/hour",
     "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
     "WEBHOOK_POLL_SECONDS": "0.5",
+    "MAIL_BACKEND": "file",
 }
 ROUNDS = ("steady", "crash")
 
@@ -131,13 +132,18 @@ def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
 def run(config: SoakConfig) -> bool:
     log(f"{config.kind}: fresh database, migrations, seed")
     prepare_database(config)
-    for stale in config.var_dir.glob("*.jsonl"):
+    for stale in (*config.var_dir.glob("*.jsonl"), *config.mail_dir.glob("*.eml")):
         stale.unlink()
     config.server_log.unlink(missing_ok=True)
     with WebhookReceiver() as receiver, _server(config) as server:
         server.start("/readyz")
         log(f"{config.kind}: API on {server.base_url}; setting up {config.members} members")
-        cast = set_up(server.base_url, members=config.members, webhook_url=receiver.url)
+        cast = set_up(
+            server.base_url,
+            members=config.members,
+            webhook_url=receiver.url,
+            mail_dir=config.mail_dir,
+        )
         outcome = _rounds(config, cast, server)
         server.stop()
         outcome.webhook_posts = receiver.posts
@@ -200,7 +206,10 @@ def _create_postgres_database(url: str) -> None:
 
 def _server(config: SoakConfig) -> Server:
     port = free_port()
-    settings = API_SETTINGS | {"SECRET_KEY": secrets.token_urlsafe(48)}
+    settings = API_SETTINGS | {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "MAIL_FILE_DIR": str(config.mail_dir),
+    }
     return Server(
         "api",
         uvicorn_command("app.main:create_app", port, factory=True),
