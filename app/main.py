@@ -49,6 +49,10 @@ from app.core.ratelimit import RATE_LIMITER, RateLimiter
 from app.core.secrets import SecretBox, resolve_secret_key
 from app.core.state import StateKey
 from app.core.token_cache import TokenCache
+from app.fhir.export import EXPORT_LINKS, export_links
+from app.fhir.routers import bulk as fhir_bulk
+from app.fhir.routers import resources as fhir_resources
+from app.handouts import router as handouts
 from app.identity.auth import AUTHENTICATOR, Authenticator
 from app.identity.deps import TOKEN_CODEC
 from app.identity.mfa import SECOND_FACTOR_KEYS, SecondFactorKeys
@@ -248,6 +252,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         clinics_routes.clinic,
         care_patients.router,
         care_programs.router,
+        handouts.me,
+        handouts.clinic,
         invitations.router,
         staff.router,
         staff.me,
@@ -262,6 +268,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         admin_media.router,
         admin_audit.router,
         accounts_operators.router,
+        # FHIR: the operations before the generic read (`Patient/$export` is not an id).
+        fhir_bulk.router,
+        fhir_bulk.files,
+        fhir_resources.router,
     ):
         app.include_router(router)
     _install_openapi(app)
@@ -294,6 +304,7 @@ def _install_state(
     SETTINGS.put(app, settings)
     DATABASE.put(app, database)
     MEDIA_SIGNER.put(app, media)
+    EXPORT_LINKS.put(app, export_links(secret, ttl_seconds=settings.fhir_export_link_seconds))
     TOKEN_CODEC.put(app, codec)
     RATE_LIMITER.put(app, RateLimiter(storage_uri=settings.redis_url))
     SECRET_BOX.put(app, box)

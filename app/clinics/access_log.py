@@ -69,14 +69,34 @@ class AccessLog:
         self, actor: ClinicActor, patient_ids: Iterable[int], *, what: str, path: str
     ) -> None:
         """Note that `actor` read these patients' data (through route `what`, at `path`)."""
+        self.record_for(
+            actor.clinic_id,
+            patient_ids,
+            user_id=actor.actor_user_id,
+            client_pk=actor.client.client_pk if actor.client else None,
+            what=what,
+            path=path,
+        )
+
+    def record_for(
+        self,
+        clinic_id: int,
+        patient_ids: Iterable[int],
+        *,
+        user_id: int | None,
+        client_pk: int | None,
+        what: str,
+        path: str,
+    ) -> None:
+        """The same, for work done later on someone's behalf (a bulk export's job)."""
         now = utcnow()
         rows = [
             {
                 "at": now,
-                "clinic_id": actor.clinic_id,
+                "clinic_id": clinic_id,
                 "patient_id": patient_id,
-                "actor_user_id": actor.actor_user_id,
-                "actor_client_id": actor.client.client_pk if actor.client else None,
+                "actor_user_id": user_id,
+                "actor_client_id": client_pk,
                 "what": what[:64],
                 "path": path[:300],
             }

@@ -77,12 +77,16 @@ def record_access(request: Request, actor: ClinicActor, patient_ids: Iterable[in
     ACCESS_LOG.of(request).record(actor, patient_ids, what=what, path=request.url.path)
 
 
-def clinic_router(*, tags: Sequence[str | Enum]) -> APIRouter:
-    """A router for `/v1/clinics/{clinic_id}/...`: every route on it is default-deny."""
+def clinic_router(*, tags: Sequence[str | Enum], **options: Any) -> APIRouter:
+    """A router for `/v1/clinics/{clinic_id}/...`: every route on it is default-deny.
+
+    `options` go to the APIRouter (the FHIR interface's own route class, say).
+    """
     return APIRouter(
         prefix="/v1/clinics/{clinic_id}",
         tags=list(tags),
         dependencies=[Depends(clinic_standing)],
+        **options,
     )
 
 
@@ -114,3 +118,4 @@ PatientsReaderDep = Annotated[ClinicActor, ClinicDep(Scope.PATIENTS_READ)]
 ProgramsReaderDep = Annotated[ClinicActor, ClinicDep(Scope.PROGRAMS_READ)]
 ProgramsWriterDep = Annotated[ClinicActor, ClinicDep(Scope.PROGRAMS_WRITE)]
 WebhookManagerDep = Annotated[ClinicActor, ClinicDep(Scope.WEBHOOKS_MANAGE)]
+FhirReaderDep = Annotated[ClinicActor, ClinicDep(Scope.FHIR_READ)]

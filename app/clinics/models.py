@@ -21,6 +21,7 @@ class Scope(StrEnum):
     PROGRAMS_READ = "programs:read"
     PROGRAMS_WRITE = "programs:write"  # implies programs:read
     WEBHOOKS_MANAGE = "webhooks:manage"
+    FHIR_READ = "fhir:read"
 
 
 # A scope that carries another with it: who may write the clinic's programs may read them.

@@ -152,6 +152,12 @@ class Settings(BaseSettings):
         description="Largest multipart/form-data body (media uploads); 0 means the largest "
         "media file allowed plus 1 MiB for the form around it.",
     )
+    fhir_export_hours: int = Field(
+        default=24, ge=1, le=24 * 14, description="How long a FHIR bulk export's files are kept."
+    )
+    fhir_export_link_seconds: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600, description="How long an export file's link works."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: LogFormat | None = Field(
         default=None, description="json or text; empty means text in development, else json."

@@ -48,6 +48,10 @@ class MediaSigner:
         """A link to `key` that works until the returned `expires_at`."""
         return self._link(key, self.current_expiry(now=now))
 
+    def signed_url(self, key: str, expires: int) -> str:
+        """A link to `key` that works until `expires` (a Unix time the caller chose)."""
+        return str(self._link(key, expires)["url"])
+
     def _link(self, key: str, expires: int) -> dict[str, Any]:
         query = urlencode({"expires": expires, "signature": self.signature(key, expires)})
         return {

@@ -10,16 +10,21 @@ must never see Alpha's staff or reason. What each clinic may see, it does.
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 
+from app.fhir.resources import REGISTRY
 from tests.conftest import (
     ClinicFactory,
     ClinicSetup,
@@ -87,7 +92,7 @@ def clinic_program(name: str, slug: str) -> dict[str, Any]:
 
 def side(client: TestClient, clinic: ClinicSetup, slug: str, name: str) -> ClinicSide:
     _, headers = create_api_client(
-        client, clinic, ["patients:read", "programs:write", "webhooks:manage"]
+        client, clinic, ["patients:read", "programs:write", "webhooks:manage", "fhir:read"]
     )
     hook = client.post(
         clinic.path("/webhooks"),
@@ -163,6 +168,59 @@ def read_routes(client: TestClient) -> list[str]:
     return sorted(found)
 
 
+FHIR = CLINIC_PREFIX + "/fhir/R4"
+# The FHIR routes, asked below with real ids (a template alone names no resource).
+FHIR_READS = {
+    f"{FHIR}/metadata",
+    f"{FHIR}/{{resource_type}}",
+    f"{FHIR}/{{resource_type}}/{{resource_id}}",
+    f"{FHIR}/Patient/{{resource_id}}/$everything",
+    f"{FHIR}/Patient/$export",
+    f"{FHIR}/$export-status/{{job_id}}",
+}
+FHIR_ELSEWHERE = {f"{FHIR}/{{rest:path}}"}  # anything else: a 404 OperationOutcome
+
+
+def fhir_reads(
+    client: TestClient, story: Story, reader: ClinicSide, headers: dict[str, str]
+) -> Iterator[tuple[str, Any]]:
+    """(what, answer) for everything the clinic's FHIR base gives about the patient: the
+    statement, each type's search and every resource read back, $everything, and a bulk
+    export's NDJSON files."""
+    base = f"/v1/clinics/{reader.clinic.id}/fhir/R4"
+    patient = story.patient.id
+
+    def get(path: str, **params: Any) -> Any:
+        response = client.get(base + path, headers=headers, params=params)
+        assert response.status_code == 200, f"GET {path}: {response.text}"
+        return response.json()
+
+    yield f"{FHIR}/metadata", get("/metadata")
+    for provider in REGISTRY.providers:
+        kind = provider.resource_type
+        by_patient = any(param.name == "patient" for param in provider.search_params)
+        found = get(f"/{kind}", patient=patient) if by_patient else get(f"/{kind}")
+        yield f"{FHIR}/{{resource_type}} {kind}", found
+        for entry in found.get("entry", []):
+            resource = entry["resource"]
+            if resource["resourceType"] == kind:
+                yield (
+                    f"{FHIR}/{{resource_type}}/{{resource_id}} {kind}",
+                    get(f"/{kind}/{resource['id']}"),
+                )
+    yield f"{FHIR}/Patient/{{resource_id}}/$everything", get(f"/Patient/{patient}/$everything")
+    started = client.get(base + "/Patient/$export", headers=headers)
+    assert started.status_code == 202, started.text
+    status = urlsplit(started.headers["content-location"]).path
+    manifest = client.get(status, headers=headers)
+    assert manifest.status_code == 200, manifest.text
+    yield f"{FHIR}/$export-status/{{job_id}}", manifest.json()
+    for item in manifest.json()["output"]:
+        link = urlsplit(item["url"])
+        lines = client.get(f"{link.path}?{link.query}").content.splitlines()
+        yield f"{FHIR}/Patient/$export {item['type']}", [json.loads(line) for line in lines]
+
+
 def reads(client: TestClient, story: Story, reader: ClinicSide) -> Iterator[tuple[str, Any]]:
     """(route, answer) of every clinic read route about the patient, as `reader` asks."""
     params = {
@@ -170,8 +228,15 @@ def reads(client: TestClient, story: Story, reader: ClinicSide) -> Iterator[tupl
         "patient_id": str(story.patient.id),
         "webhook_id": str(reader.webhook_id),
         "program_slug": reader.program_slug,
+        "program": PUBLIC,  # a handout: the program both clinics may see
     }
-    for template in read_routes(client):
+    templates = read_routes(client)
+    fhir = {t for t in templates if t.startswith(FHIR)}
+    assert fhir == FHIR_READS | FHIR_ELSEWHERE, f"FHIR routes to ask about: {fhir - FHIR_READS}"
+    for who, headers in reader.readers().items():
+        for route, answer in fhir_reads(client, story, reader, headers):
+            yield f"{who} GET {route}", answer
+    for template in sorted(set(templates) - fhir):
         names = PARAM.findall(template)
         unknown = [name for name in names if name not in params]
         assert not unknown, f"GET {template}: no value for {unknown}; extend the test"
@@ -181,7 +246,16 @@ def reads(client: TestClient, story: Story, reader: ClinicSide) -> Iterator[tupl
             if who == "api client" and response.status_code == 403:
                 continue  # a route for the clinic's people only: the client reads nothing
             assert response.status_code == 200, f"{who} GET {template}: {response.text}"
-            yield f"{who} GET {template}", response.json()
+            yield f"{who} GET {template}", answer_of(response)
+
+
+def answer_of(response: Any) -> Any:
+    """JSON as parsed; a PDF handout as its text."""
+    if response.headers["content-type"] == "application/pdf":
+        return "\n".join(
+            page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages
+        )
+    return response.json()
 
 
 def values_under(document: Any, keys: set[str]) -> list[Any]:
@@ -230,6 +304,10 @@ def test_each_clinic_still_reads_its_own_business(client: TestClient, story: Sto
     summary = bravo_answers[f"owner GET {CLINIC_PREFIX}/patients/{{patient_id}}"]
     assert summary["latest_pain"]["value"] == PRIVATE_PAIN
     assert {p["program"] for p in summary["programs"]} == {story.bravo_program, PUBLIC}
+    for who in ("owner", "api client"):
+        observations = bravo_answers[f"{who} GET {FHIR}/{{resource_type}} Observation"]
+        assert PRIVATE_NOTE in str(observations)
+        assert PRIVATE_PAIN in values_under(observations, PAIN_KEYS)
 
     alpha_answers = dict(reads(client, story, story.alpha))
     enrollments = alpha_answers[f"owner GET {CLINIC_PREFIX}/patients/{{patient_id}}/enrollments"]

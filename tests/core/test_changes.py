@@ -663,6 +663,10 @@ NOTHING_CACHED: dict[tuple[str, str], str] = {
     ("POST", "/v1/me/mfa/recovery-codes"): "codes are checked at sign-in, never cached",
     ("POST", "/v1/me/clinic-links"): "consent decides clinic reads, which are never cached",
     ("DELETE", "/v1/me/clinic-links/{clinic_id}"): "clinic reads are never cached",
+    (
+        "DELETE",
+        "/v1/clinics/{clinic_id}/fhir/R4/$export-status/{job_id}",
+    ): "an export's own files: nothing cached depends on them",
 }
 
 
