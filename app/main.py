@@ -6,12 +6,9 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
-from pydantic.json_schema import models_json_schema
 
 from app.accounts.routers import me as accounts_me
 from app.accounts.routers import mfa as accounts_mfa
@@ -38,11 +35,11 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.deps import DATABASE, MEDIA_SIGNER, SETTINGS
 from app.core.docs import install_docs
-from app.core.errors import Problem, ValidationProblem, install_problem_handlers
+from app.core.errors import install_problem_handlers
 from app.core.health import router as health_router
 from app.core.http_cache import ETagMiddleware
 from app.core.jwt import TokenCodec
-from app.core.limits import BodyLimitMiddleware, document_body_limits
+from app.core.limits import BodyLimitMiddleware
 from app.core.media import MediaSigner
 from app.core.observability import install_observability
 from app.core.ratelimit import RATE_LIMITER, RateLimiter
@@ -58,6 +55,7 @@ from app.identity.deps import TOKEN_CODEC
 from app.identity.mfa import SECOND_FACTOR_KEYS, SecondFactorKeys
 from app.identity.routers import auth as identity_auth
 from app.identity.routers import me as identity_me
+from app.openapi import TAGS, install_openapi
 from app.outbox.mail import (
     ConsoleTransport,
     FileTransport,
@@ -88,45 +86,6 @@ object saying why and how to unlock it) or `unlocked` (video, instructions,
 cues, common mistakes, precautions). Errors are RFC 9457
 `application/problem+json` documents.
 """
-
-TAGS: list[dict[str, Any]] = [
-    {"name": "conditions", "description": "What hurts, and which programs treat it."},
-    {"name": "programs", "description": "Programs in ordered stages, each with its advance rule."},
-    {
-        "name": "exercises",
-        "description": "Exercises: a public teaser, premium content when unlocked.",
-    },
-    {
-        "name": "auth",
-        "description": "Accounts and tokens: register, sign in (OAuth2 password flow), "
-        "refresh, sign out.",
-    },
-    {"name": "me", "description": "The signed-in person's own account."},
-    {
-        "name": "progress",
-        "description": "Programs you follow, each stage's advance rule, advancing, progress.",
-    },
-    {
-        "name": "sessions",
-        "description": "Logging sessions by client UUID (safe to retry), batch sync, change feed.",
-    },
-    {
-        "name": "clinics",
-        "description": "Clinics, clinicians, patient invitations, linked patients, program "
-        "assignment and stage overrides, API clients, webhooks. Outsiders get 404.",
-    },
-    {
-        "name": "clinic links",
-        "description": "A patient's consent: redeem a clinic's code, list, withdraw at any time.",
-    },
-    {"name": "media", "description": "Teaser images, and premium media through signed links."},
-    {
-        "name": "admin",
-        "description": "Content management for admins: drafts, publishing, stages, media, "
-        "the audit trail. Writes need If-Match with the document's ETag.",
-    },
-    {"name": "operations", "description": "Liveness and readiness probes."},
-]
 
 
 def mail_transport(settings: Settings) -> Transport:
@@ -274,7 +233,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         fhir_resources.router,
     ):
         app.include_router(router)
-    _install_openapi(app)
+    install_openapi(app)
     return app
 
 
@@ -323,31 +282,3 @@ def _install_state(
     )
     CACHE_REACTOR.put(app, reactor)  # the hub holds it weakly: it lives as long as the app
     database.changes.subscribe(reactor.react)
-
-
-def _install_openapi(app: FastAPI) -> None:
-    """Add the problem document schemas that error responses refer to."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            summary=app.summary,
-            description=app.description,
-            routes=app.routes,
-            tags=app.openapi_tags,
-        )
-        _, problem_schemas = models_json_schema(
-            [(Problem, "serialization"), (ValidationProblem, "serialization")],
-            ref_template="#/components/schemas/{model}",
-        )
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(
-            problem_schemas.get("$defs", {})
-        )
-        document_body_limits(schema)
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

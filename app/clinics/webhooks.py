@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.clinics.event_schemas import PING
 from app.clinics.models import EventType, PatientLink, WebhookSubscription
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.core.models import as_utc
@@ -264,8 +265,6 @@ def consents(session: Session, patient_id: int, clinic_id: int) -> bool:
 
 # ---------------------------------------------------------------------------
 # Keeping a subscription: edit, rotate its secret, ping it
-
-PING = "webhook.ping"
 
 
 def signing_secrets(subscription: WebhookSubscription, box: SecretBox, now: datetime) -> list[str]:

@@ -27,7 +27,7 @@ from app.identity.deps import CurrentUserDep
 from app.progress import enrollments
 
 me = APIRouter(prefix="/v1/me", tags=["progress"])
-clinic = clinic_router(tags=["clinics"])
+clinic = clinic_router(tags=["clinic patients"])
 
 ProgramPath = Annotated[Slug, Path(description="The program's slug.")]
 PDF = "application/pdf"

@@ -12,6 +12,8 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from app.clinics.event_schemas import PING
+from app.clinics.models import EventType, Scope
 from app.core.config import Settings
 from app.core.deps import DATABASE
 from app.main import create_app
@@ -150,3 +152,54 @@ def test_every_error_response_is_a_problem_document(spec: dict[str, Any]) -> Non
             ):
                 wrong.append(f"{label} {status}")
     assert wrong == []
+
+
+def test_every_tag_used_is_declared_and_every_declared_tag_is_used(spec: dict[str, Any]) -> None:
+    declared = [tag["name"] for tag in spec["tags"]]
+    used = {tag for _, operation in operations(spec) for tag in operation.get("tags", [])}
+    used |= {tag for item in spec["webhooks"].values() for tag in item["post"]["tags"]}
+    assert sorted(used) == sorted(declared)
+
+
+def test_clinic_routes_are_grouped_by_what_they_hold(spec: dict[str, Any]) -> None:
+    """One `clinics` tag held every clinic route; each sub-resource now has its own."""
+    clinic_tags: dict[str, set[str]] = {}
+    for label, operation in operations(spec):
+        if label.split(" ")[1].startswith("/v1/clinics/{clinic_id}/"):
+            for tag in operation["tags"]:
+                clinic_tags.setdefault(tag, set()).add(label)
+    assert set(clinic_tags) == {
+        "clinics",
+        "clinic staff",
+        "clinic patients",
+        "clinic programs",
+        "clinic API clients",
+        "clinic webhooks",
+        "clinic access log",
+    }
+    assert max(len(labels) for labels in clinic_tags.values()) <= 15
+
+
+def test_both_oauth2_flows_are_documented_with_every_api_client_scope(
+    spec: dict[str, Any],
+) -> None:
+    [scheme] = spec["components"]["securitySchemes"].values()
+    flows = scheme["flows"]
+    assert flows["password"]["tokenUrl"] == flows["clientCredentials"]["tokenUrl"]
+    assert sorted(flows["clientCredentials"]["scopes"]) == sorted(scope.value for scope in Scope)
+
+
+def test_the_webhooks_section_has_every_event_with_its_signature_headers(
+    spec: dict[str, Any],
+) -> None:
+    assert sorted(spec["webhooks"]) == sorted([*(event.value for event in EventType), PING])
+    for event_type, item in spec["webhooks"].items():
+        operation = item["post"]
+        assert {parameter["name"] for parameter in operation["parameters"]} == {
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+        }, event_type
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        body = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert body["properties"]["type"]["const"] == event_type

@@ -25,7 +25,7 @@ from app.progress import evaluation, present, report
 from app.progress.schemas import EnrollmentDetail, ProgressOut, SessionFeed
 from app.progress.sessions import feed
 
-router = clinic_router(tags=["clinics"])
+router = clinic_router(tags=["clinic patients"])
 PRIVATE = "private, no-cache"
 ACTOR_ERRORS = (401, 403, 404, 422)
 

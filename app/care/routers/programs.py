@@ -14,7 +14,7 @@ from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import error_responses
 from app.core.pagination import PageDep, envelope
 
-router = clinic_router(tags=["clinics"])
+router = clinic_router(tags=["clinic programs"])
 PRIVATE = "private, no-cache"
 ACTOR_ERRORS = (401, 403, 404, 422)
 

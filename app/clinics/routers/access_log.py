@@ -15,7 +15,7 @@ from app.core.pagination import PageDep, envelope
 from app.identity.deps import CurrentUserDep
 
 me = APIRouter(prefix="/v1/me", tags=["me"])
-clinic = clinic_router(tags=["clinics"])
+clinic = clinic_router(tags=["clinic access log"])
 
 PRIVATE = "private, no-store"
 

@@ -19,7 +19,7 @@ from app.core.errors import error_responses
 from app.core.models import utcnow
 from app.identity.models import ApiClient
 
-router = clinic_router(tags=["clinics"])
+router = clinic_router(tags=["clinic API clients"])
 ACTOR_ERRORS = (401, 403, 404, 422)
 ApiClientIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 

@@ -14,7 +14,7 @@ from app.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from app.core.errors import error_responses
 from app.core.models import utcnow
 
-router = clinic_router(tags=["clinics"])
+router = clinic_router(tags=["clinic patients"])
 ACTOR_ERRORS = (401, 403, 404, 422)
 
 

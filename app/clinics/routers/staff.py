@@ -24,8 +24,8 @@ from app.identity.deps import CurrentUserDep
 from app.identity.mails import mail_context
 from app.identity.service import fresh_user
 
-router = clinic_router(tags=["clinics"])
-me = APIRouter(prefix="/v1/me/staff-invitations", tags=["clinic links"])
+router = clinic_router(tags=["clinic staff"])
+me = APIRouter(prefix="/v1/me/staff-invitations", tags=["clinic staff"])
 
 
 @router.post(

@@ -25,7 +25,7 @@ from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
 from app.outbox.models import OutboxMessage
 
-router = clinic_router(tags=["clinics"])
+router = clinic_router(tags=["clinic webhooks"])
 ACTOR_ERRORS = (401, 403, 404, 422)
 WebhookIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 DeliveryIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
