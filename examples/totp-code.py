@@ -1,6 +1,6 @@
 """Print the six-digit code an authenticator app shows now for a two-step sign-in key.
 
-    .venv/bin/python examples/totp-code.py JBSWY3DPEHPK3PXP
+.venv/bin/python examples/totp-code.py JBSWY3DPEHPK3PXP
 """
 
 from __future__ import annotations
