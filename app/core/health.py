@@ -34,6 +34,7 @@ class NotReadyError(ProblemError):
 
 @router.get("/healthz", name="healthz", summary="The process is up", response_model=Health)
 async def healthz() -> Health:
+    """Answers 200 while the process runs; it checks nothing else (a liveness probe)."""
     return Health()
 
 
@@ -45,6 +46,8 @@ async def healthz() -> Health:
     responses=error_responses(503),
 )
 async def readyz(database: DatabaseDep) -> Readiness:
+    """503 until the database answers and its schema is at the latest migration (a readiness
+    probe)."""
     revision = await to_thread.run_sync(_check_database, database)
     return Readiness(revision=revision)
 

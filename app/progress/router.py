@@ -90,6 +90,8 @@ def enroll(
     snapshot: CatalogDep,
     response: Response,
 ) -> EnrollmentDetail:
+    """Starts at stage 1 and answers the stage's rule evaluated criterion by criterion. 409 if
+    you already follow the program; 404 for a program you may not see."""
     assert user.id is not None
     program = enrollments.program_for_person(session, snapshot, body.program, user_id=user.id)
     now = utcnow()
@@ -114,6 +116,7 @@ def list_enrollments(
     page: PageDep,
     response: Response,
 ) -> dict[str, Any]:
+    """Every program you follow, active or completed, with your stage in each."""
     assert user.id is not None
     states = evaluation.enrollment_states(
         session, user_id=user.id, snapshot=snapshot, now=utcnow(), scope=OWN
@@ -137,6 +140,8 @@ def get_enrollment(
     snapshot: CatalogDep,
     response: Response,
 ) -> EnrollmentDetail:
+    """The rule of your current stage, each criterion with what you have and what it needs, and
+    the hint the lock shows."""
     assert user.id is not None
     entry = enrollments.program_for_person(session, snapshot, program, user_id=user.id)
     state = evaluation.enrollment_state(session, user_id=user.id, program=entry, now=utcnow())
@@ -155,6 +160,8 @@ def get_enrollment(
 def leave_program(
     program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
 ) -> Response:
+    """Your logged sessions stay (they are yours, and in your export); following it again
+    starts at stage 1."""
     assert user.id is not None
     entry = enrollments.program_for_person(session, snapshot, program, user_id=user.id)
     service.leave(session, user_id=user.id, program=entry)
@@ -172,6 +179,8 @@ def leave_program(
 def advance(
     program: ProgramPath, session: SessionDep, user: CurrentUserDep, snapshot: CatalogDep
 ) -> EnrollmentDetail:
+    """Moves you on only when every criterion of your stage's rule is met; 409 names each one
+    that is not (pain holds included). The last stage completes the program."""
     assert user.id is not None
     entry = enrollments.program_for_person(session, snapshot, program, user_id=user.id)
     state = service.advance(session, user_id=user.id, program=entry, now=utcnow())
@@ -276,6 +285,8 @@ def list_session_changes(
     program: Annotated[Slug | None, Query(description="Only sessions of this program.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> SessionFeed:
+    """For a second device catching up: send the `next_cursor` of the last page as `since`.
+    Deletions come as tombstones."""
     assert user.id is not None
     program_id = None
     if program is not None:
@@ -307,6 +318,7 @@ def get_session(
     snapshot: CatalogDep,
     response: Response,
 ) -> SessionOut:
+    """One session you logged, with its entries. Another person's session is a 404."""
     log = session.get(SessionLog, str(session_id))
     if log is None or log.user_id != user.id or log.deleted_at is not None:
         raise NotFoundError("No such session.")
@@ -325,6 +337,7 @@ def get_session(
 def delete_session(
     session_id: SessionIdPath, session: SessionDep, user: CurrentUserDep
 ) -> Response:
+    """Deleted for good; the change feed reports the deletion so your other devices follow."""
     assert user.id is not None
     write.delete_session(session, user_id=user.id, session_id=session_id, now=utcnow())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -355,6 +368,8 @@ async def get_progress(
         ),
     ] = "UTC",
 ) -> Response:
+    """Per program: the stage, sessions in the last 7 days against the prescription, a 14-day
+    pain trend and the current streak, in your time zone (`tz`, an IANA name)."""
     assert user.id is not None
     zone = report.parse_zone(tz)
     key = f"{user.id}|{snapshot.version}|{tz}"

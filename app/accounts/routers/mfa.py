@@ -45,6 +45,8 @@ def _private(response: Response) -> None:
 def get_my_second_factor(
     session: ReadSessionDep, principal: SignedInDep, settings: SettingsDep, response: Response
 ) -> mfa.SecondFactorStatus:
+    """Whether an authenticator app is set up, how many recovery codes are left, and whether
+    your role requires it (`MFA_REQUIRED_FOR_STAFF`)."""
     _private(response)
     required = settings.staff_need_second_factor and is_staff(session, principal.user)
     return mfa.status(session, principal, required=required)
@@ -122,6 +124,8 @@ def renew_recovery_codes(
     request: Request,
     response: Response,
 ) -> RecoveryCodesOut:
+    """Needs a current code from the authenticator app. The ten new codes are shown once; the
+    previous set stops working."""
     _private(response)
     codes = mfa.renew_recovery_codes(
         session,

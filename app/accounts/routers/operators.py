@@ -55,6 +55,7 @@ def list_users(
     disabled: bool | None = None,
     verified: bool | None = None,
 ) -> dict[str, Any]:
+    """Admins only. `q` matches part of the email; filter by `role`, `disabled` and `verified`."""
     where = UserFilter(query=q, role=role, disabled=disabled, verified=verified)
     accounts, total = operators.list_accounts(session, where=where, page=page)
     return envelope([_out(a) for a in accounts], total, page)
@@ -68,6 +69,8 @@ def list_users(
     responses=error_responses(404, 422),
 )
 def get_user(user_id: UserIdPath, session: ReadSessionDep) -> UserAdminOut:
+    """Admins only: the account's role, whether it is disabled and verified, and when it was
+    made."""
     return _out(operators.get_account(session, user_id))
 
 
@@ -97,5 +100,7 @@ def update_user(
     responses=error_responses(404, 422),
 )
 def end_sign_ins(user_id: UserIdPath, session: SessionDep, admin: AdminDep) -> Response:
+    """Admins only. Every token of the account stops working at once; recorded in the audit
+    trail."""
     operators.end_sign_ins(session, actor=admin, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -122,6 +122,7 @@ def create_condition(session: SessionDep, admin: AdminDep, body: ConditionIn) ->
     responses=READ_ERRORS,
 )
 def get_condition(session: ReadSessionDep, slug: SlugPath) -> Response:
+    """The document `seed/` holds, drafts included, with its ETag for the next `PUT`."""
     return _get(session, ContentKind.CONDITION, slug)
 
 
@@ -191,6 +192,7 @@ def create_exercise(session: SessionDep, admin: AdminDep, body: ExerciseIn) -> R
     responses=READ_ERRORS,
 )
 def get_exercise(session: ReadSessionDep, slug: SlugPath) -> Response:
+    """The document `seed/` holds, drafts included, with its ETag for the next `PUT`."""
     return _get(session, ContentKind.EXERCISE, slug)
 
 
@@ -260,6 +262,8 @@ def create_program(session: SessionDep, admin: AdminDep, body: ProgramIn) -> Res
     responses=READ_ERRORS,
 )
 def get_program(session: ReadSessionDep, slug: SlugPath) -> Response:
+    """The program with its stages, rules and dosage, drafts included, with its ETag for the
+    next `PUT`."""
     return _get(session, ContentKind.PROGRAM, slug)
 
 

@@ -62,6 +62,8 @@ def append_stage(
     responses=READ_ERRORS,
 )
 def get_stage(session: ReadSessionDep, slug: SlugPath, position: PositionPath) -> Response:
+    """One stage of a program. Its ETag is the program's: a stage write is a write of its
+    program."""
     program = find(session, ContentKind.PROGRAM, slug)
     return _stage_response(document_of(session, ContentKind.PROGRAM, program), position)
 

@@ -103,6 +103,8 @@ def get_patient(
 def list_patient_enrollments(
     patient: ReadablePatientDep, session: ReadSessionDep, snapshot: CatalogDep
 ) -> list[EnrollmentDetail]:
+    """Only programs the clinic may see: public ones and its own. Stage history names this
+    clinic's staff; another clinic's changes show without who or why."""
     states = evaluation.enrollment_states(
         session, user_id=patient.id, snapshot=snapshot, now=utcnow(), scope=patient.scope
     )
@@ -124,6 +126,8 @@ def assign_program(
     session: SessionDep,
     snapshot: CatalogDep,
 ) -> EnrollmentDetail:
+    """The patient must be linked with live consent. The short slug of one of the clinic's own
+    programs is tried before a public one. Queues `program.assigned`."""
     program = programs.assignable_program(snapshot, clinic_id=actor.clinic_id, slug=body.program)
     now = utcnow()
     service.assign_program(session, actor=actor, patient=patient, program=program, now=now)
@@ -146,6 +150,8 @@ def set_patient_stage(
     session: SessionDep,
     snapshot: CatalogDep,
 ) -> EnrollmentDetail:
+    """Recorded in the stage history with the reason and who set it; the lock follows at once.
+    Queues `stage.advanced` with `by: clinician`."""
     entry = programs.assignable_program(snapshot, clinic_id=actor.clinic_id, slug=program)
     now = utcnow()
     service.set_stage(
@@ -175,6 +181,8 @@ def list_patient_sessions(
     since: Annotated[str | None, Query(max_length=64, pattern=CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> SessionFeed:
+    """Sessions in public programs and this clinic's own only; paged by cursor like the
+    patient's own feed."""
     page = feed.changes_since(
         session,
         user_id=patient.id,
@@ -199,6 +207,7 @@ def get_patient_progress(
     snapshot: CatalogDep,
     tz: Annotated[str, Query(max_length=64, pattern=TIME_ZONE_PATTERN)] = "UTC",
 ) -> ProgressOut:
+    """The patient's progress as they see it, limited to programs the clinic may see."""
     zone = report.parse_zone(tz)
     now = utcnow()
     found = report.progress_report(

@@ -74,6 +74,8 @@ def create_clinic_program(
 def list_clinic_programs(
     actor: ProgramsReaderDep, session: ReadSessionDep, page: PageDep, response: Response
 ) -> dict[str, Any]:
+    """Clinicians and API clients with `programs:read`; drafts included. Patients see a program
+    only when it is assigned to them."""
     rows, total = programs.list_programs(
         session, clinic_id=actor.clinic_id, limit=page.limit, offset=page.offset
     )

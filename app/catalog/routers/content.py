@@ -129,6 +129,8 @@ async def list_conditions(
     q: SearchQuery = None,
     region: Annotated[BodyRegion | None, Query(description="Only this body region.")] = None,
 ) -> Response:
+    """Public. Filter by `region`; paged with `limit` and `offset`. Anonymous answers are
+    cacheable for a minute (`public, max-age=60`)."""
     snapshot, settings = view
 
     def render() -> dict[str, Any]:
@@ -147,6 +149,8 @@ async def list_conditions(
     responses=DETAIL_ERRORS,
 )
 async def get_condition(request: Request, view: PublicCatalogDep, slug: SlugPath) -> Response:
+    """Public. The programs that treat it, in order, and the related conditions it points to.
+    404 for an unknown slug."""
     snapshot, settings = view
     entry = snapshot.condition_by_slug.get(slug)
     if entry is None:
@@ -172,6 +176,8 @@ async def list_programs(
         Query(max_length=120, pattern=NO_NUL, description="Only programs for this condition slug."),
     ] = None,
 ) -> Response:
+    """Public. Every published program with its stages' names; a clinic's own programs are never
+    listed."""
     snapshot, settings = view
 
     def render() -> dict[str, Any]:
@@ -266,6 +272,8 @@ async def get_exercise(
     view: CatalogViewDep,
     slug: SlugPath,
 ) -> Response:
+    """Anonymous callers get the locked teaser. A signed-in person gets it unlocked when a
+    program they may see unlocks its stage for them; the `lock` says why not otherwise."""
     snapshot, settings, presenter = view.snapshot, view.settings, view.presenter
     entry = snapshot.exercise_by_slug.get(slug)
     if entry is None:

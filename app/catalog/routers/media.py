@@ -47,6 +47,8 @@ async def get_media(
         str | None, Query(min_length=64, max_length=64, pattern=r"^[0-9a-f]*$")
     ] = None,
 ) -> FileResponse:
+    """Public teaser images answer as is; videos and other premium files need the signed link an
+    unlocked exercise carries (403 when it is changed or expired)."""
     if key in snapshot.public_media and signature is None:
         cache = f"public, max-age={settings.public_cache_seconds}"
     elif expires is not None and signature is not None and media.verify(key, expires, signature):

@@ -35,6 +35,8 @@ ApiClientIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 def create_api_client(
     body: ApiClientCreate, actor: ClinicOwnerDep, session: SessionDep
 ) -> ApiClientCreated:
+    """Owners only. The `client_secret` is shown in this answer only; the system gets tokens
+    with `grant_type=client_credentials` and the scopes given here."""
     client, secret = service.create_api_client(
         session, actor=actor, name=body.name, scopes=[scope.value for scope in body.scopes]
     )
@@ -49,6 +51,7 @@ def create_api_client(
     responses=error_responses(*ACTOR_ERRORS),
 )
 def list_api_clients(actor: ClinicStaffDep, session: ReadSessionDep) -> list[ApiClient]:
+    """Each client's id, name, scopes and whether it is revoked; never the secret."""
     return service.api_clients(session, actor.clinic_id)
 
 
@@ -62,6 +65,7 @@ def list_api_clients(actor: ClinicStaffDep, session: ReadSessionDep) -> list[Api
 def revoke_api_client(
     api_client_id: ApiClientIdPath, actor: ClinicOwnerDep, session: SessionDep
 ) -> Response:
+    """Its tokens stop working at once and it cannot get new ones."""
     service.revoke_api_client(
         session, clinic_id=actor.clinic_id, client_id=api_client_id, now=utcnow()
     )

@@ -70,6 +70,7 @@ def create_clinic(
     responses=error_responses(401),
 )
 def list_clinics(session: ReadSessionDep, user: CurrentUserDep) -> list[Clinic]:
+    """The clinics whose staff you are on; an administrator sees every clinic."""
     return service.clinics_of(session, user)
 
 
@@ -81,6 +82,7 @@ def list_clinics(session: ReadSessionDep, user: CurrentUserDep) -> list[Clinic]:
     responses=error_responses(*ACTOR_ERRORS),
 )
 def get_clinic(actor: ClinicActorDep, session: ReadSessionDep) -> Clinic:
+    """The clinic's name and when it was made. Anyone outside the clinic gets 404."""
     return service.get_clinic(session, actor.clinic_id)
 
 
@@ -92,6 +94,7 @@ def get_clinic(actor: ClinicActorDep, session: ReadSessionDep) -> Clinic:
     responses=error_responses(*ACTOR_ERRORS),
 )
 def list_members(actor: ClinicStaffDep, session: ReadSessionDep) -> list[MemberOut]:
+    """Each member's role and when they joined. Staff join only by accepting an invitation."""
     return [_member(m, u) for m, u in service.members(session, actor.clinic_id)]
 
 
@@ -103,5 +106,7 @@ def list_members(actor: ClinicStaffDep, session: ReadSessionDep) -> list[MemberO
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def remove_member(user_id: UserIdPath, actor: ClinicOwnerDep, session: SessionDep) -> Response:
+    """Owners and admins. The last owner cannot be removed (409); the person's sign-ins keep
+    working elsewhere, but this clinic answers them 404 at once."""
     service.remove_member(session, clinic_id=actor.clinic_id, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -29,6 +29,8 @@ ACTOR_ERRORS = (401, 403, 404, 422)
 def create_invitation(
     actor: ClinicStaffDep, session: SessionDep, settings: SettingsDep, request: Request
 ) -> InvitationCreated:
+    """Clinicians and owners. The code is shown once (it is stored as a keyed hash) and works
+    once, for `INVITATION_DAYS`."""
     invitation, code = service.create_invitation(
         session,
         actor=actor,
@@ -47,4 +49,5 @@ def create_invitation(
     responses=error_responses(*ACTOR_ERRORS),
 )
 def list_invitations(actor: ClinicStaffDep, session: ReadSessionDep) -> list[PatientInvitation]:
+    """Whether each was redeemed or expired; codes are never shown again."""
     return service.invitations(session, actor.clinic_id)

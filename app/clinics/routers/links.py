@@ -32,6 +32,9 @@ def link_clinic(
     request: Request,
     response: Response,
 ) -> LinkOut:
+    """Needs a verified address (403 `email-not-verified` otherwise). An unknown, spent or
+    expired code is one 422 on `code`, without saying which; 409 if already linked. Queues
+    `link.created`."""
     RATE_LIMITER.of(request).hit(settings.redeem_rate_per_account, scope="redeem", key=str(user.id))
     link = service.redeem(
         session,
@@ -55,6 +58,7 @@ def link_clinic(
     responses=error_responses(401),
 )
 def list_clinic_links(session: ReadSessionDep, user: CurrentUserDep) -> list[LinkOut]:
+    """The clinics you consented to, and since when."""
     assert user.id is not None
     return [
         LinkOut.model_validate(
@@ -72,6 +76,8 @@ def list_clinic_links(session: ReadSessionDep, user: CurrentUserDep) -> list[Lin
     responses=error_responses(401, 404, 422),
 )
 def unlink_clinic(clinic_id: ClinicIdPath, session: SessionDep, user: CurrentUserDep) -> Response:
+    """At once: the clinic's routes answer 404 about you, queued deliveries about you are
+    cancelled, and only `link.revoked` is sent."""
     assert user.id is not None
     service.withdraw(session, patient_id=user.id, clinic_id=clinic_id, now=utcnow())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -70,6 +70,7 @@ def invite_staff(
     responses=error_responses(401, 403, 404, 422),
 )
 def list_staff_invitations(actor: ClinicStaffDep, session: ReadSessionDep) -> list[StaffInvitation]:
+    """To whom, which role, and whether each was accepted; codes are never shown again."""
     return staff.staff_invitations(session, actor.clinic_id)
 
 

@@ -64,6 +64,8 @@ def create_webhook(
     settings: SettingsDep,
     request: Request,
 ) -> WebhookCreated:
+    """`https://` URLs on public addresses only (checked now and before each delivery). The
+    `whsec_` secret is shown once; deliveries are signed as Standard Webhooks."""
     subscription, secret = webhooks.create_subscription(
         session,
         clinic_id=actor.clinic_id,
@@ -84,6 +86,7 @@ def create_webhook(
     responses=error_responses(*ACTOR_ERRORS),
 )
 def list_webhooks(actor: WebhookManagerDep, session: ReadSessionDep) -> list[WebhookSubscription]:
+    """Each subscription's URL, events and whether it is active; never the secret."""
     return webhooks.subscriptions(session, actor.clinic_id)
 
 
@@ -97,6 +100,7 @@ def list_webhooks(actor: WebhookManagerDep, session: ReadSessionDep) -> list[Web
 def delete_webhook(
     webhook_id: WebhookIdPath, actor: WebhookManagerDep, session: SessionDep
 ) -> Response:
+    """Pending deliveries are dropped with it."""
     session.delete(webhooks.subscription_of(session, actor.clinic_id, webhook_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -111,6 +115,7 @@ def delete_webhook(
 def list_deliveries(
     webhook_id: WebhookIdPath, actor: WebhookManagerDep, session: ReadSessionDep, page: PageDep
 ) -> DeliveryPage:
+    """Each attempt's status, attempts made and last error class; paged, newest first."""
     subscription = webhooks.subscription_of(session, actor.clinic_id, webhook_id)
     assert subscription.id is not None
     rows, total = webhooks.deliveries(
@@ -155,6 +160,7 @@ def update_webhook(
     session: SessionDep,
     settings: SettingsDep,
 ) -> WebhookSubscription:
+    """Send only what changes. Deactivating it stops deliveries without losing the log."""
     return webhooks.update_subscription(
         session,
         webhooks.subscription_of(session, actor.clinic_id, webhook_id),
@@ -208,5 +214,7 @@ def rotate_webhook_secret(
 def ping_webhook(
     webhook_id: WebhookIdPath, actor: WebhookManagerDep, session: SessionDep
 ) -> OutboxMessage:
+    """Queues a `webhook.ping` for this subscription only, signed like any delivery; answers 202
+    at once."""
     subscription = webhooks.subscription_of(session, actor.clinic_id, webhook_id)
     return webhooks.ping(session, subscription, now=utcnow())

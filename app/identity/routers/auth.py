@@ -134,6 +134,8 @@ def register(
     request: Request,
     response: Response,
 ) -> User:
+    """Passwords of 10 to 128 characters, not a common one. The address must be confirmed from
+    the mail before linking to a clinic or joining its staff. Limited per address."""
     _limiter(request).hit(
         settings.register_rate_per_address, scope="register", key=client_address(request)
     )
@@ -281,6 +283,8 @@ def _second_factor(
     responses=error_responses(401),
 )
 def logout(session: SessionDep, principal: SignedInDep) -> Response:
+    """Ends the sign-in the token belongs to: its access and refresh tokens stop working at
+    once. Other devices stay signed in."""
     service.revoke_family(session, principal.family_id, reason="logout")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -312,6 +316,7 @@ def verify_email(body: VerifyEmailIn, session: SessionDep, settings: SettingsDep
 def resend_verification(
     session: SessionDep, user: CurrentUserDep, settings: SettingsDep, request: Request
 ) -> Accepted:
+    """At most a few an hour (429 with Retry-After beyond); 409 once the address is verified."""
     if user.email_verified:
         raise ConflictError("Your address is already verified.")
     _limiter(request).hit(
@@ -379,6 +384,8 @@ def request_password_reset(
 def confirm_password_reset(
     body: PasswordResetConfirm, session: SessionDep, settings: SettingsDep
 ) -> Response:
+    """The token works once and dies when the password changes; 409 for a spent or expired
+    token. Every sign-in ends, so every device signs in again."""
     lifecycle.reset_password(
         session, body.token, body.new_password, mail=mail_context(settings), now=utcnow()
     )

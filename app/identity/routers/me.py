@@ -38,6 +38,7 @@ def _private(response: Response) -> None:
     responses=error_responses(401),
 )
 def get_me(user: CurrentUserDep, response: Response) -> User:
+    """Your profile: address and whether it is verified, display name, role."""
     _private(response)
     return user
 
@@ -52,6 +53,8 @@ def get_me(user: CurrentUserDep, response: Response) -> User:
 def update_me(
     body: MeUpdate, session: SessionDep, user: CurrentUserDep, response: Response
 ) -> User:
+    """Only the display name changes here; the address changes through `POST /v1/me/email`
+    (confirmed by mail)."""
     _private(response)
     return service.update_me(session, service.fresh_user(session, user), body)
 
@@ -64,6 +67,7 @@ def update_me(
     responses=error_responses(401, 422),
 )
 def change_password(body: PasswordChange, session: SessionDep, principal: SignedInDep) -> Response:
+    """Needs the current password. The sign-in that changed it stays; every other one ends."""
     service.change_password(
         session,
         service.fresh_user(session, principal.user),
@@ -109,6 +113,7 @@ def change_email(
 def list_sign_ins(
     session: ReadSessionDep, principal: SignedInDep, response: Response
 ) -> list[SignInOut]:
+    """Each sign-in (a device) with its name, when it began and when it was last used."""
     _private(response)
     return [
         SignInOut(
@@ -130,5 +135,7 @@ def list_sign_ins(
     responses=error_responses(401, 404, 422),
 )
 def end_sign_in(sign_in_id: SignInIdPath, session: SessionDep, principal: SignedInDep) -> Response:
+    """Its access and refresh tokens stop working on their next use. Another person's sign-in is
+    a 404."""
     service.end_sign_in(session, user_id=principal.user_id, family_id=sign_in_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
