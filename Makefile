@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Test processes side by side (pytest-xdist); 1 runs the suite in this process.
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-postgres lint typecheck check openapi client-check clean bench soak
@@ -28,10 +30,10 @@ run: $(STAMP) ## Migrate, seed and serve the API on http://$(HOST):$(PORT) (SQLi
 	$(BIN)/rehab serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) ## Run the test suite (PostgreSQL too when TEST_DATABASE_URL is set)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 test-postgres: $(STAMP) ## Run the test suite against the local PostgreSQL
-	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP) ## ruff (lint and formatting) and the layering contracts (import-linter)
 	$(BIN)/ruff check .
