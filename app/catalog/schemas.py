@@ -344,3 +344,18 @@ class ProgramPage(Page[ProgramSummary]):
 
 class ExercisePage(Page[ExerciseOut]):
     pass
+
+
+class FacetValue(OutputModel):
+    value: str
+    count: int = Field(description="How many of the matching exercises carry this value.")
+
+
+class ExerciseFacets(OutputModel):
+    """The values each filter can take among the matching exercises, most frequent first."""
+
+    total: int = Field(description="How many exercises match the filters.")
+    region: list[FacetValue]
+    muscle: list[FacetValue]
+    equipment: list[FacetValue]
+    difficulty: list[FacetValue]
