@@ -244,6 +244,9 @@ UNSAFE_URLS = [
     "https://127.1/hook",
     "https://2130706433/hook",
     "https://LOCALHOST./hook",
+    "http://[0]",  # brackets around something that is not an IPv6 address
+    "https://[0]/hook",
+    "https://[::1/hook",
 ]
 
 
