@@ -191,7 +191,7 @@ def advance(
     responses={
         200: {"links": SESSION_LINKS},
         201: {"description": "Created", "model": SessionOut, "links": SESSION_LINKS},
-        **error_responses(401, 404, 422),
+        **error_responses(401, 404, 409, 422),
     },
 )
 async def put_session(

@@ -127,12 +127,6 @@ REJECTIONS: list[tuple[str, Any, str]] = [
         lambda c, b: b["entries"][0].update(exercise="moon-walk"),
         "body.entries.0.exercise",
     ),
-    ("stage ahead of the person", lambda c, b: b.update(stage=2), "body.stage"),
-    (
-        "program not enrolled in",
-        lambda c, b: b.update(program="tight-hip-stretches"),
-        "body.program",
-    ),
     ("unknown program", lambda c, b: b.update(program="nope"), "body.program"),
     (
         "performed in the future",
@@ -184,6 +178,35 @@ def test_invalid_sessions_are_422_and_write_nothing(
     assert response.headers["content-type"] == "application/problem+json"
     pointers = [error["pointer"] for error in response.json()["errors"]]
     assert any(p.startswith(pointer) for p in pointers), pointers
+    assert counts(database) == before
+
+
+@pytest.mark.parametrize(
+    ("mutation", "problem_type", "pointer"),
+    [
+        (lambda b: b.update(program="tight-hip-stretches"), "/problems/not-enrolled", "program"),
+        (lambda b: b.update(stage=2), "/problems/stage-not-reached", "stage"),
+    ],
+    ids=["program not enrolled in", "stage ahead of the person"],
+)
+def test_a_well_formed_session_the_persons_standing_refuses_is_a_409_conflict(
+    client: TestClient,
+    enrolled: Person,
+    database: Database,
+    mutation: Any,
+    problem_type: str,
+    pointer: str,
+) -> None:
+    body = session_body(PROGRAM, 1, level(client, 1)[:2])
+    mutation(body)
+    before = counts(database)
+
+    response = log(client, enrolled, body)
+
+    assert response.status_code == 409, response.text
+    problem = response.json()
+    assert problem["type"] == problem_type
+    assert [error["pointer"] for error in problem["errors"]] == [f"body.{pointer}"]
     assert counts(database) == before
 
 
@@ -244,7 +267,7 @@ def test_sessions_logged_at_once_all_land_and_a_refused_one_among_them_changes_n
 
     anyio.run(all_at_once)
 
-    assert answers[ahead[0]].status_code == 422
+    assert answers[ahead[0]].status_code == 409  # a stage not reached
     for session_id, _ in good:
         assert answers[session_id].status_code == 201, answers[session_id].text
         assert answers[session_id].json()["id"] == session_id
