@@ -45,6 +45,7 @@ from app.core.jwt import TokenCodec
 from app.core.limits import BodyLimitMiddleware, document_body_limits
 from app.core.media import MediaSigner
 from app.core.observability import install_observability
+from app.core.problem_pages import router as problem_pages_router
 from app.core.ratelimit import RATE_LIMITER, RateLimiter
 from app.core.secrets import SecretBox, resolve_secret_key
 from app.core.state import StateKey
@@ -126,6 +127,10 @@ TAGS: list[dict[str, Any]] = [
         "the audit trail. Writes need If-Match with the document's ETag.",
     },
     {"name": "operations", "description": "Liveness and readiness probes."},
+    {
+        "name": "problems",
+        "description": "What each error `type` means: the pages its URI resolves to.",
+    },
 ]
 
 
@@ -272,6 +277,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         fhir_bulk.router,
         fhir_bulk.files,
         fhir_resources.router,
+        problem_pages_router,
     ):
         app.include_router(router)
     _install_openapi(app)
