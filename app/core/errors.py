@@ -323,6 +323,15 @@ async def _handle_validation(request: Request, exc: Exception) -> Response:
             type_=MALFORMED_BODY,
             extra={"position": position},
         )
+    if exc.errors() and all(_missing_if_match(err) for err in exc.errors()):
+        # The schema marks If-Match required; leaving it out is the 428 RFC 6585 names.
+        return await _handle_problem(
+            request,
+            PreconditionRequiredError(
+                "Send If-Match with the ETag you read, so concurrent edits are never "
+                "overwritten silently."
+            ),
+        )
     errors = _field_errors(exc.errors())
     return problem_response(
         422,
@@ -330,6 +339,16 @@ async def _handle_validation(request: Request, exc: Exception) -> Response:
         instance=request.url.path,
         type_=InvalidInputError.type,
         extra={"errors": errors},
+    )
+
+
+def _missing_if_match(error: Any) -> bool:
+    loc = tuple(error["loc"])
+    return (
+        error["type"] == "missing"
+        and len(loc) == 2
+        and loc[0] == "header"
+        and (str(loc[1]).lower() == "if-match")
     )
 
 

@@ -206,7 +206,10 @@ def issue_token(
     client_secret: Annotated[NulFreeStr | None, Form(max_length=256)] = None,
     device_name: Annotated[
         NulFreeStr | None,
-        Form(max_length=100, description="What the app calls this device, for your sign-ins."),
+        Form(
+            max_length=100,
+            description="What the app calls this device, for your sign-ins.",
+        ),
     ] = None,
     otp: Annotated[
         NulFreeStr | None,
