@@ -149,6 +149,16 @@ class InputModel(BaseModel):
         return schema
 
 
+def read_only(description: str) -> Any:
+    """A member a GET returns that a PUT may send back unchanged: accepted, ignored (left
+    out of `model_dump`) and marked `readOnly` in the schema, so a read can be written back."""
+    return Field(
+        exclude=True,
+        description=f"Read-only: {description} Sent back, it is ignored.",
+        json_schema_extra={"readOnly": True},
+    )
+
+
 def _say_no_nul(schema: dict[str, Any]) -> None:
     """Give each free-text string in `schema` (and its unions and items) the NO_NUL pattern."""
     if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
