@@ -126,16 +126,28 @@ def import_library(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Import the valid records, report the rest.")
     ] = False,
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            "--images",
+            exists=True,
+            file_okay=False,
+            help="The library's image folder: its thumbnails are copied into the media folder.",
+        ),
+    ] = None,
 ) -> None:
     """Add an external exercise library to the catalogue (idempotent by external id)."""
-    from app.authoring.importer import LibraryImportError, import_free_exercise_db
+    from app.authoring.importer import ImageFolder, LibraryImportError, import_free_exercise_db
     from app.core.db import Database
 
     settings = get_settings()
     database = Database.from_settings(settings)
+    folder = ImageFolder(images, settings.media_dir) if images else None
     try:
         with database.write_session() as session:
-            report = import_free_exercise_db(session, file, skip_invalid=skip_invalid)
+            report = import_free_exercise_db(
+                session, file, skip_invalid=skip_invalid, images=folder
+            )
     except LibraryImportError as exc:
         _fail(exc.problems, f"{file}: {len(exc.problems)} invalid record(s); nothing was written:")
     finally:

@@ -42,6 +42,7 @@ from app.core.jwt import TokenCodec
 from app.core.limits import BodyLimitMiddleware
 from app.core.media import MediaSigner
 from app.core.observability import install_observability
+from app.core.problem_pages import router as problem_pages_router
 from app.core.ratelimit import RATE_LIMITER, RateLimiter
 from app.core.secrets import SecretBox, resolve_secret_key
 from app.core.state import StateKey
@@ -231,6 +232,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         fhir_bulk.router,
         fhir_bulk.files,
         fhir_resources.router,
+        problem_pages_router,
     ):
         app.include_router(router)
     install_openapi(app)

@@ -87,6 +87,10 @@ TAGS: list[dict[str, Any]] = [
         "the audit trail. Writes need If-Match with the document's ETag.",
     },
     {"name": "operations", "description": "Liveness and readiness probes."},
+    {
+        "name": "problems",
+        "description": "What each error `type` means: the pages its URI resolves to.",
+    },
 ]
 
 SCOPE_DESCRIPTIONS: dict[Scope, str] = {

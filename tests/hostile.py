@@ -140,10 +140,7 @@ def document_bodies(max_body_bytes: int, content_type: str) -> list[HostileBody]
     ]
     if content_type == JSON:
         # A JSON route's own answers: unreadable bodies are 400, wrong shapes 422.
-        bodies = [
-            HostileBody(b.label, b.content, b.content_type, b.status or _json_status(b.label))
-            for b in bodies
-        ]
+        bodies = [HostileBody(b.label, b.content, b.content_type, b.status or 400) for b in bodies]
         bodies += [
             HostileBody(f"top-level {name}", raw, JSON, 422)
             for name, raw in (
@@ -156,10 +153,6 @@ def document_bodies(max_body_bytes: int, content_type: str) -> list[HostileBody]
         ]
         bodies.append(HostileBody("JSON sent as text/plain", b"{}", "text/plain", 422))
     return bodies
-
-
-def _json_status(label: str) -> int:
-    return 422 if label == "truncated JSON" else 400
 
 
 # ---------------------------------------------------------------------------

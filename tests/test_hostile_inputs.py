@@ -38,6 +38,7 @@ from app.authoring.report import ContentReport
 from app.core.config import Environment, Settings
 from app.core.db import Database
 from app.core.errors import PROBLEM_MEDIA_TYPE
+from app.core.pointers import json_pointer
 from app.main import create_app
 from app.models import metadata
 from tests.conftest import (
@@ -342,10 +343,12 @@ def send_bad_form_fields(check: Probe) -> None:
 def _expect_pointer(check: Probe, mutation: FieldMutation, response: httpx2.Response) -> None:
     if response.status_code != 422:
         return
-    pointers = [error["pointer"] for error in response.json().get("errors", [])]
+    pointers = [error.get("pointer") for error in response.json().get("errors", [])]
+    # The mutation names its field with dots (`body.entries.0`); the API with a JSON Pointer.
+    expected = json_pointer(mutation.pointer.split(".")[1:])
     # A bad list item may be named by its index or, for NUL bytes, by the list that holds it.
-    accepted = (mutation.pointer, mutation.pointer.removesuffix(".0"))
-    if not any(p in accepted or p.startswith(mutation.pointer + ".") for p in pointers):
+    accepted = (expected, expected.removesuffix("/0"))
+    if not any(p in accepted or (p or "").startswith(expected + "/") for p in pointers):
         check.failures.append(f"{mutation.label}: the errors name {pointers}")
 
 
@@ -402,7 +405,7 @@ def test_a_boolean_is_not_an_integer(client: TestClient, world: World) -> None:
     )
 
     assert response.status_code == 422
-    assert [e["pointer"] for e in response.json()["errors"]] == ["body.stage"]
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/stage"]
 
 
 def test_a_timestamp_number_is_not_a_date(client: TestClient, world: World) -> None:
@@ -414,7 +417,7 @@ def test_a_timestamp_number_is_not_a_date(client: TestClient, world: World) -> N
     )
 
     assert response.status_code == 422
-    assert [e["pointer"] for e in response.json()["errors"]] == ["body.performed_at"]
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/performed_at"]
 
 
 @pytest.mark.parametrize(

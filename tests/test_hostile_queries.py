@@ -23,7 +23,8 @@ def cursor(text: str) -> str:
 def assert_refused(response: Any, name: str) -> None:
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    assert any(name in error["pointer"] for error in response.json()["errors"]), response.text
+    errors = response.json()["errors"]
+    assert any(name == error.get("parameter") for error in errors), response.text
 
 
 @pytest.mark.parametrize("number", ["9" * 30, str(2**63), "-1"])

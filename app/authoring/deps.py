@@ -27,8 +27,9 @@ def admin_router() -> APIRouter:
     )
 
 
+# Required in the schema; a request without it is answered 428 (see `app.core.errors`).
 IfMatchHeader = Annotated[
-    str | None,
+    str,
     Header(
         alias="If-Match",
         max_length=1000,

@@ -9,6 +9,8 @@ place instead of adding copies.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -66,6 +68,8 @@ DIFFICULTY_OF_LEVEL = {
     "expert": Difficulty.ADVANCED,
 }
 MAX_RECORDS = 100_000
+# A media key the media route serves (see `catalog.routers.media.MEDIA_KEY_PATTERN`).
+SAFE_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Step = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000)]
@@ -104,6 +108,32 @@ class ImportReport:
             f"Imported from {SOURCE}: {self.created} created, {self.updated} updated, "
             f"{self.unchanged} unchanged, {len(self.rejected)} skipped as invalid."
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFolder:
+    """The library's image folder, and the media folder its thumbnails are copied into.
+
+    A thumbnail link is only useful when the media route can serve it: an
+    exercise gets one only when its image is in the folder, never a dead link.
+    """
+
+    source: Path
+    media_dir: Path
+
+    def thumbnail(self, image: str) -> str | None:
+        """The media key of `image` once copied into the media folder, or None when absent."""
+        if not SAFE_IMAGE.match(image):
+            return None
+        found = self.source / image
+        if not found.is_file():
+            return None
+        key = f"{SOURCE}/{image}"
+        target = self.media_dir / key
+        if not target.is_file() or target.stat().st_size != found.stat().st_size:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(found, target)
+        return key
 
 
 class LibraryImportError(Exception):
@@ -155,15 +185,20 @@ def _reason(error: Any) -> str:
     return f"{where}: {error['msg']}" if where else error["msg"]
 
 
-def to_exercise_values(record: FreeExerciseRecord) -> dict[str, Any]:
-    """Map one record to catalogue fields (everything except the slug)."""
+def to_exercise_values(
+    record: FreeExerciseRecord, images: ImageFolder | None = None
+) -> dict[str, Any]:
+    """Map one record to catalogue fields (everything except the slug).
+
+    Without the library's image folder an exercise has no thumbnail.
+    """
     muscles = list(dict.fromkeys([*record.primaryMuscles, *record.secondaryMuscles]))
     regions = list(dict.fromkeys(REGION_OF_MUSCLE[m].value for m in record.primaryMuscles))
     equipment = [EQUIPMENT_NAME.get(record.equipment, record.equipment)] if record.equipment else []
     return {
         "name": record.name,
         "summary": _summary(record),
-        "thumbnail": f"{SOURCE}/{record.images[0]}" if record.images else None,
+        "thumbnail": images.thumbnail(record.images[0]) if images and record.images else None,
         "video": None,
         "body_regions": regions or [BodyRegion.FULL_BODY.value],
         "muscles": muscles,
@@ -188,7 +223,11 @@ def _summary(record: FreeExerciseRecord) -> str:
 
 
 def import_free_exercise_db(
-    session: Session, path: Path, *, skip_invalid: bool = False
+    session: Session,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    images: ImageFolder | None = None,
 ) -> ImportReport:
     """Validate the whole file, then create or update its exercises."""
     records, problems = parse_records(path.read_bytes())
@@ -201,7 +240,7 @@ def import_free_exercise_db(
     }
     taken = set(session.exec(select(Exercise.slug)).all())
     for record in records:
-        values = to_exercise_values(record)
+        values = to_exercise_values(record, images)
         row = existing.get(record.id)
         if row is None:
             slug = _free_slug(SLUG_PREFIX + slugify(record.id), taken)

@@ -17,6 +17,7 @@ from app.core.schemas import (
     ShortText,
     Slug,
     UTCDateTime,
+    read_only,
 )
 
 # ---------------------------------------------------------------------------
@@ -103,6 +104,9 @@ class ClinicProgramIn(InputModel):
         default="published", description="Drafts are visible to the clinic only."
     )
     stages: Annotated[list[StageIn], Field(min_length=1, max_length=50)]
+    program: Annotated[
+        str | None, read_only("the slug patients and assignments use, made from `slug`.")
+    ] = None
 
     def as_program(self, slug: str) -> ProgramIn:
         """The catalogue's own input model: the one validation of `rehab seed` and editors."""

@@ -231,6 +231,8 @@ def _exercise_entry(
         difficulty=str(row.difficulty),
         search_text=search_text(row.name, row.summary),
         placements=placements,
+        name_text=row.name.casefold(),
+        imported=row.source is not None,
     )
 
 

@@ -272,6 +272,16 @@ class RuleIn(ContentInput):
 
 
 class DosageIn(ContentInput):
+    # The rule `_reps_or_hold` enforces, stated in the schema for clients and generators.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["reps"], "properties": {"reps": {"type": "integer"}}},
+                {"required": ["hold_seconds"], "properties": {"hold_seconds": {"type": "integer"}}},
+            ]
+        }
+    )
+
     exercise: Slug
     sets: Annotated[int, Field(ge=1, le=20)]
     reps: Annotated[int, Field(ge=1, le=500)] | None = None
@@ -344,3 +354,18 @@ class ProgramPage(Page[ProgramSummary]):
 
 class ExercisePage(Page[ExerciseOut]):
     pass
+
+
+class FacetValue(OutputModel):
+    value: str
+    count: int = Field(description="How many of the matching exercises carry this value.")
+
+
+class ExerciseFacets(OutputModel):
+    """The values each filter can take among the matching exercises, most frequent first."""
+
+    total: int = Field(description="How many exercises match the filters.")
+    region: list[FacetValue]
+    muscle: list[FacetValue]
+    equipment: list[FacetValue]
+    difficulty: list[FacetValue]

@@ -53,6 +53,8 @@ class ExerciseEntry:
     difficulty: str
     search_text: str
     placements: tuple[Placement, ...] = ()
+    name_text: str = ""  # the name case-folded: relevance and name order compare it
+    imported: bool = False  # from an external library rather than authored here
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,25 +211,4 @@ def filter_programs(
         snapshot.programs,
         lambda p: condition is None or condition in p.condition_slugs,
         lambda p: matches_query(p.search_text, query),
-    )
-
-
-def filter_exercises(
-    snapshot: CatalogSnapshot,
-    *,
-    query: str | None,
-    region: str | None,
-    muscle: str | None,
-    equipment: str | None,
-    difficulty: str | None,
-) -> list[ExerciseEntry]:
-    muscle_ = muscle.casefold() if muscle else None
-    equipment_ = equipment.casefold() if equipment else None
-    return keep(
-        snapshot.exercises,
-        lambda e: region is None or region in e.body_regions,
-        lambda e: muscle_ is None or muscle_ in e.muscles,
-        lambda e: equipment_ is None or equipment_ in e.equipment,
-        lambda e: difficulty is None or e.difficulty == difficulty,
-        lambda e: matches_query(e.search_text, query),
     )

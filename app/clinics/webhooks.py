@@ -110,11 +110,12 @@ def check_target(url: str, *, allow_private: bool) -> Address | None:
     DNS server could answer differently). With private targets allowed (local
     testing), nothing is resolved and None is returned.
     """
-    parts = urlsplit(url)
     try:
-        parts.port  # noqa: B018 (parsing it is the check: a bad port raises here)
+        # Splitting checks a bracketed host (`http://[0]` raises); reading the port checks it.
+        parts = urlsplit(url)
+        parts.port  # noqa: B018
     except ValueError as exc:
-        raise UnsafeTargetError("The webhook URL has an invalid port.") from exc
+        raise UnsafeTargetError(f"The webhook URL cannot be read: {exc}.") from exc
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise UnsafeTargetError("The webhook URL must be an absolute https:// URL.")
     if parts.username or parts.password:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,16 +20,32 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.json import dumps
+from app.core.pointers import locate, presented_errors
+from app.core.problems import problem_uri
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 logger = logging.getLogger("app.errors")
 
 
 class FieldError(BaseModel):
-    """One invalid input: where it is, what is wrong, and the machine-readable kind."""
+    """One invalid input: where it is, what is wrong, and the machine-readable kind.
 
-    pointer: str = Field(
-        description="Location of the bad value, e.g. `query.limit` or `body.email`."
+    A value in the body is named by `pointer`; a query, path or header parameter by
+    `parameter` and `in`.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    pointer: str | None = Field(
+        default=None,
+        description="RFC 6901 JSON Pointer to the bad value in the body, e.g. "
+        '`/entries/0/pain` (`""` is the whole body).',
+    )
+    parameter: str | None = Field(
+        default=None, description="The name of the bad query, path or header parameter."
+    )
+    in_: Literal["query", "path", "header", "cookie"] | None = Field(
+        default=None, alias="in", description="Where `parameter` is."
     )
     detail: str
     type: str
@@ -100,10 +117,11 @@ class InvalidInputError(ProblemError):
     type = "/problems/validation-error"
 
     @classmethod
-    def for_field(cls, pointer: str, detail: str, kind: str = "value_error") -> InvalidInputError:
+    def for_field(cls, location: str, detail: str, kind: str = "value_error") -> InvalidInputError:
+        """One bad field, at a location written with dots (`body.entries.0.pain`, `query.tz`)."""
         return cls(
             detail,
-            extra={"errors": [{"pointer": pointer, "detail": detail, "type": kind}]},
+            extra={"errors": [{"pointer": location, "detail": detail, "type": kind}]},
         )
 
 
@@ -173,17 +191,14 @@ def problem_response(
     }
     if extra:
         body.update(extra)
+        if isinstance(extra.get("errors"), list):
+            body["errors"] = presented_errors(extra["errors"])
     return Response(dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-def _pointer(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc)
-
-
-def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+def _field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     return [
-        {"pointer": _pointer(tuple(err["loc"])), "detail": err["msg"], "type": err["type"]}
-        for err in exc.errors()
+        {**locate(tuple(err["loc"])), "detail": err["msg"], "type": err["type"]} for err in errors
     ]
 
 
@@ -201,7 +216,19 @@ async def _handle_problem(request: Request, exc: Exception) -> Response:
 
 # FastAPI answers a body it cannot parse with this detail; the cause says why.
 _UNPARSABLE_BODY = "There was an error parsing the body"
-MALFORMED_BODY = "/problems/malformed-body"
+MALFORMED_BODY = problem_uri("malformed-body")
+# Problems the framework raises without a type of their own.
+_TYPE_OF_STATUS = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+}
 
 
 def _unparsable_body_detail(cause: BaseException | None) -> str:
@@ -218,17 +245,25 @@ def _unparsable_body_detail(cause: BaseException | None) -> str:
 async def _handle_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail: str | None = exc.detail if isinstance(exc.detail, str) else None
-    type_: str = getattr(exc, "problem_type", "about:blank")
-    if detail == HTTPStatus(exc.status_code).phrase:
+    status = exc.status_code
+    type_: str = getattr(exc, "problem_type", None) or (
+        problem_uri(_TYPE_OF_STATUS[status]) if status in _TYPE_OF_STATUS else "about:blank"
+    )
+    if detail == HTTPStatus(status).phrase:
         detail = None
-    elif exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+    elif status == 400 and detail == _UNPARSABLE_BODY:
         detail, type_ = _unparsable_body_detail(exc.__cause__), MALFORMED_BODY
     headers = dict(exc.headers) if exc.headers else None
-    allowed = _allowed_methods(request) if exc.status_code == 405 else None
+    allowed = _allowed_methods(request) if status == 405 else None
     if allowed:
         headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    if detail is None and status == 404:
+        detail = f"No route matches {request.method} {request.url.path}."
+    elif detail is None and status == 405:
+        takes = f"; it takes {', '.join(allowed)}" if allowed else ""
+        detail = f"{request.url.path} does not take {request.method}{takes}."
     return problem_response(
-        exc.status_code, detail=detail, instance=request.url.path, type_=type_, headers=headers
+        status, detail=detail, instance=request.url.path, type_=type_, headers=headers
     )
 
 
@@ -262,15 +297,58 @@ def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile("[^/]+".join(re.escape(part) for part in literals))
 
 
+def _where_json_broke(request: Request, position: int) -> str:
+    """`line L, column C` of `position` in the body the route read, else the character."""
+    body = getattr(request, "_body", None)  # Starlette keeps the body it read on the request
+    if isinstance(body, bytes) and 0 <= position <= len(body):
+        before = body[:position].decode("utf-8", "replace")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        return f"line {line}, column {column} (character {position})"
+    return f"character {position}"
+
+
 async def _handle_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = _field_errors(exc)
+    broken = next((err for err in exc.errors() if err["type"] == "json_invalid"), None)
+    if broken is not None:
+        # Not JSON at all: nothing in it can be validated, so it is a bad request (400).
+        position = broken["loc"][-1] if isinstance(broken["loc"][-1], int) else 0
+        reason = (broken.get("ctx") or {}).get("error", "invalid JSON")
+        return problem_response(
+            400,
+            detail=f"The request body is not valid JSON: {reason} at "
+            f"{_where_json_broke(request, position)}.",
+            instance=request.url.path,
+            type_=MALFORMED_BODY,
+            extra={"position": position},
+        )
+    if exc.errors() and all(_missing_if_match(err) for err in exc.errors()):
+        # The schema marks If-Match required; leaving it out is the 428 RFC 6585 names.
+        return await _handle_problem(
+            request,
+            PreconditionRequiredError(
+                "Send If-Match with the ETag you read, so concurrent edits are never "
+                "overwritten silently."
+            ),
+        )
+    errors = _field_errors(exc.errors())
     return problem_response(
         422,
         detail=f"The request has {len(errors)} invalid value(s); see `errors`.",
         instance=request.url.path,
         type_=InvalidInputError.type,
         extra={"errors": errors},
+    )
+
+
+def _missing_if_match(error: Any) -> bool:
+    loc = tuple(error["loc"])
+    return (
+        error["type"] == "missing"
+        and len(loc) == 2
+        and loc[0] == "header"
+        and (str(loc[1]).lower() == "if-match")
     )
 
 
@@ -281,6 +359,7 @@ async def _handle_unexpected(request: Request, exc: Exception) -> Response:
         500,
         detail="An unexpected error occurred. It has been logged.",
         instance=request.url.path,
+        type_=problem_uri("internal-error"),
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fastapi import Query
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -13,11 +15,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     Strict,
     StringConstraints,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from app.core.models import as_utc
 
@@ -66,7 +70,11 @@ def refuse_nul(value: str) -> str:
 
 
 # For form fields and query parameters; request bodies get the same check from InputModel.
-NulFreeStr = Annotated[str, AfterValidator(refuse_nul)]
+# The pattern only states the rule in the schema (a constraint next to the validator would
+# be dropped from it); the validator enforces it, with its own message.
+NulFreeStr = Annotated[
+    str, AfterValidator(refuse_nul), Field(json_schema_extra={"pattern": r"^[^\x00]*$"})
+]
 
 
 def _contains_nul(value: Any) -> bool:
@@ -84,6 +92,35 @@ CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
 # An IANA time zone name (Europe/London, America/Argentina/Buenos_Aires, Etc/GMT+5, UTC).
 TIME_ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$"
 
+
+def known_time_zone(name: str) -> str:
+    """`name` when it is a time zone of the IANA database this server has."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise PydanticCustomError(
+            "time_zone",
+            "Unknown time zone '{name}': use an IANA name such as Europe/London.",
+            {"name": name},
+        ) from exc
+    return name
+
+
+# Not an enum: the IANA database grows with the server's tzdata, and the document must not
+# change with the machine. Every route taking a zone takes this one type, so all refuse alike.
+TimeZoneQuery = Annotated[
+    str,
+    Query(
+        max_length=64,
+        pattern=TIME_ZONE_PATTERN,
+        description="An IANA time zone name (the tz database: `Europe/London`, "
+        "`America/New_York`, `UTC`) for day boundaries. A name the database does not hold "
+        "is a 422 naming `tz`.",
+        examples=["Europe/London"],
+    ),
+    AfterValidator(known_time_zone),
+]
+
 # JSON has no enums: an enum field of a strict input model takes its string values.
 LaxEnum = Strict(False)
 
@@ -100,6 +137,36 @@ class InputModel(BaseModel):
         if _contains_nul(value):
             raise PydanticCustomError("nul_character", "Text must not contain NUL characters.")
         return _whole_numbers_as_int(value)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The NUL rule above, said in the schema, so clients and generated requests know it.
+        schema = handler(core_schema)
+        for prop in handler.resolve_ref_schema(schema).get("properties", {}).values():
+            _say_no_nul(prop)
+        return schema
+
+
+def read_only(description: str) -> Any:
+    """A member a GET returns that a PUT may send back unchanged: accepted, ignored (left
+    out of `model_dump`) and marked `readOnly` in the schema, so a read can be written back."""
+    return Field(
+        exclude=True,
+        description=f"Read-only: {description} Sent back, it is ignored.",
+        json_schema_extra={"readOnly": True},
+    )
+
+
+def _say_no_nul(schema: dict[str, Any]) -> None:
+    """Give each free-text string in `schema` (and its unions and items) the NO_NUL pattern."""
+    if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
+        schema["pattern"] = NO_NUL
+    for branch in schema.get("anyOf", ()):
+        _say_no_nul(branch)
+    if isinstance(schema.get("items"), dict):
+        _say_no_nul(schema["items"])
 
 
 def _whole_numbers_as_int(value: Any) -> Any:

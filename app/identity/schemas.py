@@ -15,8 +15,11 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH)
 # The length rule is in the schema, so clients see it; the rest of the policy is checked after.
 NewPassword = Annotated[
     str,
-    StringConstraints(min_length=MIN_LENGTH, max_length=MAX_LENGTH, pattern=r"\S"),
-    Field(description="At least 10 characters, not all spaces, not a common password."),
+    # Something besides spaces, and no NUL anywhere (the policy refuses both).
+    StringConstraints(
+        min_length=MIN_LENGTH, max_length=MAX_LENGTH, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"
+    ),
+    Field(description="At least 10 characters, not all spaces, no NUL, not a common password."),
 ]
 
 

@@ -10,12 +10,11 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from statistics import mean
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
-from app.core.errors import InvalidInputError
 from app.core.models import as_utc
 from app.progress.evaluation import EnrollmentState, enrollment_states
 from app.progress.models import SessionEntry, SessionLog
@@ -24,14 +23,6 @@ from app.progress.scope import ProgramScope
 
 TREND_DAYS = 14
 STREAK_LOOKBACK_DAYS = 366
-
-
-def parse_zone(name: str) -> ZoneInfo:
-    """The IANA time zone `name` (the `tz` query parameter), or a 422."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInputError.for_field("query.tz", f"Unknown time zone '{name}'.") from exc
 
 
 def prescribed_per_week(program: ProgramEntry, stage_position: int) -> int:

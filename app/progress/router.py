@@ -18,7 +18,7 @@ from app.core.errors import NotFoundError, error_responses
 from app.core.json import JSONBytesResponse
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
-from app.core.schemas import CURSOR_PATTERN, TIME_ZONE_PATTERN, Page, Slug
+from app.core.schemas import CURSOR_PATTERN, Page, Slug, TimeZoneQuery
 from app.core.state import StateKey
 from app.core.token_cache import TokenCache
 from app.identity.deps import CurrentUserDep
@@ -200,7 +200,7 @@ def advance(
     responses={
         200: {"links": SESSION_LINKS},
         201: {"description": "Created", "model": SessionOut, "links": SESSION_LINKS},
-        **error_responses(401, 404, 422),
+        **error_responses(401, 404, 409, 422),
     },
 )
 async def put_session(
@@ -359,19 +359,12 @@ async def get_progress(
     request: Request,
     user: CurrentUserDep,
     snapshot: CatalogDep,
-    tz: Annotated[
-        str,
-        Query(
-            max_length=64,
-            pattern=TIME_ZONE_PATTERN,
-            description="IANA time zone for day boundaries, e.g. Europe/London.",
-        ),
-    ] = "UTC",
+    tz: TimeZoneQuery = "UTC",
 ) -> Response:
     """Per program: the stage, sessions in the last 7 days against the prescription, a 14-day
     pain trend and the current streak, in your time zone (`tz`, an IANA name)."""
     assert user.id is not None
-    zone = report.parse_zone(tz)
+    zone = ZoneInfo(tz)
     key = f"{user.id}|{snapshot.version}|{tz}"
     db, user_id = DATABASE.of(request), user.id
     body = await PROGRESS_REPORTS.of(request).get_or_load(

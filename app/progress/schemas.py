@@ -8,7 +8,14 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field, model_validator
 
-from app.core.schemas import InputModel, IsoDateTime, OutputModel, Slug, UTCDateTime
+from app.core.schemas import (
+    InputModel,
+    IsoDateTime,
+    OutputModel,
+    Slug,
+    UTCDateTime,
+    read_only,
+)
 from app.progress.models import StageChangeReason
 from app.progress.rules import Criterion
 
@@ -61,6 +68,10 @@ class SessionIn(InputModel):
     performed_at: Annotated[IsoDateTime, Field(description="When, with its UTC offset.")]
     entries: Annotated[list[EntryIn], Field(min_length=1, max_length=MAX_ENTRIES)]
     note: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    # What a read of the session adds, so a GET body can be PUT back as it is.
+    id: Annotated[str | UUID | None, read_only("the path names the session.")] = None
+    deleted: Annotated[bool | None, read_only("whether the session was deleted.")] = None
+    updated_at: Annotated[str | None, read_only("when the server last stored it.")] = None
 
     @model_validator(mode="after")
     def _each_exercise_once(self) -> SessionIn:

@@ -73,7 +73,7 @@ def delete_me(client: TestClient, person: Person, password: str | None) -> Any:
 def test_the_wrong_password_deletes_nothing(client: TestClient, member: Person) -> None:
     refused = delete_me(client, member, "not my password at all")
     assert refused.status_code == 422
-    assert refused.json()["errors"][0]["pointer"] == "body.current_password"
+    assert refused.json()["errors"][0]["pointer"] == "/current_password"
     assert client.get("/v1/me", headers=member.headers).status_code == 200
 
 

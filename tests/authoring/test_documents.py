@@ -69,7 +69,7 @@ def test_a_body_slug_that_differs_from_the_path_is_refused(
 ) -> None:
     response = editor.edit("/exercises/bridge", slug="bridge-two")
     assert response.status_code == 422
-    assert response.json()["errors"][0]["pointer"] == "body.slug"
+    assert response.json()["errors"][0]["pointer"] == "/slug"
     assert editor.get("/exercises/bridge-two").status_code == 404
 
 

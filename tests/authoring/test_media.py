@@ -179,7 +179,7 @@ def test_the_body_must_be_multipart_with_one_file_part(uploads: Editor, media_di
     assert as_json.status_code == 415
     misnamed = upload(uploads, "video", MP4, part="video")
     assert misnamed.status_code == 422
-    assert misnamed.json()["errors"][0]["pointer"] == "body.file"
+    assert misnamed.json()["errors"][0]["pointer"] == "/file"
     assert upload(uploads, "video", MP4, slug="nope", etag='"x"').status_code == 404
     assert stored_files(media_dir) == []
 

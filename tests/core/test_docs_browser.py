@@ -124,12 +124,20 @@ def page(browser: Browser) -> Iterator[Page]:
 def _authorize(page: Page, email: str, password: str) -> None:
     page.locator("button.authorize").first.click()
     dialog = page.locator(".dialog-ux")
-    dialog.locator("#oauth_username").fill(email)
-    dialog.locator("#oauth_password").fill(password)
-    dialog.locator("button.modal-btn.authorize").click()
+    # One form per OAuth2 flow: the password flow's is the one with a username.
+    forms = dialog.locator(".auth-container")
+    expect(forms.first).to_be_visible()
+    form = next(
+        forms.nth(index)
+        for index in range(forms.count())
+        if forms.nth(index).locator("#oauth_username").count() == 1
+    )
+    form.locator("#oauth_username").fill(email)
+    form.locator("#oauth_password").fill(password)
+    form.locator("button.modal-btn.authorize").click()
     # Swagger UI swaps the form for a "Logout" button once the token request succeeded.
-    expect(dialog.locator("button.modal-btn", has_text="Logout")).to_be_visible()
-    dialog.locator("button.btn-done").click()
+    expect(form.locator("button.modal-btn", has_text="Logout")).to_be_visible()
+    dialog.locator("button.btn-done").first.click()
 
 
 def _try_get_me(page: Page) -> str:

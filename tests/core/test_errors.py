@@ -42,8 +42,8 @@ def test_validation_errors_list_every_bad_field(client: TestClient) -> None:
     problem = response.json()
     assert_problem(problem, 422)
     assert problem["type"] == "/problems/validation-error"
-    pointers = sorted(error["pointer"] for error in problem["errors"])
-    assert pointers == ["query.limit", "query.offset"]
+    where = sorted((error["in"], error["parameter"]) for error in problem["errors"])
+    assert where == [("query", "limit"), ("query", "offset")]
     assert all(error["detail"] and error["type"] for error in problem["errors"])
 
 

@@ -68,7 +68,7 @@ class TestRegister:
         assert status == 422
         errors = problem["errors"]
         assert isinstance(errors, list)
-        assert errors[0]["pointer"] == "body.password"
+        assert errors[0]["pointer"] == "/password"
         assert reason in str(problem)
         with database.read_session() as session:
             assert session.exec(select(User)).all() == []

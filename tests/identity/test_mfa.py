@@ -89,7 +89,7 @@ def test_enrolment_answers_a_qr_ready_uri_and_changes_nothing_until_confirmed(
         "/v1/me/mfa/totp", headers=member.headers, json={"password": "not the password"}
     )
     assert wrong.status_code == 422
-    assert wrong.json()["errors"][0]["pointer"] == "body.password"
+    assert wrong.json()["errors"][0]["pointer"] == "/password"
 
     started = client.post("/v1/me/mfa/totp", headers=member.headers, json={"password": PASSWORD})
     assert started.status_code == 201

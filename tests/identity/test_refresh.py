@@ -238,7 +238,7 @@ def test_a_wrong_current_password_is_422_and_changes_nothing(
     other = sign_in(client, member.email, member.password)
     response = change_password(client, member, current="not the password 1", new=NEW_PASSWORD)
     problem = assert_422(response)
-    assert problem["errors"][0]["pointer"] == "body.current_password"
+    assert problem["errors"][0]["pointer"] == "/current_password"
 
     assert me_status(client, other["access_token"]) == 200
     assert me_status(client, member.access_token) == 200
@@ -257,7 +257,7 @@ def test_a_new_password_that_fails_the_policy_is_422_and_changes_nothing(
     new_password = new_password.replace("<email>", member.email)
     other = sign_in(client, member.email, member.password)
     problem = assert_422(change_password(client, member, current=member.password, new=new_password))
-    assert problem["errors"][0]["pointer"] == "body.new_password"
+    assert problem["errors"][0]["pointer"] == "/new_password"
     assert me_status(client, other["access_token"]) == 200
     assert password_grant(client, member.email, member.password).status_code == 200
 

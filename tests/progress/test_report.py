@@ -94,7 +94,7 @@ class TestProgressEndpoint:
     def test_an_unknown_time_zone_is_a_422(self, client: TestClient, member: Person) -> None:
         response = client.get("/v1/me/progress", headers=member.headers, params={"tz": "Mars/Base"})
         assert response.status_code == 422
-        assert response.json()["errors"][0]["pointer"] == "query.tz"
+        assert response.json()["errors"][0]["parameter"] == "tz"
 
     def test_nothing_followed_is_an_empty_report(self, client: TestClient, member: Person) -> None:
         assert client.get("/v1/me/progress", headers=member.headers).json()["programs"] == []

@@ -124,12 +124,12 @@ class TestSyncBatch:
             assert result["errors"] is None
         by_id = {r["id"]: r for r in results}
         assert [e["pointer"] for e in by_id[outside]["errors"]] == [
-            "body.sessions.3.entries.1.exercise"
+            "/sessions/3/entries/1/exercise"
         ]
         assert stage2_only in by_id[outside]["detail"]
-        assert [e["pointer"] for e in by_id[future]["errors"]] == ["body.sessions.4.performed_at"]
-        assert [e["pointer"] for e in by_id[unknown_field]["errors"]] == ["body.sessions.5.mood"]
-        assert [e["pointer"] for e in by_id["not-a-uuid"]["errors"]] == ["body.sessions.6.id"]
+        assert [e["pointer"] for e in by_id[future]["errors"]] == ["/sessions/4/performed_at"]
+        assert [e["pointer"] for e in by_id[unknown_field]["errors"]] == ["/sessions/5/mood"]
+        assert [e["pointer"] for e in by_id["not-a-uuid"]["errors"]] == ["/sessions/6/id"]
         # Someone else's UUID is "no such session", and says nothing more.
         assert by_id[others_id]["detail"] == "No such session."
 
@@ -317,7 +317,7 @@ class TestChangeFeed:
 
         assert response.status_code == 422
         assert response.headers["content-type"].startswith(PROBLEM)
-        assert [e["pointer"] for e in response.json()["errors"]] == ["query.since"]
+        assert [e["parameter"] for e in response.json()["errors"]] == ["since"]
 
     def test_the_program_filter_keeps_only_that_programs_sessions(
         self, client: TestClient, enrolled: Person, stage1: list[str]

@@ -137,7 +137,7 @@ def update_condition(
     admin: AdminDep,
     slug: SlugPath,
     body: ConditionIn,
-    if_match: IfMatchHeader = None,
+    if_match: IfMatchHeader,
 ) -> Response:
     """Replace the whole condition document (as GET returns it)."""
     return _update(session, admin, ContentKind.CONDITION, slug, body, if_match)
@@ -150,7 +150,7 @@ def update_condition(
     responses=WRITE_ERRORS,
 )
 def delete_condition(
-    session: SessionDep, admin: AdminDep, slug: SlugPath, if_match: IfMatchHeader = None
+    session: SessionDep, admin: AdminDep, slug: SlugPath, if_match: IfMatchHeader
 ) -> Response:
     """Delete a condition; 409 naming the programs (or conditions) that point at it."""
     return _delete(session, admin, ContentKind.CONDITION, slug, if_match)
@@ -207,7 +207,7 @@ def update_exercise(
     admin: AdminDep,
     slug: SlugPath,
     body: ExerciseIn,
-    if_match: IfMatchHeader = None,
+    if_match: IfMatchHeader,
 ) -> Response:
     """Replace the whole exercise document (as GET returns it)."""
     return _update(session, admin, ContentKind.EXERCISE, slug, body, if_match)
@@ -220,7 +220,7 @@ def update_exercise(
     responses=WRITE_ERRORS,
 )
 def delete_exercise(
-    session: SessionDep, admin: AdminDep, slug: SlugPath, if_match: IfMatchHeader = None
+    session: SessionDep, admin: AdminDep, slug: SlugPath, if_match: IfMatchHeader
 ) -> Response:
     """Delete an exercise; 409 naming the programs that place it."""
     return _delete(session, admin, ContentKind.EXERCISE, slug, if_match)
@@ -278,7 +278,7 @@ def update_program(
     admin: AdminDep,
     slug: SlugPath,
     body: ProgramIn,
-    if_match: IfMatchHeader = None,
+    if_match: IfMatchHeader,
 ) -> Response:
     """Replace the whole program document, stages included (as GET returns it)."""
     return _update(session, admin, ContentKind.PROGRAM, slug, body, if_match)
@@ -291,7 +291,7 @@ def update_program(
     responses=WRITE_ERRORS,
 )
 def delete_program(
-    session: SessionDep, admin: AdminDep, slug: SlugPath, if_match: IfMatchHeader = None
+    session: SessionDep, admin: AdminDep, slug: SlugPath, if_match: IfMatchHeader
 ) -> Response:
     """Delete a program; 409 naming the enrollments while anyone follows it."""
     return _delete(session, admin, ContentKind.PROGRAM, slug, if_match)

@@ -120,7 +120,7 @@ async def upload_video(
     settings: SettingsDep,
     admin: AdminDep,
     slug: SlugPath,
-    if_match: IfMatchHeader = None,
+    if_match: IfMatchHeader,
 ) -> Response:
     """Upload the exercise's video (MP4 or WebM, judged by content); the ETag is the exercise's."""
     rule = media.video_rule(settings.media_max_video_bytes)
@@ -140,7 +140,7 @@ async def upload_thumbnail(
     settings: SettingsDep,
     admin: AdminDep,
     slug: SlugPath,
-    if_match: IfMatchHeader = None,
+    if_match: IfMatchHeader,
 ) -> Response:
     """Upload the exercise's thumbnail (JPEG, PNG or WebP, judged by content)."""
     rule = media.thumbnail_rule(settings.media_max_image_bytes)

@@ -46,7 +46,7 @@ def append_stage(
     admin: AdminDep,
     slug: SlugPath,
     body: StageBodyIn,
-    if_match: IfMatchHeader = None,
+    if_match: IfMatchHeader,
 ) -> Response:
     """Add a stage after the last one (If-Match: the program's ETag)."""
     document, position = service.append_stage(
@@ -80,7 +80,7 @@ def update_stage(
     slug: SlugPath,
     position: PositionPath,
     body: StageBodyIn,
-    if_match: IfMatchHeader = None,
+    if_match: IfMatchHeader,
 ) -> Response:
     """Replace one stage: its rule, guidance and exercises with their dosage."""
     document = service.replace_stage(
@@ -100,7 +100,7 @@ def delete_stage(
     admin: AdminDep,
     slug: SlugPath,
     position: PositionPath,
-    if_match: IfMatchHeader = None,
+    if_match: IfMatchHeader,
 ) -> Response:
     """Remove a stage (later ones move up); 409 while anyone is at it or beyond."""
     document = service.remove_stage(

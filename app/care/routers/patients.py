@@ -7,6 +7,7 @@ nothing about another clinic's programs, staff or notes comes back.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import Path, Query, Request, Response, status
 
@@ -20,7 +21,7 @@ from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import NotFoundError, error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
-from app.core.schemas import CURSOR_PATTERN, TIME_ZONE_PATTERN, Slug
+from app.core.schemas import CURSOR_PATTERN, Slug, TimeZoneQuery
 from app.progress import evaluation, present, report
 from app.progress.schemas import EnrollmentDetail, ProgressOut, SessionFeed
 from app.progress.sessions import feed
@@ -205,10 +206,10 @@ def get_patient_progress(
     patient: ReadablePatientDep,
     session: ReadSessionDep,
     snapshot: CatalogDep,
-    tz: Annotated[str, Query(max_length=64, pattern=TIME_ZONE_PATTERN)] = "UTC",
+    tz: TimeZoneQuery = "UTC",
 ) -> ProgressOut:
     """The patient's progress as they see it, limited to programs the clinic may see."""
-    zone = report.parse_zone(tz)
+    zone = ZoneInfo(tz)
     now = utcnow()
     found = report.progress_report(
         session, user_id=patient.id, snapshot=snapshot, now=now, zone=zone, scope=patient.scope

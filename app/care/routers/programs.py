@@ -23,6 +23,14 @@ ProgramSlugPath = Annotated[
     Path(max_length=80, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", description="The clinic's slug."),
 ]
 IfMatch = Annotated[str | None, Header(max_length=400, description="The ETag you read.")]
+# Required in the schema; a request without it is answered 428 (see `app.core.errors`).
+IfMatchRequired = Annotated[
+    str,
+    Header(
+        max_length=400,
+        description="The ETag of the program as you read it (428 without, 412 when it changed).",
+    ),
+]
 EDIT_RULE = (
     "Replaces the program as a whole (send everything, as read). Requires `If-Match` with "
     "the ETag of your last read: 428 without it, 412 when someone changed it since.\n\n"
@@ -115,7 +123,7 @@ def update_clinic_program(
     session: SessionDep,
     snapshot: CatalogDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatchRequired,
 ) -> dict[str, Any]:
     updated = programs.update_program(
         session,

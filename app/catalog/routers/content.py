@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.access.presenter import ANONYMOUS_TAG, ExercisePresenter, viewer_tag
 from app.catalog.deps import SIGNED_IN_OPTIONAL, CatalogViewDep, PublicCatalogDep
@@ -18,17 +18,25 @@ from app.catalog.models import BodyRegion, Difficulty
 from app.catalog.schemas import (
     ConditionDetail,
     ConditionPage,
+    ExerciseFacets,
     ExerciseOut,
     ExercisePage,
     ProgramDetail,
     ProgramPage,
+)
+from app.catalog.search import (
+    ExerciseFilters,
+    ExerciseSort,
+    ExerciseSource,
+    facet_counts,
+    matching,
+    search_exercises,
 )
 from app.catalog.snapshot import (
     CatalogSnapshot,
     ConditionEntry,
     ProgramEntry,
     filter_conditions,
-    filter_exercises,
     filter_programs,
 )
 from app.core.config import Settings
@@ -216,19 +224,7 @@ async def get_program(
     )
 
 
-@router.get(
-    "/exercises",
-    tags=["exercises"],
-    name="list_exercises",
-    summary="List exercises",
-    response_model=ExercisePage,
-    responses=PERSONAL_LIST_ERRORS,
-    openapi_extra=SIGNED_IN_OPTIONAL,
-)
-async def list_exercises(
-    request: Request,
-    view: CatalogViewDep,
-    page: PageDep,
+async def exercise_filters(
     q: SearchQuery = None,
     region: Annotated[BodyRegion | None, Query(description="Only this body region.")] = None,
     muscle: Annotated[
@@ -240,22 +236,70 @@ async def list_exercises(
         Query(max_length=60, pattern=NO_NUL, description="Only exercises using this equipment."),
     ] = None,
     difficulty: Annotated[Difficulty | None, Query(description="Only this difficulty.")] = None,
+    source: Annotated[
+        ExerciseSource | None,
+        Query(
+            description="Only exercises written for this catalogue (`authored`) or brought in "
+            "from an external library (`imported`)."
+        ),
+    ] = None,
+) -> ExerciseFilters:
+    return ExerciseFilters(q, region, muscle, equipment, difficulty, source)
+
+
+ExerciseFiltersDep = Annotated[ExerciseFilters, Depends(exercise_filters)]
+
+
+@router.get(
+    "/exercises",
+    tags=["exercises"],
+    name="list_exercises",
+    summary="List exercises",
+    description=(
+        "By default in order of relevance: exercises whose name holds every word of `q` come "
+        "before those that match on their summary alone, authored exercises before imported "
+        "ones, then by name. `sort` orders by name (`name`, `-name`) or by difficulty."
+    ),
+    response_model=ExercisePage,
+    responses=PERSONAL_LIST_ERRORS,
+    openapi_extra=SIGNED_IN_OPTIONAL,
+)
+async def list_exercises(
+    request: Request,
+    view: CatalogViewDep,
+    page: PageDep,
+    filters: ExerciseFiltersDep,
+    sort: Annotated[ExerciseSort, Query(description="The order of the list.")] = (
+        ExerciseSort.RELEVANCE
+    ),
 ) -> Response:
     snapshot, settings, presenter = view.snapshot, view.settings, view.presenter
 
     def render() -> dict[str, Any]:
-        found = filter_exercises(
-            snapshot,
-            query=q,
-            region=region,
-            muscle=muscle,
-            equipment=equipment,
-            difficulty=difficulty,
-        )
+        found = search_exercises(snapshot, filters, sort)
         items = [presenter.standalone(e) for e in page.slice(found)]
         return envelope(items, len(found), page)
 
     return _respond(request, settings, snapshot, render, presenter)
+
+
+@router.get(
+    "/exercises/facets",
+    tags=["exercises"],
+    name="exercise_facets",
+    summary="The values of each exercise filter, with how many exercises carry them",
+    description=(
+        "Takes the same filters as the exercise list and counts, among the exercises they "
+        "find, each body region, muscle, equipment and difficulty: what a filter menu offers."
+    ),
+    response_model=ExerciseFacets,
+    responses=LIST_ERRORS,
+)
+async def exercise_facets(
+    request: Request, view: PublicCatalogDep, filters: ExerciseFiltersDep
+) -> Response:
+    snapshot, settings = view
+    return _respond(request, settings, snapshot, lambda: facet_counts(matching(snapshot, filters)))
 
 
 @router.get(

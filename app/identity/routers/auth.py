@@ -152,6 +152,21 @@ def register(
     return user
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def form_fields_only(request: Request) -> None:
+    """Name the form-versus-JSON mistake, rather than report every form field as missing."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type and media_type not in FORM_TYPES:
+        raise OAuthError(
+            f"The token endpoint takes form fields (application/x-www-form-urlencoded), not "
+            f"{media_type}: send grant_type=password&username=...&password=... (or "
+            "grant_type=refresh_token / client_credentials with their fields) as a form.",
+            error="invalid_request",
+        )
+
+
 async def pace_sign_in(
     request: Request,
     settings: SettingsDep,
@@ -170,7 +185,7 @@ async def pace_sign_in(
     "/auth/token",
     tags=["auth"],
     name="issue_token",
-    dependencies=[Depends(pace_sign_in)],
+    dependencies=[Depends(form_fields_only), Depends(pace_sign_in)],
     summary="Sign in (password), exchange a refresh token, or get an API client's token",
     response_model=TokenOut,
     responses=error_responses(400, 401, 422, 429),
@@ -193,7 +208,10 @@ def issue_token(
     client_secret: Annotated[NulFreeStr | None, Form(max_length=256)] = None,
     device_name: Annotated[
         NulFreeStr | None,
-        Form(max_length=100, description="What the app calls this device, for your sign-ins."),
+        Form(
+            max_length=100,
+            description="What the app calls this device, for your sign-ins.",
+        ),
     ] = None,
     otp: Annotated[
         NulFreeStr | None,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
-from app.core.errors import InvalidInputError
+from app.core.errors import ConflictError, InvalidInputError
 from app.progress.schemas import SessionIn
 from app.progress.sessions.statements import Writing
 
@@ -40,6 +40,23 @@ def _invalid(pointer: str, detail: str) -> InvalidInputError:
     return InvalidInputError.for_field(pointer, detail)
 
 
+class NotEnrolledError(ConflictError):
+    """A well-formed session for a program the person does not follow: their state, not the body,
+    is what refuses it (enrolling would make the same request succeed)."""
+
+    type = "/problems/not-enrolled"
+
+
+class StageNotReachedError(ConflictError):
+    """A well-formed session for a stage the person has not reached yet."""
+
+    type = "/problems/stage-not-reached"
+
+
+def _conflict(cls: type[ConflictError], pointer: str, detail: str) -> ConflictError:
+    return cls(detail, extra={"errors": [{"pointer": pointer, "detail": detail, "type": "state"}]})
+
+
 def resolve(
     writing: Writing, *, user_id: int, body: SessionIn, snapshot: CatalogSnapshot, now: datetime
 ) -> Resolved:
@@ -56,10 +73,14 @@ def resolve(
         # A clinic's program is only there for the patients following it.
         raise _invalid("body.program", f"No program with slug '{body.program}'.")
     if reached is None:
-        raise _invalid("body.program", f"You are not enrolled in '{program.slug}'.")
+        raise _conflict(
+            NotEnrolledError, "body.program", f"You are not enrolled in '{program.slug}'."
+        )
     if body.stage > min(reached, len(program.stages)):
-        raise _invalid(
-            "body.stage", f"You have reached stage {reached}; stage {body.stage} is ahead."
+        raise _conflict(
+            StageNotReachedError,
+            "body.stage",
+            f"You have reached stage {reached}; stage {body.stage} is ahead.",
         )
     allowed = program.exercise_ids_up_to(body.stage)
     entries: list[ResolvedEntry] = []

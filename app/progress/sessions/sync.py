@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from app.catalog.snapshot import CatalogSnapshot
 from app.core.errors import ProblemError
+from app.core.pointers import locate, presented_errors
 from app.progress.schemas import SessionIn, SyncItem
 from app.progress.sessions.write import StoredSession, put_session
 
@@ -44,10 +45,7 @@ def sync_sessions(
             item = SyncItem.model_validate(raw)
         except ValidationError as exc:
             errors = [
-                {
-                    "pointer": ".".join(["body", "sessions", str(index), *map(str, err["loc"])]),
-                    "detail": err["msg"],
-                }
+                {**locate(("body", "sessions", index, *err["loc"])), "detail": err["msg"]}
                 for err in exc.errors()
             ]
             results.append(
@@ -66,11 +64,16 @@ def sync_sessions(
                     now=now,
                 )
         except ProblemError as exc:
-            # Point into the batch, as validation errors do: body.X -> body.sessions.N.X
-            errors = [
-                {**error, "pointer": error["pointer"].replace("body", f"body.sessions.{index}", 1)}
-                for error in exc.extra.get("errors") or []
-            ]
+            # Point into the batch, as validation errors do: /X -> /sessions/N/X
+            errors = presented_errors(
+                [
+                    {
+                        **error,
+                        "pointer": error["pointer"].replace("body", f"body.sessions.{index}", 1),
+                    }
+                    for error in exc.extra.get("errors") or []
+                ]
+            )
             results.append(
                 SyncResultItem(str(item.id), "rejected", detail=exc.detail, errors=errors)
             )
