@@ -73,10 +73,13 @@ def serve(
 
 @cli.command()
 def migrate() -> None:
-    """Bring the database schema to the latest migration."""
+    """Bring the database schema to the latest migration (one process at a time)."""
     from app.core.migrations import upgrade_to_head
+    from app.core.setup_lock import setup_lock
 
-    upgrade_to_head(get_settings())
+    settings = get_settings()
+    with setup_lock(settings.resolved_database_url):
+        upgrade_to_head(settings)
     typer.echo("Database is at the latest migration.")
 
 
@@ -98,12 +101,14 @@ def seed(
     from app.authoring.report import ContentError
     from app.authoring.seed import read_content_dir
     from app.core.db import Database
+    from app.core.setup_lock import setup_lock
 
     settings = get_settings()
     database = Database.from_settings(settings)
     try:
         bundle = read_content_dir(folder or settings.seed_dir)
-        with database.write_session() as session:
+        # Instances seeding together take turns; the later ones find nothing to change.
+        with setup_lock(settings.resolved_database_url), database.write_session() as session:
             report = apply_content(session, bundle)
     except ContentError as exc:
         _fail(exc.problems, "The content has problems; nothing was written:")
