@@ -33,6 +33,7 @@ from app.clinics.routers import access_log, api_clients, invitations, links, sta
 from app.clinics.routers import clinics as clinics_routes
 from app.clinics.service import INVITATION_CODES, CodeHasher
 from app.clinics.webhooks import SECRET_BOX, WEBHOOK_SECRETS
+from app.core.buses import bus_for
 from app.core.changes import CacheReactor
 from app.core.config import Settings, get_settings
 from app.core.db import Database
@@ -46,6 +47,7 @@ from app.core.limits import BodyLimitMiddleware, document_body_limits
 from app.core.media import MediaSigner
 from app.core.observability import install_observability
 from app.core.ratelimit import RATE_LIMITER, RateLimiter
+from app.core.relay import ChangeRelay
 from app.core.secrets import SecretBox, resolve_secret_key
 from app.core.state import StateKey
 from app.core.token_cache import TokenCache
@@ -74,6 +76,7 @@ from app.progress.viewer import Viewers
 
 OUTBOX_WORKER = StateKey[OutboxWorker]("outbox_worker")
 CACHE_REACTOR = StateKey[CacheReactor]("cache_reactor")
+CHANGE_RELAY = StateKey[ChangeRelay]("change_relay")
 
 DESCRIPTION = """
 Musculoskeletal rehabilitation content: **conditions**, the **programs** that
@@ -203,7 +206,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             )
             thread.start()
         reads.start()
+        relay = CHANGE_RELAY.of_app(app)
+        relay.start()
         yield
+        relay.stop()
         stop.set()
         if thread is not None:
             thread.join(timeout=settings.webhook_timeout_seconds + settings.webhook_poll_seconds)
@@ -323,6 +329,14 @@ def _install_state(
     )
     CACHE_REACTOR.put(app, reactor)  # the hub holds it weakly: it lives as long as the app
     database.changes.subscribe(reactor.react)
+    # Other instances hear of this one's commits, and this one of theirs, through the hub.
+    relay = ChangeRelay(
+        database.changes,
+        bus_for(settings),
+        behind=catalog.is_behind,
+        poll_seconds=settings.content_poll_seconds,
+    )
+    CHANGE_RELAY.put(app, relay)
 
 
 def _install_openapi(app: FastAPI) -> None:

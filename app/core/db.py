@@ -36,7 +36,9 @@ SQLITE_BUSY_TIMEOUT_MS = 5000  # how long a writer outside the request queue wai
 # connections than threads, threads queue in the pool, which is not first come first
 # served: at 64 concurrent requests (`make soak`) some waited out the 30 s pool
 # timeout and answered 500. So every worker thread can hold a connection at once;
-# connections above POOL_SIZE are closed again when the load drops.
+# connections above POOL_SIZE are closed again when the load drops. These are the
+# defaults of DATABASE_POOL_SIZE and DATABASE_MAX_OVERFLOW; several instances on one
+# PostgreSQL size them against its max_connections (docs/deploy.md).
 POOL_SIZE, POOL_OVERFLOW = 10, 40
 
 
@@ -61,14 +63,21 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = POOL_SIZE,
+    max_overflow: int = POOL_OVERFLOW,
+    pool_timeout: float = 30.0,
+) -> Engine:
     """Build an engine for `url`; SQLite files get their folder and pragmas."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         pool = (
-            {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+            {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
             if parsed.database and parsed.database != ":memory:"
             else {}  # one shared in-memory connection: no pool to size
         )
@@ -76,7 +85,12 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         _configure_sqlite(engine)
         return engine
     return create_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
     )
 
 
@@ -100,7 +114,15 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(create_db_engine(settings.resolved_database_url, echo=settings.sql_echo))
+        return cls(
+            create_db_engine(
+                settings.resolved_database_url,
+                echo=settings.sql_echo,
+                pool_size=settings.database_pool_size,
+                max_overflow=settings.database_max_overflow,
+                pool_timeout=settings.database_pool_timeout_seconds,
+            )
+        )
 
     @property
     def is_sqlite(self) -> bool:
