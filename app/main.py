@@ -312,7 +312,10 @@ def _install_state(
     MEDIA_SIGNER.put(app, media)
     EXPORT_LINKS.put(app, export_links(secret, ttl_seconds=settings.fhir_export_link_seconds))
     TOKEN_CODEC.put(app, codec)
-    RATE_LIMITER.put(app, RateLimiter(storage_uri=settings.redis_url))
+    RATE_LIMITER.put(
+        app,
+        RateLimiter(storage_uri=settings.redis_url, timeout_seconds=settings.redis_timeout_seconds),
+    )
     SECRET_BOX.put(app, box)
     INVITATION_CODES.put(app, CodeHasher.from_secret(secret))
     SECOND_FACTOR_KEYS.put(app, SecondFactorKeys.from_secret(secret))
