@@ -167,7 +167,13 @@ def outbox_worker(settings: Settings, database: Database, box: SecretBox) -> Out
     retry = RetryPolicy(
         max_attempts=settings.webhook_max_attempts, backoff_seconds=settings.webhook_backoff_seconds
     )
-    return OutboxWorker(database, senders, retry, pacing=Pacing(lanes=settings.outbox_lanes))
+    return OutboxWorker(
+        database,
+        senders,
+        retry,
+        pacing=Pacing(lanes=settings.outbox_lanes),
+        lease_seconds=settings.outbox_lease_seconds,
+    )
 
 
 def _operation_id(route: APIRoute) -> str:

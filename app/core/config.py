@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         le=64,
         description="Outbox lanes sent at once: each clinic's webhooks are one, mail another.",
     )
+    outbox_lease_seconds: float = Field(
+        default=20.0,
+        ge=5,
+        le=600,
+        description="How long a worker's claim on an outbox message lasts unrenewed (longer "
+        "if one send may take longer): a killed worker's messages go out after about this.",
+    )
     media_dir: Path = Field(
         default=Path(), description="Where media files live; empty means DATA_DIR/media."
     )
