@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         description="Connections a process may open past DATABASE_POOL_SIZE under load; "
         "size both against the server's max_connections (see docs/deploy.md).",
     )
+    database_prepared_statements: bool = Field(
+        default=True,
+        description="Let psycopg prepare repeated statements on the server; turn off behind "
+        "PgBouncer in transaction mode, where a prepared statement may be on another server "
+        "connection.",
+    )
     database_pool_timeout_seconds: float = Field(
         default=30.0, gt=0, le=300, description="How long a request waits for a connection."
     )

@@ -70,6 +70,7 @@ def create_db_engine(
     pool_size: int = POOL_SIZE,
     max_overflow: int = POOL_OVERFLOW,
     pool_timeout: float = 30.0,
+    prepared_statements: bool = True,
 ) -> Engine:
     """Build an engine for `url`; SQLite files get their folder and pragmas."""
     parsed = make_url(url)
@@ -84,9 +85,13 @@ def create_db_engine(
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **pool)
         _configure_sqlite(engine)
         return engine
+    # psycopg prepares a statement on the server after its fifth run; behind PgBouncer in
+    # transaction mode the next run may reach another server connection, which lacks it.
+    connect_args = {} if prepared_statements else {"prepare_threshold": None}
     return create_engine(
         url,
         echo=echo,
+        connect_args=connect_args,
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -121,6 +126,7 @@ class Database:
                 pool_size=settings.database_pool_size,
                 max_overflow=settings.database_max_overflow,
                 pool_timeout=settings.database_pool_timeout_seconds,
+                prepared_statements=settings.database_prepared_statements,
             )
         )
 
