@@ -220,3 +220,19 @@ class ChangeRelay:
         if now - self._warned_at.get(what, float("-inf")) >= 60:
             self._warned_at[what] = now
             logger.warning(message)
+
+
+def send_commits(hub: ChangeHub, bus: Bus) -> Callable[[], None]:
+    """For a short-lived process (the `rehab` command): tell the instances of each commit
+    before going on, so a change made from a shell (an account disabled, an import) takes
+    effect everywhere at once. A bus that fails is logged; polling and expiry remain."""
+
+    def send(changes: Sequence[Change]) -> None:
+        for start in range(0, len(changes), CHANGES_PER_MESSAGE):
+            try:
+                bus.publish(encode(hub.origin, changes[start : start + CHANGES_PER_MESSAGE]))
+            except Exception as exc:
+                logger.warning("Could not tell the instances of changes (%r)", exc)
+                return
+
+    return hub.subscribe(send, here_only=True)

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 import redis
+from typer.testing import CliRunner
 
 from app.accounts import operators
 from app.authoring.content import apply_content
+from app.cli import cli
+from app.core.config import Settings, get_settings
 from app.core.models import utcnow
 from tests.conftest import Person
 from tests.scale.conftest import FreshDatabase
@@ -33,19 +36,23 @@ WINDOWS: dict[str, float] = {}
 
 
 @pytest.fixture(params=["postgres", "redis"])
-def pair(
+def pair_settings(
     request: pytest.FixtureRequest, fresh_postgres: FreshDatabase, tmp_path: Path
-) -> Iterator[tuple[Instance, Instance]]:
+) -> Settings:
     redis_url = None
     if request.param == "redis":
         redis_url = os.environ.get("TEST_REDIS_URL")
         if not redis_url:
             pytest.skip("needs Redis (TEST_REDIS_URL)")
         redis.Redis.from_url(redis_url).flushdb()  # no rate-limit counters from earlier runs
-    settings = instance_settings(
+    return instance_settings(
         fresh_postgres("relay"), tmp_path, change_relay=request.param, redis_url=redis_url
     )
-    with two_instances(settings) as instances:
+
+
+@pytest.fixture
+def pair(pair_settings: Settings) -> Iterator[tuple[Instance, Instance]]:
+    with two_instances(pair_settings) as instances:
         yield instances
 
 
@@ -108,3 +115,23 @@ def test_an_account_disabled_through_a_is_refused_by_b(pair: tuple[Instance, Ins
         )
     seconds = window(lambda: b.client.get("/v1/me", headers=member.headers).status_code == 401)
     report("disable", seconds)
+
+
+def test_an_account_disabled_from_a_shell_is_refused_by_every_instance(
+    pair: tuple[Instance, Instance], pair_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = pair
+    member = a.person("shell@example.com")
+    assert b.client.get("/v1/me", headers=member.headers).status_code == 200
+    monkeypatch.setenv("DATABASE_URL", pair_settings.resolved_database_url)
+    monkeypatch.setenv("CHANGE_RELAY", pair_settings.change_relay)
+    if pair_settings.redis_url:
+        monkeypatch.setenv("REDIS_URL", pair_settings.redis_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["users", "disable", member.email])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    seconds = window(lambda: b.client.get("/v1/me", headers=member.headers).status_code == 401)
+    report("disable from a shell", seconds)
