@@ -48,6 +48,7 @@ def instance_settings(url: str, data_dir: Path, **overrides: object) -> Settings
         "secret_key": TEST_SECRET,
         "webhook_worker": False,
         "mfa_required_for_staff": False,
+        "access_log": False,
         # Long enough that nothing below passes by expiry or polling unless a test says so.
         "viewer_cache_seconds": 30,
         "content_poll_seconds": 3600,
