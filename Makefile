@@ -11,7 +11,7 @@ PORT   ?= 8000
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-postgres lint typecheck check openapi client-check clean bench soak
+.PHONY: help install run test test-postgres lint typecheck check openapi client-check clean bench soak scale-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -56,6 +56,11 @@ bench: $(STAMP) ## Measure the API against a hello-world with wrk (BENCH_SECONDS
 
 soak: $(STAMP) ## Soak and crash test, SQLite then PostgreSQL (SOAK_DATABASE_URL, SOAK_ARGS)
 	$(BIN)/python -m soak $(SOAK_ARGS)
+
+scale-check: $(STAMP) ## Several instances on PostgreSQL and Redis: concurrent start, cross-instance freshness, same-UUID race, no deadlocks (SCALE_DATABASE_URL, SCALE_REDIS_URL)
+	TEST_DATABASE_URL=$${SCALE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+	TEST_REDIS_URL=$${SCALE_REDIS_URL:-redis://127.0.0.1:6379/1} \
+	$(BIN)/pytest -q -s -p no:cacheprovider tests/scale
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,8 @@ import app.models  # noqa: F401  (every table, so foreign keys across packages r
 from app.core.config import get_settings
 
 if TYPE_CHECKING:
+    from app.core.config import Settings
+    from app.core.db import Database
     from app.outbox.worker import OutboxWorker
 
 cli = typer.Typer(help="Operate the rehab API.", no_args_is_help=True, add_completion=False)
@@ -23,6 +25,19 @@ cli.add_typer(users, name="users")
 
 class ImportFormat(StrEnum):
     FREE_EXERCISE_DB = "free-exercise-db"
+
+
+def _database(settings: Settings) -> Database:
+    """The database, with what this command commits told to the running instances."""
+    from app.core.buses import bus_for
+    from app.core.db import Database
+    from app.core.relay import send_commits
+
+    database = Database.from_settings(settings)
+    bus = bus_for(settings)
+    if bus is not None:
+        send_commits(database.changes, bus)
+    return database
 
 
 def _fail(lines: list[str], headline: str) -> None:
@@ -73,10 +88,13 @@ def serve(
 
 @cli.command()
 def migrate() -> None:
-    """Bring the database schema to the latest migration."""
+    """Bring the database schema to the latest migration (one process at a time)."""
     from app.core.migrations import upgrade_to_head
+    from app.core.setup_lock import setup_lock
 
-    upgrade_to_head(get_settings())
+    settings = get_settings()
+    with setup_lock(settings.resolved_database_url):
+        upgrade_to_head(settings)
     typer.echo("Database is at the latest migration.")
 
 
@@ -97,13 +115,14 @@ def seed(
     from app.authoring.content import apply_content
     from app.authoring.report import ContentError
     from app.authoring.seed import read_content_dir
-    from app.core.db import Database
+    from app.core.setup_lock import setup_lock
 
     settings = get_settings()
-    database = Database.from_settings(settings)
+    database = _database(settings)
     try:
         bundle = read_content_dir(folder or settings.seed_dir)
-        with database.write_session() as session:
+        # Instances seeding together take turns; the later ones find nothing to change.
+        with setup_lock(settings.resolved_database_url), database.write_session() as session:
             report = apply_content(session, bundle)
     except ContentError as exc:
         _fail(exc.problems, "The content has problems; nothing was written:")
@@ -138,10 +157,9 @@ def import_library(
 ) -> None:
     """Add an external exercise library to the catalogue (idempotent by external id)."""
     from app.authoring.importer import ImageFolder, LibraryImportError, import_free_exercise_db
-    from app.core.db import Database
 
     settings = get_settings()
-    database = Database.from_settings(settings)
+    database = _database(settings)
     folder = ImageFolder(images, settings.media_dir) if images else None
     try:
         with database.write_session() as session:
@@ -217,14 +235,13 @@ def create_admin(
 
     from app.access.policy import Role
     from app.accounts import operators
-    from app.core.db import Database
     from app.core.errors import ProblemError
     from app.core.models import utcnow
     from app.identity.models import User
     from app.identity.service import create_admin as create_admin_account
     from app.identity.service import normalize_email
 
-    database = Database.from_settings(get_settings())
+    database = _database(get_settings())
     try:
         with database.write_session() as session:
             existing = session.exec(select(User).where(User.email == normalize_email(email)))
@@ -260,11 +277,10 @@ def create_admin(
 def _manage(email: str, *, disabled: bool | None = None, role: str | None = None) -> None:
     from app.access.policy import Role
     from app.accounts import operators
-    from app.core.db import Database
     from app.core.errors import ProblemError
     from app.core.models import utcnow
 
-    database = Database.from_settings(get_settings())
+    database = _database(get_settings())
     try:
         with database.write_session() as session:
             user = operators.find_by_email(session, email)
@@ -314,10 +330,9 @@ def set_role(
 def sign_out_user(email: Annotated[str, typer.Argument(help="The account's email.")]) -> None:
     """End every sign-in of an account: each device must sign in again."""
     from app.accounts import operators
-    from app.core.db import Database
     from app.core.errors import ProblemError
 
-    database = Database.from_settings(get_settings())
+    database = _database(get_settings())
     try:
         with database.write_session() as session:
             user = operators.find_by_email(session, email)

@@ -30,6 +30,7 @@ from app.clinics.routers import access_log, api_clients, invitations, links, sta
 from app.clinics.routers import clinics as clinics_routes
 from app.clinics.service import INVITATION_CODES, CodeHasher
 from app.clinics.webhooks import SECRET_BOX, WEBHOOK_SECRETS
+from app.core.buses import bus_for
 from app.core.changes import CacheReactor
 from app.core.config import Settings, get_settings
 from app.core.db import Database
@@ -44,6 +45,7 @@ from app.core.media import MediaSigner
 from app.core.observability import install_observability
 from app.core.problem_pages import router as problem_pages_router
 from app.core.ratelimit import RATE_LIMITER, RateLimiter
+from app.core.relay import ChangeRelay
 from app.core.secrets import SecretBox, resolve_secret_key
 from app.core.state import StateKey
 from app.core.token_cache import TokenCache
@@ -73,6 +75,7 @@ from app.progress.viewer import Viewers
 
 OUTBOX_WORKER = StateKey[OutboxWorker]("outbox_worker")
 CACHE_REACTOR = StateKey[CacheReactor]("cache_reactor")
+CHANGE_RELAY = StateKey[ChangeRelay]("change_relay")
 
 DESCRIPTION = """
 Musculoskeletal rehabilitation content: **conditions**, the **programs** that
@@ -124,7 +127,13 @@ def outbox_worker(settings: Settings, database: Database, box: SecretBox) -> Out
     retry = RetryPolicy(
         max_attempts=settings.webhook_max_attempts, backoff_seconds=settings.webhook_backoff_seconds
     )
-    return OutboxWorker(database, senders, retry, pacing=Pacing(lanes=settings.outbox_lanes))
+    return OutboxWorker(
+        database,
+        senders,
+        retry,
+        pacing=Pacing(lanes=settings.outbox_lanes),
+        lease_seconds=settings.outbox_lease_seconds,
+    )
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -163,7 +172,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             )
             thread.start()
         reads.start()
+        relay = CHANGE_RELAY.of_app(app)
+        relay.start()
         yield
+        relay.stop()
         stop.set()
         if thread is not None:
             thread.join(timeout=settings.webhook_timeout_seconds + settings.webhook_poll_seconds)
@@ -267,7 +279,10 @@ def _install_state(
     MEDIA_SIGNER.put(app, media)
     EXPORT_LINKS.put(app, export_links(secret, ttl_seconds=settings.fhir_export_link_seconds))
     TOKEN_CODEC.put(app, codec)
-    RATE_LIMITER.put(app, RateLimiter(storage_uri=settings.redis_url))
+    RATE_LIMITER.put(
+        app,
+        RateLimiter(storage_uri=settings.redis_url, timeout_seconds=settings.redis_timeout_seconds),
+    )
     SECRET_BOX.put(app, box)
     INVITATION_CODES.put(app, CodeHasher.from_secret(secret))
     SECOND_FACTOR_KEYS.put(app, SecondFactorKeys.from_secret(secret))
@@ -284,3 +299,11 @@ def _install_state(
     )
     CACHE_REACTOR.put(app, reactor)  # the hub holds it weakly: it lives as long as the app
     database.changes.subscribe(reactor.react)
+    # Other instances hear of this one's commits, and this one of theirs, through the hub.
+    relay = ChangeRelay(
+        database.changes,
+        bus_for(settings),
+        behind=catalog.is_behind,
+        poll_seconds=settings.content_poll_seconds,
+    )
+    CHANGE_RELAY.put(app, relay)

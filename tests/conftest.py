@@ -76,6 +76,8 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         secret_key=TEST_SECRET,
         seed_dir=PROJECT_ROOT / "seed",
         content_poll_seconds=0,
+        # tests/scale/ start the relay between instances to test it.
+        change_relay="off",
         # Tests drive the webhook worker themselves, step by step.
         webhook_worker=False,
         # Tests change the database behind the API's back; tests/access/test_viewer_cache.py

@@ -66,6 +66,14 @@ class CatalogCache:
             self._checked_at = time.monotonic()
             return snapshot
 
+    def is_behind(self) -> bool:
+        """Whether the snapshot in hand is older than the content in the database."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return False  # the next read loads the current content anyway
+        with self._db.read_session() as session:
+            return read_content_version(session) != snapshot.version
+
     def invalidate(self) -> None:
         """Forget the snapshot: the next read rebuilds it (after a write in this process)."""
         with self._lock:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -76,9 +77,18 @@ class ChangeHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._reactors: list[Callable[[], Reactor | None]] = []
+        # Reactors that hear only of changes committed by this process (the relay that
+        # tells other instances): a change heard from elsewhere is not told back.
+        self._here_only: set[int] = set()
+        # Names this process on the relay, so it can skip its own messages.
+        self.origin = uuid.uuid4().hex
 
-    def subscribe(self, reactor: Reactor) -> Callable[[], None]:
-        """Call `reactor` with each committed batch of changes; returns an unsubscribe."""
+    def subscribe(self, reactor: Reactor, *, here_only: bool = False) -> Callable[[], None]:
+        """Call `reactor` with each committed batch of changes; returns an unsubscribe.
+
+        `here_only` reactors hear of this process's commits, not of changes relayed from
+        other instances.
+        """
         ref: Callable[[], Reactor | None]
         try:
             ref = weakref.WeakMethod(reactor)
@@ -86,23 +96,29 @@ class ChangeHub:
             ref = _Strong(reactor)
         with self._lock:
             self._reactors.append(ref)
+            if here_only:
+                self._here_only.add(id(ref))
 
         def unsubscribe() -> None:
             with self._lock:
                 if ref in self._reactors:
                     self._reactors.remove(ref)
+                self._here_only.discard(id(ref))
 
         return unsubscribe
 
-    def publish(self, changes: Iterable[Change]) -> None:
+    def publish(self, changes: Iterable[Change], *, elsewhere: bool = False) -> None:
+        """Hand `changes` to every reactor; `elsewhere` when another process committed them."""
         batch = list(changes)
         if not batch:
             return
         with self._lock:
             live = [(ref, ref()) for ref in self._reactors]
             self._reactors = [ref for ref, reactor in live if reactor is not None]
-        for _, reactor in live:
-            if reactor is None:
+            self._here_only &= {id(ref) for ref in self._reactors}
+            skipped = self._here_only if elsewhere else set()
+        for ref, reactor in live:
+            if reactor is None or id(ref) in skipped:
                 continue
             try:
                 reactor(batch)

@@ -52,7 +52,42 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=60)
     redis_url: str | None = Field(
-        default=None, description="Shared rate-limit counters; process memory when unset."
+        default=None,
+        description="Shared rate-limit counters and the change relay between instances; "
+        "process memory when unset. Required past one instance.",
+    )
+    redis_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="How long a Redis connection or command may take before it counts as down.",
+    )
+    change_relay: Literal["auto", "redis", "postgres", "off"] = Field(
+        default="auto",
+        description="How instances tell each other what changed: auto is Redis pub/sub when "
+        "REDIS_URL is set, else PostgreSQL LISTEN/NOTIFY, else (SQLite) nothing.",
+    )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Database connections each process keeps open (PostgreSQL and SQLite files).",
+    )
+    database_max_overflow: int = Field(
+        default=40,
+        ge=0,
+        le=1000,
+        description="Connections a process may open past DATABASE_POOL_SIZE under load; "
+        "size both against the server's max_connections (see docs/deploy.md).",
+    )
+    database_prepared_statements: bool = Field(
+        default=True,
+        description="Let psycopg prepare repeated statements on the server; turn off behind "
+        "PgBouncer in transaction mode, where a prepared statement may be on another server "
+        "connection.",
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=300, description="How long a request waits for a connection."
     )
     login_rate_per_account_and_address: str = Field(
         default="5/minute",
@@ -113,6 +148,13 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Outbox lanes sent at once: each clinic's webhooks are one, mail another.",
+    )
+    outbox_lease_seconds: float = Field(
+        default=20.0,
+        ge=5,
+        le=600,
+        description="How long a worker's claim on an outbox message lasts unrenewed (longer "
+        "if one send may take longer): a killed worker's messages go out after about this.",
     )
     media_dir: Path = Field(
         default=Path(), description="Where media files live; empty means DATA_DIR/media."

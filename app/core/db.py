@@ -36,7 +36,9 @@ SQLITE_BUSY_TIMEOUT_MS = 5000  # how long a writer outside the request queue wai
 # connections than threads, threads queue in the pool, which is not first come first
 # served: at 64 concurrent requests (`make soak`) some waited out the 30 s pool
 # timeout and answered 500. So every worker thread can hold a connection at once;
-# connections above POOL_SIZE are closed again when the load drops.
+# connections above POOL_SIZE are closed again when the load drops. These are the
+# defaults of DATABASE_POOL_SIZE and DATABASE_MAX_OVERFLOW; several instances on one
+# PostgreSQL size them against its max_connections (docs/deploy.md).
 POOL_SIZE, POOL_OVERFLOW = 10, 40
 
 
@@ -61,22 +63,39 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = POOL_SIZE,
+    max_overflow: int = POOL_OVERFLOW,
+    pool_timeout: float = 30.0,
+    prepared_statements: bool = True,
+) -> Engine:
     """Build an engine for `url`; SQLite files get their folder and pragmas."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         pool = (
-            {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+            {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
             if parsed.database and parsed.database != ":memory:"
             else {}  # one shared in-memory connection: no pool to size
         )
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **pool)
         _configure_sqlite(engine)
         return engine
+    # psycopg prepares a statement on the server after its fifth run; behind PgBouncer in
+    # transaction mode the next run may reach another server connection, which lacks it.
+    connect_args = {} if prepared_statements else {"prepare_threshold": None}
     return create_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+        url,
+        echo=echo,
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
     )
 
 
@@ -100,7 +119,16 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(create_db_engine(settings.resolved_database_url, echo=settings.sql_echo))
+        return cls(
+            create_db_engine(
+                settings.resolved_database_url,
+                echo=settings.sql_echo,
+                pool_size=settings.database_pool_size,
+                max_overflow=settings.database_max_overflow,
+                pool_timeout=settings.database_pool_timeout_seconds,
+                prepared_statements=settings.database_prepared_statements,
+            )
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -129,7 +157,7 @@ class Database:
         session.commit()
         self.changes.publish(take(session))
 
-    async def write(self, work: Callable[[Session], T]) -> T:
+    async def write(self, work: Callable[[Session], T], *, order: int = 0) -> T:
         """Run `work` in a write session, committed together with the writes queued with it.
 
         For the hottest write route (logging a session). Writes that arrive while
@@ -137,13 +165,17 @@ class Database:
         one worker-thread hop, one transaction and one commit for all of them, each in
         its own savepoint, so a write that is refused leaves the others as they were.
         A write is answered only once its group has committed.
+
+        A group runs its writes by `order` (the person written; arrival order within one),
+        so every group takes its row locks in one order: groups of two instances that
+        took them in arrival order deadlocked on PostgreSQL.
         """
         try:
             group = self._groups.get()
         except LookupError:  # the first hot write on this event loop
             group = _GroupCommit(self)
             self._groups.set(group)
-        return await group.submit(work)
+        return await group.submit(work, order)
 
     def _write_with(self, work: Callable[[Session], T]) -> T:
         with self.write_session() as session:
@@ -234,6 +266,7 @@ class _Done:
 
 
 GROUP_LIMIT = 64  # writes per transaction: bounds how long the writer turn is held
+_Queued = tuple[Callable[[Session], Any], "asyncio.Future[Any]", int]  # work, answer, order
 
 
 class _GroupCommit:
@@ -247,12 +280,12 @@ class _GroupCommit:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._queue: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
+        self._queue: list[_Queued] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def submit(self, work: Callable[[Session], T]) -> T:
+    async def submit(self, work: Callable[[Session], T], order: int = 0) -> T:
         answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, answer))
+        self._queue.append((work, answer, order))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_queued())
         try:
@@ -263,17 +296,18 @@ class _GroupCommit:
             raise
 
     async def _write_queued(self) -> None:
-        group: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
+        group: list[_Queued] = []
         try:
             while self._queue:
                 group, self._queue = self._queue[:GROUP_LIMIT], self._queue[GROUP_LIMIT:]
-                works = [work for work, _ in group]
+                group.sort(key=lambda queued: queued[2])  # stable: arrival order within one
+                works = [work for work, _, _ in group]
                 try:
                     async with self._database.turn_to_write():
                         done = await to_thread.run_sync(self._database.write_group, works)
                 except Exception as exc:  # every request of the group hears of it
                     done = [_Done(error=exc)] * len(group)
-                for (_, answer), outcome in zip(group, done, strict=True):
+                for (_, answer, _), outcome in zip(group, done, strict=True):
                     if answer.done():
                         continue
                     if outcome.error is not None:
@@ -284,7 +318,7 @@ class _GroupCommit:
             self._writer = None
             # Only when the writer itself is cancelled (the loop shutting down): the
             # group in its thread and the queued writes are answered as cancelled.
-            for _, answer in (*group, *self._queue):
+            for _, answer, _ in (*group, *self._queue):
                 if not answer.done():
                     answer.cancel()
             self._queue = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from anyio import to_thread
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -13,6 +13,7 @@ from app.core.db import Database
 from app.core.deps import DatabaseDep
 from app.core.errors import ProblemError, error_responses
 from app.core.migrations import database_revision, head_revision
+from app.core.ratelimit import RATE_LIMITER, SharedState
 
 router = APIRouter(tags=["operations"])
 
@@ -25,6 +26,9 @@ class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
     database: Literal["ok"] = "ok"
     revision: str
+    # Reported, not required: without Redis, rate limits count per instance and changes
+    # reach the others by polling, so taking every instance out of service would be worse.
+    redis: SharedState
 
 
 class NotReadyError(ProblemError):
@@ -41,15 +45,16 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     name="readyz",
-    summary="The database answers and its schema is at the latest migration",
+    summary="The database answers and its schema is at the latest migration; Redis's state",
     response_model=Readiness,
     responses=error_responses(503),
 )
-async def readyz(database: DatabaseDep) -> Readiness:
+async def readyz(database: DatabaseDep, request: Request) -> Readiness:
     """503 until the database answers and its schema is at the latest migration (a readiness
-    probe)."""
+    probe); says whether Redis, where one is configured, answers."""
     revision = await to_thread.run_sync(_check_database, database)
-    return Readiness(revision=revision)
+    redis = await to_thread.run_sync(RATE_LIMITER.of(request).shared_state)
+    return Readiness(revision=revision, redis=redis)
 
 
 def _check_database(database: Database) -> str:

@@ -6,6 +6,11 @@ single writer does the same job), so one worker sends it. A worker that dies
 mid-send leaves the lease to expire and the row is sent again: delivery is at
 least once, and the message's event id lets receivers drop duplicates.
 
+A lease lasts `OUTBOX_LEASE_SECONDS` (or one send's timeout, if longer), and a
+working lane renews its rows' leases as it goes. Leases once covered a whole
+batch up front, so a killed worker's claimed messages waited minutes; now they
+are sent by another worker within one lease.
+
 A worker asked to stop claims nothing more: the message in flight finishes
 and is recorded, and the rest of its batch is released at once for the next
 worker instead of waiting out the lease.
@@ -15,10 +20,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -31,7 +36,8 @@ from app.outbox.models import Channel, DeliveryStatus, OutboxMessage
 
 logger = logging.getLogger("app.outbox")
 MAX_BACKOFF = timedelta(hours=6)
-LEASE_MARGIN = timedelta(seconds=30)
+SEND_MARGIN = timedelta(seconds=5)  # a lease outlasts the longest send by this much
+DEFAULT_LEASE_SECONDS = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +115,31 @@ class OutboxWorker:
         *,
         pacing: Pacing = Pacing(),
         clock: Callable[[], datetime] = utcnow,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self._db = database
         self._senders = dict(senders)
         self._retry = retry
         self._pacing = pacing
         self._clock = clock
+        self._lease_seconds = lease_seconds
 
     def only(self, *channels: Channel) -> OutboxWorker:
         """This worker for some channels only (the rest stay queued for another)."""
         senders = {channel: self._senders[channel] for channel in channels}
-        return OutboxWorker(self._db, senders, self._retry, pacing=self._pacing, clock=self._clock)
+        return OutboxWorker(
+            self._db,
+            senders,
+            self._retry,
+            pacing=self._pacing,
+            clock=self._clock,
+            lease_seconds=self._lease_seconds,
+        )
+
+    def _lease(self, channel: Channel) -> timedelta:
+        """How long a claim on one message lasts: long enough for its send to finish."""
+        one_send = timedelta(seconds=self._senders[channel].seconds_per_message()) + SEND_MARGIN
+        return max(timedelta(seconds=self._lease_seconds), one_send)
 
     def run_once(self, limit: int = 50, stop: threading.Event | None = None) -> int:
         """Send what is due now, lanes in parallel; return how many messages were attempted.
@@ -165,12 +185,42 @@ class OutboxWorker:
             wait(running)
 
     def _send_lane(self, items: list[Claimed], stop: threading.Event | None) -> int:
-        for sent, item in enumerate(items):
+        pending, sent = list(items), 0
+        while pending:
             if stop is not None and stop.is_set():
-                self._release(items[sent:])
-                return sent
-            self._send(item)
-        return len(items)
+                self._release(pending)
+                break
+            pending = self._keep_leased(pending)
+            if not pending:
+                break
+            self._send(pending[0])
+            pending, sent = pending[1:], sent + 1
+        return sent
+
+    def _keep_leased(self, items: list[Claimed]) -> list[Claimed]:
+        """Renew the leases of a lane's waiting rows once half a lease has gone by; a row
+        whose lease ran out meanwhile belongs to whichever worker took it and is dropped."""
+        now = self._clock()
+        if all(as_utc(item.lease_until) - now > self._lease(item.channel) / 2 for item in items):
+            return items
+        kept: list[Claimed] = []
+        with self._db.write_session() as session:
+            query = select(OutboxMessage).where(
+                col(OutboxMessage.id).in_([item.message_id for item in items])
+            )
+            if not self._db.is_sqlite:
+                query = query.with_for_update()
+            rows = {row.id: row for row in session.exec(query)}
+            for item in items:
+                message = rows.get(item.message_id)
+                if message is None or message.locked_until is None:
+                    continue
+                if as_utc(message.locked_until) != as_utc(item.lease_until):
+                    continue  # the lease ran out and another worker owns the row now
+                message.locked_until = now + self._lease(item.channel)
+                session.add(message)
+                kept.append(replace(item, lease_until=message.locked_until))
+        return kept
 
     def _due(self, now: datetime) -> Any:
         return (
@@ -215,14 +265,13 @@ class OutboxWorker:
             if not self._db.is_sqlite:  # another worker may hold some: skip those
                 query = query.with_for_update(skip_locked=True)
             messages = session.exec(query.order_by(col(OutboxMessage.id))).all()
-            counts = Counter(lane_of[m.id or 0] for m in messages)
             lanes: dict[Lane, list[Claimed]] = defaultdict(list)
             for message in messages:
                 assert message.id is not None
                 lane_id = lane_of[message.id]
-                # Long enough to send the lane's batch, so no other worker takes a row we hold.
-                seconds = counts[lane_id] * self._senders[message.channel].seconds_per_message()
-                message.locked_until = now + timedelta(seconds=seconds) + LEASE_MARGIN
+                # The lane renews it as it goes (`_keep_leased`); if this worker dies, the
+                # row is free again one lease from now.
+                message.locked_until = now + self._lease(message.channel)
                 session.add(message)
                 lanes[lane_id].append(
                     Claimed(

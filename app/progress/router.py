@@ -226,7 +226,7 @@ async def put_session(
         stored = present.session_out(written.log, written.entries, snapshot)
         return written.outcome, stored.model_dump_json().encode()
 
-    outcome, encoded = await DATABASE.of(request).write(put)
+    outcome, encoded = await DATABASE.of(request).write(put, order=user_id)
     if outcome is write.Outcome.CREATED:
         location = {"Location": f"/v1/me/sessions/{session_id}"}
         return JSONBytesResponse(encoded, status_code=status.HTTP_201_CREATED, headers=location)

@@ -18,7 +18,12 @@ def test_healthz(client: TestClient) -> None:
 def test_readyz_reports_the_migration_head(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "ok", "revision": head_revision()}
+    assert response.json() == {
+        "status": "ready",
+        "database": "ok",
+        "revision": head_revision(),
+        "redis": "not configured",
+    }
 
 
 def test_readyz_is_503_when_migrations_are_behind(client: TestClient, database: Database) -> None:

@@ -33,6 +33,7 @@ from app.progress.models import (
 @dataclass(frozen=True, slots=True)
 class Statements:
     stage_reached: DriverStatement
+    lock_person: DriverStatement | None
     owner_of_log: DriverStatement
     next_seq: DriverStatement
     insert_log: DriverStatement
@@ -85,6 +86,23 @@ def _build_statements(dialect: Dialect) -> Statements:
     log = table_of(SessionLog)
     ratings = insert(table_of(ExerciseRating))
     enrollment = table_of(Enrollment)
+    # PostgreSQL: lock the person's counter row (made if missing) without moving it. A
+    # write takes it before anything else, so two instances writing the same person wait
+    # for each other whole: the second sees the first's session (the same UUID sent to
+    # both is found unchanged) instead of racing it. SQLite has one writer at a time.
+    lock_person = (
+        DriverStatement(
+            insert(sequence)
+            .values(user_id=bindparam("user_id"), last_seq=0)
+            .on_conflict_do_update(
+                index_elements=["user_id"], set_={"last_seq": sequence.c.last_seq}
+            )
+            .returning(sequence.c.last_seq),
+            dialect,
+        )
+        if dialect.name == "postgresql"
+        else None
+    )
     return Statements(
         stage_reached=DriverStatement(
             select(enrollment.c.current_stage).where(
@@ -93,6 +111,7 @@ def _build_statements(dialect: Dialect) -> Statements:
             ),
             dialect,
         ),
+        lock_person=lock_person,
         # Whose session a UUID is, locked until the write commits (a replace or a replay).
         owner_of_log=DriverStatement(
             select(log.c.user_id).where(log.c.id == bindparam("session_id")).with_for_update(),
@@ -142,6 +161,17 @@ class Writing:
     session: Session
     cursor: DBAPICursor
     statements: Statements
+
+
+def lock_person(cursor: DBAPICursor, statements: Statements, user_id: int) -> None:
+    """Hold the person's counter row until the write commits (PostgreSQL)."""
+    if statements.lock_person is not None:
+        statements.lock_person.scalar(cursor, {"user_id": user_id})
+
+
+def lock_person_of(session: Session, user_id: int) -> None:
+    with closing(driver_cursor(session)) as cursor:
+        lock_person(cursor, prepared(session), user_id)
 
 
 def next_seq(session: Session, user_id: int) -> int:

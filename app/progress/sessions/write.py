@@ -29,7 +29,15 @@ from app.progress.models import SessionEntry, SessionLog
 from app.progress.schemas import SessionIn
 from app.progress.sessions.checks import Resolved, resolve
 from app.progress.sessions.ratings import keys_of, raise_ratings, rating_keys, refresh_ratings
-from app.progress.sessions.statements import Writing, locked_log, next_seq, prepared, take_seq
+from app.progress.sessions.statements import (
+    Writing,
+    lock_person,
+    lock_person_of,
+    locked_log,
+    next_seq,
+    prepared,
+    take_seq,
+)
 
 
 class Outcome(StrEnum):
@@ -164,6 +172,7 @@ def _write(
     # Most writes are new sessions: ask whether the UUID is taken without loading a row
     # (after flushing what this transaction changed so far, which the question must see).
     session.flush()
+    lock_person(writing.cursor, statements, user_id)
     owner = statements.owner_of_log.scalar(writing.cursor, {"session_id": key})
     existing = locked_log(session, key) if owner is not None else None
     if existing is not None and existing.user_id != user_id:
@@ -265,6 +274,7 @@ def _write_entries(
 def delete_session(session: Session, *, user_id: int, session_id: UUID, now: datetime) -> None:
     """Delete one session, leaving a tombstone so other devices learn of it."""
     key = str(session_id)
+    lock_person_of(session, user_id)  # first, as every session write does
     log = locked_log(session, key)
     if log is None or log.user_id != user_id:
         raise NotFoundError("No such session.")
