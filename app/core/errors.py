@@ -370,14 +370,58 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _handle_unexpected)
 
 
+# What each status usually means here: the example `/docs` shows for it.
+_EXAMPLES: dict[int, tuple[str, str]] = {
+    400: ("malformed-body", "The body is not valid JSON: Expecting ',' delimiter at line 1."),
+    401: ("unauthorized", "Sign in: this needs a bearer token."),
+    403: ("forbidden", "Only the clinic's owners (or an admin) may do this."),
+    404: ("not-found", "No such resource, or it is not yours to see."),
+    405: ("method-not-allowed", "PATCH is not allowed here; allowed: GET, PUT."),
+    409: ("conflict", "This conflicts with the resource's current state."),
+    410: ("gone", "This is no longer available."),
+    412: ("precondition-failed", "The resource changed since you read it: read it again."),
+    413: ("payload-too-large", "The body is larger than 5242880 bytes."),
+    415: ("unsupported-media-type", "Send application/json."),
+    428: ("precondition-required", "Send If-Match with the ETag you read."),
+    429: ("rate-limited", "Too many requests: try again in 60 seconds."),
+    503: ("not-ready", "The database is not reachable."),
+}
+
+
+def _example(status: int) -> dict[str, Any]:
+    if status == 422:
+        detail = "The request has 1 invalid value(s); see `errors`."
+        return {
+            "type": problem_uri("validation-error"),
+            "title": HTTPStatus(422).phrase,
+            "status": 422,
+            "detail": detail,
+            "errors": [
+                {
+                    "pointer": "/entries/0/pain",
+                    "detail": "Input should be less than or equal to 10",
+                    "type": "less_than_equal",
+                }
+            ],
+        }
+    slug, detail = _EXAMPLES.get(status, ("internal-error", HTTPStatus(status).description))
+    return {
+        "type": problem_uri(slug),
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the problem documents a route can return."""
+    """OpenAPI `responses=` entries for the problem documents a route can return, each
+    with an example of its own status (the page its `type` resolves to says more)."""
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         model = ValidationProblem if status == 422 else Problem
         schema = {"$ref": f"#/components/schemas/{model.__name__}"}
         responses[status] = {
             "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": schema, "example": _example(status)}},
         }
     return responses

@@ -21,7 +21,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import MALFORMED_BODY, problem_response
+from app.core.errors import MALFORMED_BODY, error_responses, problem_response
 
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PAYLOAD_TOO_LARGE = "/problems/payload-too-large"
@@ -144,13 +144,5 @@ def document_body_limits(openapi: dict[str, Any]) -> None:
                 continue
             responses = operation.setdefault("responses", {})
             for status, description in BODY_PROBLEMS.items():
-                responses.setdefault(status, _problem_response(description))
-
-
-def _problem_response(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-        },
-    }
+                documented = error_responses(int(status))[int(status)]
+                responses.setdefault(status, documented | {"description": description})

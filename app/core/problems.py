@@ -70,7 +70,7 @@ _TYPES = (
     ProblemType(
         "mfa-required",
         "Second factor required",
-        401,
+        400,
         "The password was right; the sign-in needs a one-time code from the authenticator app.",
     ),
     ProblemType(

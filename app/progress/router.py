@@ -210,6 +210,11 @@ async def put_session(
     user: CurrentUserDep,
     snapshot: CatalogDep,
 ) -> Response:
+    """Offline-safe: the app makes the UUID, so retrying never duplicates. 201 the first time,
+    200 when the same id comes again (replaced if its content changed, else unchanged). 409
+    for a program you do not follow or a stage you have not reached; another person's UUID is
+    a 404. Queues `session.logged` (and `pain.reported` at the stage's pain limit) for
+    clinics you consented to."""
     user_id = user.id
     assert user_id is not None
 

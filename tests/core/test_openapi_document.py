@@ -203,3 +203,19 @@ def test_the_webhooks_section_has_every_event_with_its_signature_headers(
         ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         body = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
         assert body["properties"]["type"]["const"] == event_type
+
+
+def test_each_error_response_shows_an_example_of_its_own_status(spec: dict[str, Any]) -> None:
+    """/docs showed the same 404 example under every error status."""
+    wrong = []
+    for label, operation in operations(spec):
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                example = response["content"]["application/problem+json"].get("example", {})
+                if example.get("status") != int(status) or not example.get("type"):
+                    wrong.append(f"{label} {status}")
+    assert wrong == []
+
+
+def test_every_operation_has_a_description(spec: dict[str, Any]) -> None:
+    assert [label for label, operation in operations(spec) if not operation.get("description")] == []

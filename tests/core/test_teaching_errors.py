@@ -156,3 +156,16 @@ def test_the_problem_types_are_listed_and_an_unknown_one_is_a_404(client: TestCl
 def test_the_type_of_a_real_error_resolves(client: TestClient) -> None:
     problem = client.get("/v1/exercises", params={"limit": "0"}).json()
     assert client.get(problem["type"]).status_code == 200
+
+
+def test_each_problem_class_answers_the_status_its_page_gives() -> None:
+    """The page for a type tells the status an integrator will see with it."""
+    pages = {problem.uri: problem for problem in PROBLEM_TYPES.values()}
+    wrong = [
+        f"{cls.__name__}: {cls.status} answered, {pages[cls.type].status} on its page"
+        for cls in _problem_classes()
+        if cls.type in pages
+        and cls.status != pages[cls.type].status
+        and f"{cls.status} for" not in pages[cls.type].description  # "401 for invalid_client"
+    ]
+    assert wrong == []

@@ -65,6 +65,9 @@ def list_patients(
         Query(description="Only patients with a pain hold, or with no session in 7 days."),
     ] = None,
 ) -> dict[str, Any]:
+    """Only patients linked with live consent. Each with the programs the clinic may see (public
+    ones and its own), sessions in the last 7 days, the latest pain and whether a pain hold
+    applies. Every read is in each listed patient's access log."""
     found = service.patient_summaries(
         session, clinic_id=actor.clinic_id, snapshot=snapshot, now=utcnow()
     )
@@ -86,6 +89,8 @@ def list_patients(
 def get_patient(
     patient: ReadablePatientDep, session: ReadSessionDep, snapshot: CatalogDep
 ) -> dict[str, Any]:
+    """404 unless the patient is linked to this clinic with live consent. Recorded in the
+    patient's access log."""
     found = service.patient_summaries(
         session, clinic_id=patient.clinic_id, snapshot=snapshot, now=utcnow(), patient_id=patient.id
     )

@@ -104,6 +104,9 @@ def get_clinic_program(
     session: ReadSessionDep,
     response: Response,
 ) -> dict[str, Any]:
+    """Send the `ETag` back in `If-Match` to `PUT` the document you read (its read-only
+    `program` member is ignored on the way back). Clinicians and API clients with
+    `programs:read`."""
     found = programs.get_program(session, clinic_id=actor.clinic_id, slug=program_slug)
     return _program_response(found, response)
 
