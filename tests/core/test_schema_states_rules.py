@@ -11,11 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from app.access.policy import Role
 from app.catalog.schemas import DosageIn
 from app.core.config import Settings
 from app.core.deps import DATABASE
 from app.main import create_app
-from tests.conftest import Person
+from tests.conftest import Person, PersonFactory
 from tests.core.test_openapi_document import operations
 
 NUL = "\x00"
@@ -131,3 +132,29 @@ def test_the_dosage_rule_is_an_any_of_in_the_schema_and_enforced(spec: dict[str,
     DosageIn.model_validate({"exercise": "bridge", "sets": 2, "hold_seconds": 30})
     with pytest.raises(ValidationError, match="reps, hold_seconds or both"):
         DosageIn.model_validate({"exercise": "bridge", "sets": 2})
+
+
+def _documents(spec: dict[str, Any], method: str, path: str, status: int) -> bool:
+    return str(status) in spec["paths"][path][method]["responses"]
+
+
+def test_linking_before_verifying_the_address_is_a_documented_403(
+    client: TestClient, spec: dict[str, Any], make_person: PersonFactory
+) -> None:
+    unverified = make_person(Role.MEMBER, verified=False)
+
+    response = client.post(
+        "/v1/me/clinic-links", headers=unverified.headers, json={"code": "0" * 31}
+    )
+
+    assert response.status_code == 403
+    assert _documents(spec, "post", "/v1/me/clinic-links", 403)
+
+
+def test_the_session_feed_of_an_unknown_program_is_a_documented_404(
+    client: TestClient, spec: dict[str, Any], member: Person
+) -> None:
+    response = client.get("/v1/me/sessions", headers=member.headers, params={"program": "nope"})
+
+    assert response.status_code == 404
+    assert _documents(spec, "get", "/v1/me/sessions", 404)
