@@ -168,3 +168,25 @@ def test_every_listed_time_zone_is_one_the_server_can_use() -> None:
     assert len(TIME_ZONES) > 500
     for name in TIME_ZONES:
         ZoneInfo(name)  # raises for a name the server could not compute days in
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("if_match", [None, ""], ids=["missing", "empty"])
+def test_a_write_without_a_usable_if_match_is_428(
+    client: TestClient, admin: Person, spec: dict[str, Any], if_match: str | None
+) -> None:
+    path = "/v1/admin/exercises/glute-bridge"
+    document = client.get(path, headers=admin.headers).json()
+    headers = admin.headers | ({} if if_match is None else {"If-Match": if_match})
+
+    response = client.put(path, headers=headers, json=document | {"name": "Renamed"})
+
+    assert response.status_code == 428
+    assert response.json()["type"] == "/problems/precondition-required"
+    assert client.get(path, headers=admin.headers).json() == document
+    [header] = [
+        p
+        for p in spec["paths"]["/v1/admin/exercises/{slug}"]["put"]["parameters"]
+        if p["name"] == "If-Match"
+    ]
+    assert header["schema"]["minLength"] == 1
