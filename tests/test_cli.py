@@ -199,6 +199,33 @@ def test_import_reports_what_it_created_and_is_idempotent(migrated: Path, tmp_pa
     assert exercise_slugs() == {"fedb-hammer-curl", "fedb-zottman-curl"}
 
 
+def test_import_with_the_image_folder_copies_the_thumbnails_it_links(
+    migrated: Path, tmp_path: Path
+) -> None:
+    library = write_json(
+        tmp_path / "library.json", [fedb_record("Hammer_Curl"), fedb_record("Zottman_Curl")]
+    )
+    images = tmp_path / "exercises"
+    (images / "Hammer_Curl").mkdir(parents=True)
+    (images / "Hammer_Curl" / "0.jpg").write_bytes(b"\xff\xd8\xff\xe0 a jpeg")
+
+    result = run("import", "--format", "free-exercise-db", str(library), "--images", str(images))
+
+    assert result.exit_code == 0, result.output
+    copied = migrated / "media" / "free-exercise-db" / "Hammer_Curl" / "0.jpg"
+    assert copied.read_bytes() == b"\xff\xd8\xff\xe0 a jpeg"
+    database = Database.from_settings(get_settings())
+    try:
+        with database.read_session() as session:
+            thumbnails = dict(session.exec(select(Exercise.slug, Exercise.thumbnail)).all())
+    finally:
+        database.dispose()
+    assert thumbnails == {
+        "fedb-hammer-curl": "free-exercise-db/Hammer_Curl/0.jpg",
+        "fedb-zottman-curl": None,  # its image is not in the folder
+    }
+
+
 def test_import_of_a_file_with_bad_records_lists_each_one_and_writes_nothing(
     migrated: Path, tmp_path: Path
 ) -> None:

@@ -32,6 +32,7 @@ IfMatchHeader = Annotated[
     str,
     Header(
         alias="If-Match",
+        min_length=1,
         max_length=1000,
         description="The ETag of the document as you read it (required; 428 without, "
         "412 when it changed since).",

@@ -43,39 +43,40 @@ class ExerciseFilters:
     difficulty: str | None = None
     source: ExerciseSource | None = None
 
-    def tests(self) -> tuple[Callable[[ExerciseEntry], bool], ...]:
-        region, difficulty, query = self.region, self.difficulty, self.query
-        muscle = self.muscle.casefold() if self.muscle else None
-        equipment = self.equipment.casefold() if self.equipment else None
-        imported = None if self.source is None else self.source is ExerciseSource.IMPORTED
-        return (
-            lambda e: region is None or region in e.body_regions,
-            lambda e: muscle is None or muscle in e.muscles,
-            lambda e: equipment is None or equipment in e.equipment,
-            lambda e: difficulty is None or e.difficulty == difficulty,
-            lambda e: imported is None or e.imported == imported,
-            lambda e: matches_query(e.search_text, query),
-        )
+    def tests(self) -> list[Callable[[ExerciseEntry], bool]]:
+        """One test per filter given: an unfiltered list costs no test at all."""
+        tests: list[Callable[[ExerciseEntry], bool]] = []
+        if (region := self.region) is not None:
+            tests.append(lambda e: region in e.body_regions)
+        if self.muscle:
+            muscle = self.muscle.casefold()
+            tests.append(lambda e: muscle in e.muscles)
+        if self.equipment:
+            equipment = self.equipment.casefold()
+            tests.append(lambda e: equipment in e.equipment)
+        if (difficulty := self.difficulty) is not None:
+            tests.append(lambda e: e.difficulty == difficulty)
+        if self.source is not None:
+            imported = self.source is ExerciseSource.IMPORTED
+            tests.append(lambda e: e.imported == imported)
+        if (query := self.query) is not None:
+            tests.append(lambda e: matches_query(e.search_text, query))
+        return tests
 
 
 def _by_name(entry: ExerciseEntry) -> tuple[str, str]:
     return entry.name_text, entry.slug
 
 
-def _relevance(query: str | None) -> Callable[[ExerciseEntry], tuple[Any, ...]]:
-    """Name matches before summary-only matches, authored before imported, then by name."""
-    terms = query.casefold().split() if query else []
-
-    def rank(entry: ExerciseEntry) -> tuple[Any, ...]:
-        in_name = all(term in entry.name_text for term in terms)
-        return (not in_name, entry.imported, entry.name_text, entry.slug)
-
-    return rank
+def _summary_only(terms: list[str]) -> Callable[[ExerciseEntry], bool]:
+    """False for an exercise whose name holds every term: it sorts first."""
+    return lambda entry: not all(term in entry.name_text for term in terms)
 
 
 def matching(snapshot: CatalogSnapshot, filters: ExerciseFilters) -> list[ExerciseEntry]:
-    """The exercises every filter admits, in no particular order."""
-    return keep(snapshot.exercises, *filters.tests())
+    """The exercises every filter admits, in the snapshot's (relevance) order."""
+    tests = filters.tests()
+    return keep(snapshot.exercises, *tests) if tests else list(snapshot.exercises)
 
 
 def search_exercises(
@@ -85,7 +86,11 @@ def search_exercises(
 ) -> list[ExerciseEntry]:
     found = matching(snapshot, filters)
     if sort is ExerciseSort.RELEVANCE:
-        found.sort(key=_relevance(filters.query))
+        # The snapshot is in relevance order already (authored first, then by name); a
+        # stable sort on "matched on the summary alone" keeps that order within each part.
+        terms = filters.query.casefold().split() if filters.query else []
+        if terms:
+            found.sort(key=_summary_only(terms))
     elif sort is ExerciseSort.DIFFICULTY:
         found.sort(key=lambda e: (DIFFICULTY_RANK.get(e.difficulty, 3), *_by_name(e)))
     else:

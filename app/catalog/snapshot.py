@@ -157,7 +157,9 @@ class CatalogSnapshot:
         conditions_ = tuple(conditions)
         all_programs = tuple(programs)
         public = tuple(entry for entry in all_programs if entry.clinic_id is None)
-        exercises_ = tuple(exercises)
+        # Relevance order without a query (authored first, then by name), kept ready so a
+        # list needs no sort unless its query splits name matches from summary matches.
+        exercises_ = tuple(sorted(exercises, key=lambda e: (e.imported, e.name_text, e.slug)))
         return cls(
             version=version,
             conditions=conditions_,

@@ -344,11 +344,12 @@ async def _handle_validation(request: Request, exc: Exception) -> Response:
 
 def _missing_if_match(error: Any) -> bool:
     loc = tuple(error["loc"])
+    # An empty header says no more than a missing one.
     return (
-        error["type"] == "missing"
+        error["type"] in ("missing", "string_too_short")
         and len(loc) == 2
         and loc[0] == "header"
-        and (str(loc[1]).lower() == "if-match")
+        and str(loc[1]).lower() == "if-match"
     )
 
 

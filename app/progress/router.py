@@ -272,7 +272,7 @@ def sync_sessions(
     name="list_session_changes",
     summary="Sessions changed since a cursor (deletions included), oldest change first",
     response_model=SessionFeed,
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 404, 422),
 )
 def list_session_changes(
     session: ReadSessionDep,

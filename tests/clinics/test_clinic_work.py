@@ -306,7 +306,7 @@ def test_a_stage_override_is_recorded_with_its_reason_and_the_lock_follows(
     enroll(client, patient)
     assert stage_accesses(client, patient) == ["unlocked"] + ["locked"] * 4
     ahead = log_session(client, patient, pain=0, at=now(), stage=3, exercises=["glute-bridge"])
-    assert ahead.status_code == 409  # stage 3 is not reached yet: a state conflict
+    assert ahead.status_code == 409  # stage 3 is not reached yet
 
     path = clinic.path(f"/patients/{patient.id}/enrollments/{WHOLE_LEG}/stage")
     reason = "Strong enough after the assessment; skipping ahead."

@@ -218,4 +218,7 @@ def test_each_error_response_shows_an_example_of_its_own_status(spec: dict[str, 
 
 
 def test_every_operation_has_a_description(spec: dict[str, Any]) -> None:
-    assert [label for label, operation in operations(spec) if not operation.get("description")] == []
+    undescribed = [
+        label for label, operation in operations(spec) if not operation.get("description")
+    ]
+    assert undescribed == []

@@ -27,6 +27,7 @@ IfMatch = Annotated[str | None, Header(max_length=400, description="The ETag you
 IfMatchRequired = Annotated[
     str,
     Header(
+        min_length=1,
         max_length=400,
         description="The ETag of the program as you read it (428 without, 412 when it changed).",
     ),

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/me/clinic-links", tags=["clinic links"])
     summary="Consent to a clinic by redeeming its invitation code",
     status_code=status.HTTP_201_CREATED,
     response_model=LinkOut,
-    responses=error_responses(401, 409, 422, 429),
+    responses=error_responses(401, 403, 409, 422, 429),
 )
 def link_clinic(
     body: LinkCreate,
