@@ -98,18 +98,25 @@ def seed(
     from app.authoring.report import ContentError
     from app.authoring.seed import read_content_dir
     from app.core.db import Database
+    from app.core.models import utcnow
+    from app.outcomes.instruments import SeedError, apply_seed, read_seed
 
     settings = get_settings()
     database = Database.from_settings(settings)
+    content_dir = folder or settings.seed_dir
     try:
-        bundle = read_content_dir(folder or settings.seed_dir)
+        bundle = read_content_dir(content_dir)
+        definitions = read_seed(content_dir / "instruments")
         with database.write_session() as session:
             report = apply_content(session, bundle)
+            instruments = apply_seed(session, definitions, now=utcnow())
     except ContentError as exc:
         _fail(exc.problems, "The content has problems; nothing was written:")
+    except SeedError as exc:
+        _fail([str(exc)], "An instrument has problems; nothing was written:")
     finally:
         database.dispose()
-    typer.echo(f"Seeded: {report.summary()}.")
+    typer.echo(f"Seeded: {report.summary()}; {instruments} instrument(s) published.")
     if placeholder_media:
         from app.authoring.placeholders import write_placeholder_media
 

@@ -68,6 +68,7 @@ from app.outbox.mail import (
 )
 from app.outbox.models import Channel
 from app.outbox.worker import OutboxWorker, Pacing, RetryPolicy, Sender
+from app.outcomes.routers import admin as outcomes_admin
 from app.progress.router import PROGRESS_REPORTS
 from app.progress.router import router as progress_router
 from app.progress.viewer import Viewers
@@ -267,6 +268,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         admin_stages.router,
         admin_media.router,
         admin_audit.router,
+        outcomes_admin.router,
         accounts_operators.router,
         # FHIR: the operations before the generic read (`Patient/$export` is not an id).
         fhir_bulk.router,

@@ -667,6 +667,13 @@ NOTHING_CACHED: dict[tuple[str, str], str] = {
         "DELETE",
         "/v1/clinics/{clinic_id}/fhir/R4/$export-status/{job_id}",
     ): "an export's own files: nothing cached depends on them",
+    ("POST", "/v1/admin/instruments"): "instruments are read fresh wherever they are used",
+    ("POST", "/v1/admin/instruments/{slug}/versions"): "instruments are never cached",
+    ("PUT", "/v1/admin/instruments/{slug}/versions/{version}"): "instruments are never cached",
+    (
+        "POST",
+        "/v1/admin/instruments/{slug}/versions/{version}/publish",
+    ): "instruments are read fresh wherever they are used",
 }
 
 

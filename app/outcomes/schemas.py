@@ -1,0 +1,109 @@
+"""API shapes for outcomes: instruments, schedules, responses and what is due."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from app.core.schemas import InputModel, IsoDateTime, LaxEnum, OutputModel, Page, ShortText, Slug
+from app.outcomes.definition import InstrumentDefinition, ItemKey
+from app.outcomes.models import InstrumentStatus, ScheduleKind
+
+
+class NewInstrument(InstrumentDefinition):
+    slug: Slug
+
+
+class InstrumentOut(OutputModel):
+    slug: str
+    version: int
+    status: InstrumentStatus
+    title: str
+    definition: dict[str, Any]
+    created_at: datetime
+    published_at: datetime | None
+
+
+InstrumentPage = Page[InstrumentOut]
+
+
+class ScheduleIn(InputModel):
+    instrument: Slug
+    program: Slug = Field(description="The patient's program the questionnaire belongs to.")
+    kind: Annotated[ScheduleKind, LaxEnum]
+    every_days: int | None = Field(
+        default=None, ge=1, le=365, description="Required for `every_n_days`, refused otherwise."
+    )
+
+
+class ScheduleOut(OutputModel):
+    id: int
+    instrument: str
+    program: str
+    kind: ScheduleKind
+    every_days: int | None
+    created_at: datetime
+
+
+class AnswerIn(InputModel):
+    item: ItemKey
+    value: int = Field(ge=-100, le=100)
+    label: ShortText | None = Field(
+        default=None, description="What the item is about, for items the person names."
+    )
+
+
+class ResponseIn(InputModel):
+    schedule: int = Field(ge=1, le=2**31 - 1, description="The `schedule` of a due questionnaire.")
+    answered_at: IsoDateTime
+    answers: list[AnswerIn] = Field(min_length=1, max_length=100)
+
+
+class ScaleScore(OutputModel):
+    value: float | None = Field(description="None when too few of the scale's items were answered.")
+    answered: int
+    of: int
+
+
+class ChangeOut(OutputModel):
+    baseline: float
+    change: float
+    improvement: float = Field(description="The change in the direction of better.")
+    passes_mcid: bool | None = Field(description="None when the instrument names no MCID.")
+
+
+class ResponseOut(OutputModel):
+    id: str
+    instrument: str
+    version: int
+    program: str
+    schedule: int | None
+    answered_at: datetime
+    answers: list[dict[str, Any]]
+    scores: dict[str, ScaleScore]
+    change: ChangeOut | None = Field(
+        description="Against the first scored response; None for that one."
+    )
+
+
+ResponsePage = Page[ResponseOut]
+
+
+class DueQuestionnaire(OutputModel):
+    schedule: int
+    instrument: str
+    version: int
+    title: str
+    program: str
+    kind: ScheduleKind
+    reason: str
+    definition: dict[str, Any]
+
+
+class DueList(OutputModel):
+    items: list[DueQuestionnaire]
+
+
+__all__ = ["ItemKey"]
