@@ -69,6 +69,8 @@ from app.outbox.mail import (
 from app.outbox.models import Channel
 from app.outbox.worker import OutboxWorker, Pacing, RetryPolicy, Sender
 from app.outcomes.routers import admin as outcomes_admin
+from app.outcomes.routers import clinic as outcomes_clinic
+from app.outcomes.routers import me as outcomes_me
 from app.progress.router import PROGRESS_REPORTS
 from app.progress.router import router as progress_router
 from app.progress.viewer import Viewers
@@ -269,6 +271,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         admin_media.router,
         admin_audit.router,
         outcomes_admin.router,
+        outcomes_me.router,
+        outcomes_clinic.router,
         accounts_operators.router,
         # FHIR: the operations before the generic read (`Patient/$export` is not an id).
         fhir_bulk.router,

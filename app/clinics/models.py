@@ -38,6 +38,7 @@ class EventType(StrEnum):
     LINK_REVOKED = "link.revoked"
     PROGRAM_ASSIGNED = "program.assigned"
     PATIENT_DELETED = "patient.deleted"
+    OUTCOME_RECORDED = "outcome.recorded"
 
 
 class Clinic(SQLModel, table=True):

@@ -90,8 +90,9 @@ class OutcomeResponse(SQLModel, table=True):
     instrument_id: int = Field(foreign_key="instrument.id", nullable=False, ondelete="RESTRICT")
     instrument_slug: str = Field(sa_type=String(120), nullable=False)
     answered_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
-    # [{"item": key, "value": n, "label": text?}] as sent, and {scale: value | null}.
+    # [{"item": key, "value": n, "label": text?}] as sent, and
+    # {scale: {"value": n | null, "answered": n, "of": n}} as scored by this version.
     answers: list[dict[str, Any]] = Field(sa_type=JSON, nullable=False)
-    scores: dict[str, float | None] = Field(sa_type=JSON, nullable=False)
+    scores: dict[str, Any] = Field(sa_type=JSON, nullable=False)
     total: float | None = Field(default=None, sa_type=Float)
     created_at: datetime = timestamp_field()

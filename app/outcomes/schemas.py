@@ -106,4 +106,20 @@ class DueList(OutputModel):
     items: list[DueQuestionnaire]
 
 
-__all__ = ["ItemKey"]
+class ExportedQuestionnaire(OutputModel):
+    instrument: str
+    program: str
+    kind: ScheduleKind
+    every_days: int | None
+    clinic_id: int | None
+    created_at: datetime
+
+
+class ExportedResponse(OutputModel):
+    id: str
+    instrument: str
+    version: int
+    program: str
+    answered_at: datetime
+    answers: list[dict[str, Any]]
+    scores: dict[str, ScaleScore]

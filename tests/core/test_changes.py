@@ -668,6 +668,11 @@ NOTHING_CACHED: dict[tuple[str, str], str] = {
         "/v1/clinics/{clinic_id}/fhir/R4/$export-status/{job_id}",
     ): "an export's own files: nothing cached depends on them",
     ("POST", "/v1/admin/instruments"): "instruments are read fresh wherever they are used",
+    ("PUT", "/v1/me/responses/{response_id}"): "responses and due lists are never cached",
+    (
+        "POST",
+        "/v1/clinics/{clinic_id}/patients/{patient_id}/questionnaires",
+    ): "clinic reads and due lists are never cached",
     ("POST", "/v1/admin/instruments/{slug}/versions"): "instruments are never cached",
     ("PUT", "/v1/admin/instruments/{slug}/versions/{version}"): "instruments are never cached",
     (

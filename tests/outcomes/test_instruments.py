@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -108,7 +107,7 @@ def test_only_admins_reach_instruments(client: TestClient, member: Person) -> No
 def test_the_seed_publishes_the_three_free_instruments_once(
     client: TestClient, admin: Person, database: Database
 ) -> None:
-    definitions = read_seed(Path(PROJECT_ROOT) / "seed" / "instruments")
+    definitions = read_seed(PROJECT_ROOT / "seed" / "instruments")
     assert sorted(definitions) == ["functional-scale", "global-change", "pain-rating"]
     with database.write_session() as session:
         assert apply_seed(session, definitions, now=utcnow()) == 3

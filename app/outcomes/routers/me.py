@@ -1,0 +1,89 @@
+"""A person's questionnaires: what is due, answering, and their responses with the change."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Response, status
+
+from app.core.deps import ReadSessionDep, SessionDep
+from app.core.errors import error_responses
+from app.core.models import utcnow
+from app.core.pagination import PageDep
+from app.identity.deps import CurrentUserDep
+from app.outcomes import responses, schedules
+from app.outcomes.present import due_out, response_out
+from app.outcomes.schemas import DueList, ResponseIn, ResponseOut, ResponsePage
+from app.progress.scope import OWN
+
+router = APIRouter(prefix="/v1/me", tags=["outcomes"])
+ResponseIdPath = Annotated[UUID, Path(description="The client-generated UUID of the response.")]
+PRIVATE = "private, no-cache"
+
+
+@router.get(
+    "/questionnaires/due",
+    name="list_due_questionnaires",
+    response_model=DueList,
+    responses=error_responses(401),
+)
+def list_due(user: CurrentUserDep, session: ReadSessionDep, response: Response) -> DueList:
+    """The questionnaires to answer now, each with its definition (the items to show)."""
+    assert user.id is not None
+    response.headers["Cache-Control"] = PRIVATE
+    found = schedules.due(session, user_id=user.id, now=utcnow())
+    return DueList(items=[due_out(due) for due in found])
+
+
+@router.put(
+    "/responses/{response_id}",
+    name="put_response",
+    summary="Answer a due questionnaire by your own UUID: 201 stored, 200 the same again",
+    response_model=ResponseOut,
+    responses={
+        201: {"description": "Created", "model": ResponseOut},
+        **error_responses(401, 404, 409, 422),
+    },
+)
+def put_response(
+    response_id: ResponseIdPath,
+    body: ResponseIn,
+    user: CurrentUserDep,
+    session: SessionDep,
+    response: Response,
+) -> ResponseOut:
+    """Scored by the server with the instrument's current version. Sending the same body
+    again answers the same (200); other answers under the same id are refused (409). Every
+    required item must be answered: the 422 names those that are not."""
+    assert user.id is not None
+    scored, created = responses.put_response(
+        session, user_id=user.id, response_id=str(response_id), body=body, now=utcnow()
+    )
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = f"/v1/me/responses/{response_id}"
+    return response_out(scored)
+
+
+@router.get(
+    "/responses",
+    name="list_responses",
+    response_model=ResponsePage,
+    responses=error_responses(401, 422),
+)
+def list_responses(
+    user: CurrentUserDep, session: ReadSessionDep, page: PageDep, response: Response
+) -> ResponsePage:
+    """Your responses, newest first, each with its scores and the change from your first."""
+    assert user.id is not None
+    response.headers["Cache-Control"] = PRIVATE
+    found, total = responses.list_responses(
+        session, user_id=user.id, scope=OWN, limit=page.limit, offset=page.offset
+    )
+    return ResponsePage(
+        items=[response_out(scored) for scored in found],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
