@@ -20,6 +20,7 @@ from app.authoring.routers import audit as admin_audit
 from app.authoring.routers import content as admin_content
 from app.authoring.routers import media as admin_media
 from app.authoring.routers import stages as admin_stages
+from app.care.routers import outcomes as care_outcomes
 from app.care.routers import patients as care_patients
 from app.care.routers import programs as care_programs
 from app.catalog.cache import CatalogCache
@@ -69,7 +70,6 @@ from app.outbox.mail import (
 from app.outbox.models import Channel
 from app.outbox.worker import OutboxWorker, Pacing, RetryPolicy, Sender
 from app.outcomes.routers import admin as outcomes_admin
-from app.outcomes.routers import clinic as outcomes_clinic
 from app.outcomes.routers import me as outcomes_me
 from app.progress.router import PROGRESS_REPORTS
 from app.progress.router import router as progress_router
@@ -272,7 +272,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         admin_audit.router,
         outcomes_admin.router,
         outcomes_me.router,
-        outcomes_clinic.router,
+        care_outcomes.router,
         accounts_operators.router,
         # FHIR: the operations before the generic read (`Patient/$export` is not an id).
         fhir_bulk.router,

@@ -1,4 +1,4 @@
-"""A clinic's view of outcomes: schedule questionnaires for a patient, read their responses.
+"""Outcomes for a clinic: schedule questionnaires for a patient, read their responses.
 
 Every read goes through the patient's `scope`, the one visibility filter: a
 response to another clinic's program is not there for this clinic.
