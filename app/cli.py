@@ -194,6 +194,25 @@ def _deliver_until_signalled(sender: OutboxWorker, poll_seconds: float) -> None:
         thread.join(timeout=1.0)
 
 
+@cli.command("check-adherence")
+def check_adherence() -> None:
+    """Queue `adherence.low` for patients below their clinic's threshold (run it from cron)."""
+    from app.catalog.loading import load_snapshot
+    from app.core.db import Database
+    from app.core.models import utcnow
+    from app.outcomes.alerts import check_adherence as check
+
+    database = Database.from_settings(get_settings())
+    try:
+        with database.write_session() as session:
+            # Media links play no part in adherence.
+            snapshot = load_snapshot(session, media_url=lambda key: key)
+            queued = check(session, snapshot=snapshot, now=utcnow())
+    finally:
+        database.dispose()
+    typer.echo(f"Queued {queued} adherence.low event(s).")
+
+
 @cli.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Argument(help="The administrator's email.")],

@@ -39,6 +39,7 @@ class EventType(StrEnum):
     PROGRAM_ASSIGNED = "program.assigned"
     PATIENT_DELETED = "patient.deleted"
     OUTCOME_RECORDED = "outcome.recorded"
+    ADHERENCE_LOW = "adherence.low"
 
 
 class Clinic(SQLModel, table=True):

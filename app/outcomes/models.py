@@ -96,3 +96,26 @@ class OutcomeResponse(SQLModel, table=True):
     scores: dict[str, Any] = Field(sa_type=JSON, nullable=False)
     total: float | None = Field(default=None, sa_type=Float)
     created_at: datetime = timestamp_field()
+
+
+class AdherenceWatch(SQLModel, table=True):
+    """A clinic's threshold: `adherence.low` fires when a patient's 7-day adherence (%) is below."""
+
+    __tablename__ = "adherence_watch"
+    __table_args__ = (CheckConstraint("threshold BETWEEN 1 AND 100", name="threshold_range"),)
+
+    clinic_id: int = Field(foreign_key="clinic.id", primary_key=True, ondelete="CASCADE")
+    threshold: int = Field(nullable=False)
+    updated_at: datetime = timestamp_field()
+
+
+class AdherenceAlert(SQLModel, table=True):
+    """Whether a clinic was told an enrollment's adherence is low, so it is told once, and
+    again only after it recovered."""
+
+    __tablename__ = "adherence_alert"
+
+    clinic_id: int = Field(foreign_key="clinic.id", primary_key=True, ondelete="CASCADE")
+    enrollment_id: int = Field(foreign_key="enrollment.id", primary_key=True, ondelete="CASCADE")
+    low: bool = Field(nullable=False)
+    changed_at: datetime = timestamp_field()

@@ -123,3 +123,16 @@ class ExportedResponse(OutputModel):
     answered_at: datetime
     answers: list[dict[str, Any]]
     scores: dict[str, ScaleScore]
+
+
+class AdherenceWatchIn(InputModel):
+    threshold: int | None = Field(
+        ge=1,
+        le=100,
+        description="`adherence.low` fires when a patient's 7-day adherence (%) falls below "
+        "this; null stops it.",
+    )
+
+
+class AdherenceWatchOut(OutputModel):
+    threshold: int | None

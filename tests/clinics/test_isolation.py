@@ -208,6 +208,7 @@ def body_for(method: str, template: str, side: Side) -> dict[str, Any] | None:
         ("POST", "/programs"): program_body("Another plan"),
         ("PUT", "/programs/{program_slug}"): program_body("Home plan, revised"),
         ("POST", "/patients/{patient_id}/questionnaires"): QUESTIONNAIRE,
+        ("PUT", "/adherence-alert"): {"threshold": 50},
     }
     return bodies.get((method, template.removeprefix(CLINIC_PREFIX)))
 

@@ -9,14 +9,20 @@ from __future__ import annotations
 from fastapi import Response, status
 
 from app.care.deps import ManagedPatientDep, ReadablePatientDep
-from app.clinics.deps import ProgramsWriterDep, clinic_router
+from app.clinics.deps import ClinicActorDep, ProgramsWriterDep, clinic_router
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep
-from app.outcomes import responses, schedules
+from app.outcomes import alerts, responses, schedules
 from app.outcomes.present import response_out, schedule_out
-from app.outcomes.schemas import ResponsePage, ScheduleIn, ScheduleOut
+from app.outcomes.schemas import (
+    AdherenceWatchIn,
+    AdherenceWatchOut,
+    ResponsePage,
+    ScheduleIn,
+    ScheduleOut,
+)
 
 router = clinic_router(tags=["clinics", "outcomes"])
 PRIVATE = "private, no-cache"
@@ -81,3 +87,30 @@ def list_patient_responses(
         limit=page.limit,
         offset=page.offset,
     )
+
+
+@router.get(
+    "/adherence-alert",
+    name="get_adherence_alert",
+    response_model=AdherenceWatchOut,
+    responses=error_responses(401, 403, 404, 422),
+)
+def get_adherence_alert(actor: ClinicActorDep, session: ReadSessionDep) -> AdherenceWatchOut:
+    """The 7-day adherence (%) below which the clinic's receivers get `adherence.low`."""
+    return AdherenceWatchOut(threshold=alerts.threshold_of(session, actor.clinic_id))
+
+
+@router.put(
+    "/adherence-alert",
+    name="set_adherence_alert",
+    response_model=AdherenceWatchOut,
+    responses=error_responses(401, 403, 404, 422),
+)
+def set_adherence_alert(
+    actor: ProgramsWriterDep, body: AdherenceWatchIn, session: SessionDep
+) -> AdherenceWatchOut:
+    """Set the threshold (null: no alerts). `adherence.low` is queued once when a patient's
+    7-day adherence in a program at least a week old falls below it, and again only after
+    it recovered. Needs `programs:write`."""
+    alerts.set_threshold(session, clinic_id=actor.clinic_id, threshold=body.threshold, now=utcnow())
+    return AdherenceWatchOut(threshold=body.threshold)

@@ -1,8 +1,9 @@
-"""Outcome measures: instrument versions, questionnaire schedules, scored responses.
+"""Outcome measures: instrument versions, questionnaire schedules, scored responses,
+clinics' adherence thresholds and the alerts they raised.
 
-Revision ID: 79b2effa2e17
+Revision ID: 4d13371b7b33
 Revises: 9226133359cd
-Create Date: 2026-12-03 13:25:28.432925
+Create Date: 2026-12-03 13:40:15.469408
 """
 
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '79b2effa2e17'
+revision: str = '4d13371b7b33'
 down_revision: str | None = '9226133359cd'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -35,6 +36,23 @@ def upgrade() -> None:
     with op.batch_alter_table('instrument', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_instrument_slug'), ['slug'], unique=False)
 
+    op.create_table('adherence_watch',
+    sa.Column('clinic_id', sa.Integer(), nullable=False),
+    sa.Column('threshold', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('threshold BETWEEN 1 AND 100', name=op.f('ck_adherence_watch_threshold_range')),
+    sa.ForeignKeyConstraint(['clinic_id'], ['clinic.id'], name=op.f('fk_adherence_watch_clinic_id_clinic'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('clinic_id', name=op.f('pk_adherence_watch'))
+    )
+    op.create_table('adherence_alert',
+    sa.Column('clinic_id', sa.Integer(), nullable=False),
+    sa.Column('enrollment_id', sa.Integer(), nullable=False),
+    sa.Column('low', sa.Boolean(), nullable=False),
+    sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['clinic_id'], ['clinic.id'], name=op.f('fk_adherence_alert_clinic_id_clinic'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['enrollment_id'], ['enrollment.id'], name=op.f('fk_adherence_alert_enrollment_id_enrollment'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('clinic_id', 'enrollment_id', name=op.f('pk_adherence_alert'))
+    )
     op.create_table('questionnaire_schedule',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -92,6 +110,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_questionnaire_schedule_user_id'))
 
     op.drop_table('questionnaire_schedule')
+    op.drop_table('adherence_alert')
+    op.drop_table('adherence_watch')
     with op.batch_alter_table('instrument', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_instrument_slug'))
 
