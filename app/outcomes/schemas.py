@@ -136,3 +136,43 @@ class AdherenceWatchIn(InputModel):
 
 class AdherenceWatchOut(OutputModel):
     threshold: int | None
+
+
+class Tally(OutputModel):
+    done: int
+    planned: int
+
+
+class TodayExercise(OutputModel):
+    exercise: str
+    name: str
+    dosage: dict[str, Any]
+    sets_today: Tally = Field(description="Sets logged today; planned: sets x times a day.")
+    times_today: Tally = Field(description="Sessions today that included it; planned: times a day.")
+
+
+class TodayStage(OutputModel):
+    position: int
+    name: str
+
+
+class TodayProgram(OutputModel):
+    program: str
+    program_name: str
+    stage: TodayStage
+    planned_today: bool = Field(
+        description="Every day for a daily stage; otherwise while this week (Monday to "
+        "yesterday) has had fewer days with a session than the stage's days_per_week."
+    )
+    done_today: bool
+    exercises: list[TodayExercise]
+    questionnaires_due: list[DueQuestionnaire]
+
+
+class TodayOut(OutputModel):
+    date: str = Field(description="Today, in the time zone asked for (YYYY-MM-DD).")
+    timezone: str
+    streak_days: int = Field(
+        description="Consecutive days with a session, ending today or yesterday."
+    )
+    programs: list[TodayProgram]

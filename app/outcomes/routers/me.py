@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
+from app.catalog.deps import CatalogDep
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep
+from app.core.schemas import TIME_ZONE_PATTERN
 from app.identity.deps import CurrentUserDep
 from app.outcomes import responses, schedules
 from app.outcomes.present import due_out, response_out
-from app.outcomes.schemas import DueList, ResponseIn, ResponseOut, ResponsePage
+from app.outcomes.schemas import DueList, ResponseIn, ResponseOut, ResponsePage, TodayOut
+from app.outcomes.today import today_view
+from app.progress.report import parse_zone
 from app.progress.scope import OWN
 
 router = APIRouter(prefix="/v1/me", tags=["outcomes"])
@@ -87,3 +91,33 @@ def list_responses(
         limit=page.limit,
         offset=page.offset,
     )
+
+
+@router.get(
+    "/today",
+    name="get_today",
+    summary="Today: each program's exercises with what is done, planned day, due, streak",
+    response_model=TodayOut,
+    responses=error_responses(401, 422),
+)
+def get_today(
+    user: CurrentUserDep,
+    session: ReadSessionDep,
+    snapshot: CatalogDep,
+    response: Response,
+    tz: Annotated[
+        str,
+        Query(
+            max_length=64,
+            pattern=TIME_ZONE_PATTERN,
+            description="IANA time zone for the day's boundaries, e.g. Europe/London.",
+        ),
+    ] = "UTC",
+) -> dict[str, object]:
+    """The app's home screen, one request: per program in progress, the stage's exercises
+    with dosage and today's sets and times done, whether today is planned, the
+    questionnaires due; and the streak."""
+    assert user.id is not None
+    zone = parse_zone(tz)
+    response.headers["Cache-Control"] = PRIVATE
+    return today_view(session, user_id=user.id, snapshot=snapshot, now=utcnow(), zone=zone)
