@@ -213,6 +213,22 @@ def check_adherence() -> None:
     typer.echo(f"Queued {queued} adherence.low event(s).")
 
 
+@cli.command("send-reminders")
+def send_reminders() -> None:
+    """Queue the reminders whose local time has come (run it from cron every minute)."""
+    from app.core.db import Database
+    from app.core.models import utcnow
+    from app.outcomes.reminders import send_due
+
+    database = Database.from_settings(get_settings())
+    try:
+        with database.write_session() as session:
+            sent = send_due(session, now=utcnow())
+    finally:
+        database.dispose()
+    typer.echo(f"Queued {sent} reminder(s).")
+
+
 @cli.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Argument(help="The administrator's email.")],

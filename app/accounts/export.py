@@ -2,7 +2,7 @@
 
 GDPR articles 15 and 20: the profile, consents and clinic links, enrollments
 with their stage history, every session with its entries, ratings, the
-questionnaires scheduled and every response with its scores, sign-ins,
+questionnaires scheduled and every response with its scores, reminders, sign-ins,
 the mail sent, and who at a clinic read their data. Sessions and reads are
 read and written out a batch at a time, so a person with years of history
 exports in bounded memory; the rest is bounded by the catalogue and by the few
@@ -54,6 +54,7 @@ def export_document(database: Database, user_id: int, now: datetime) -> Iterator
         yield b',"ratings":' + _json(_ratings(session, user_id, names))
         yield b',"questionnaires":' + _json(outcomes.questionnaires_of(session, user_id))
         yield b',"responses":' + _json(outcomes.responses_of(session, user_id))
+        yield b',"reminders":' + _json(outcomes.reminders_of(session, user_id))
         yield b',"sign_ins":' + _json(_sign_ins(session, user_id))
         yield b',"mail":' + _json(_mail(session, user_id))
         yield b',"sessions":['

@@ -10,7 +10,7 @@ from app.access.policy import Role
 from app.clinics.schemas import AccessRecordOut
 from app.core.schemas import InputModel, LaxEnum, OutputModel, Page, UTCDateTime
 from app.identity.schemas import Password
-from app.outcomes.schemas import ExportedQuestionnaire, ExportedResponse
+from app.outcomes.schemas import ExportedQuestionnaire, ExportedReminder, ExportedResponse
 
 EXPORT_FORMAT = "rehab-account-export/1"
 
@@ -119,6 +119,7 @@ class AccountExport(OutputModel):
     ratings: list[ExportRating]
     questionnaires: list[ExportedQuestionnaire]
     responses: list[ExportedResponse]
+    reminders: list[ExportedReminder]
     sign_ins: list[ExportSignIn]
     mail: list[ExportMail]
     sessions: list[ExportSession]

@@ -8,8 +8,13 @@ from sqlmodel import Session, col, select
 
 from app.catalog.models import Program
 from app.core.models import as_utc
-from app.outcomes.models import Instrument, OutcomeResponse, QuestionnaireSchedule
-from app.outcomes.schemas import ExportedQuestionnaire, ExportedResponse, ScaleScore
+from app.outcomes.models import Instrument, OutcomeResponse, QuestionnaireSchedule, Reminder
+from app.outcomes.schemas import (
+    ExportedQuestionnaire,
+    ExportedReminder,
+    ExportedResponse,
+    ScaleScore,
+)
 
 
 def questionnaires_of(session: Session, user_id: int) -> list[dict[str, Any]]:
@@ -52,4 +57,19 @@ def responses_of(session: Session, user_id: int) -> list[dict[str, Any]]:
             scores={k: ScaleScore.model_validate(v) for k, v in response.scores.items()},
         ).model_dump(mode="json")
         for response, version, slug in rows
+    ]
+
+
+def reminders_of(session: Session, user_id: int) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(Reminder).where(col(Reminder.user_id) == user_id).order_by(col(Reminder.id))
+    ).all()
+    return [
+        ExportedReminder(
+            local_time=reminder.local_time,
+            weekdays=reminder.weekdays,
+            timezone=reminder.timezone,
+            created_at=as_utc(reminder.created_at),
+        ).model_dump(mode="json")
+        for reminder in rows
     ]

@@ -119,3 +119,24 @@ class AdherenceAlert(SQLModel, table=True):
     enrollment_id: int = Field(foreign_key="enrollment.id", primary_key=True, ondelete="CASCADE")
     low: bool = Field(nullable=False)
     changed_at: datetime = timestamp_field()
+
+
+class Reminder(SQLModel, table=True):
+    """A person's reminder: a local time on some weekdays in their time zone.
+
+    `next_due_at` is the next occurrence in UTC, worked out from the local date
+    each time (so a daylight-saving change neither doubles nor skips a day);
+    the sweep reads only the reminders whose moment has come.
+    """
+
+    __tablename__ = "reminder"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        foreign_key="user_account.id", nullable=False, index=True, ondelete="CASCADE"
+    )
+    local_time: str = Field(sa_type=String(5), nullable=False)  # HH:MM
+    weekdays: list[int] = Field(sa_type=JSON, nullable=False)  # 0 = Monday
+    timezone: str = Field(sa_type=String(64), nullable=False)
+    next_due_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False, index=True)
+    created_at: datetime = timestamp_field()

@@ -53,24 +53,24 @@ def check_answers(definition: InstrumentDefinition, body: ResponseIn) -> dict[st
 
     for index, answer in enumerate(body.answers):
         item = definition.item(answer.item)
-        where = f"/answers/{index}"
+        where = f"body.answers.{index}"
         if item is None:
-            refuse(f"{where}/item", f"No item {answer.item!r} in this questionnaire.")
+            refuse(f"{where}.item", f"No item {answer.item!r} in this questionnaire.")
         elif answer.item in values:
-            refuse(f"{where}/item", f"Item {answer.item!r} is answered twice.")
+            refuse(f"{where}.item", f"Item {answer.item!r} is answered twice.")
         elif answer.value not in {option.value for option in item.options}:
             allowed = ", ".join(str(option.value) for option in item.options)
-            refuse(f"{where}/value", f"Item {answer.item!r} takes one of {allowed}.")
+            refuse(f"{where}.value", f"Item {answer.item!r} takes one of {allowed}.")
         elif item.named_by_person and answer.label is None:
-            refuse(f"{where}/label", f"Item {answer.item!r} needs the activity's name.")
+            refuse(f"{where}.label", f"Item {answer.item!r} needs the activity's name.")
         elif not item.named_by_person and answer.label is not None:
-            refuse(f"{where}/label", f"Item {answer.item!r} takes no label.")
+            refuse(f"{where}.label", f"Item {answer.item!r} takes no label.")
         else:
             values[answer.item] = answer.value
     sent = {answer.item for answer in body.answers}
     missing = [item.key for item in definition.items if item.required and item.key not in sent]
     if missing:
-        refuse("/answers", f"Unanswered: {', '.join(missing)}.")
+        refuse("body.answers", f"Unanswered: {', '.join(missing)}.")
     if errors:
         raise InvalidInputError(
             f"The answers have {len(errors)} problem(s); see `errors`.", extra={"errors": errors}

@@ -44,7 +44,7 @@ def create(
     """Schedule a published instrument for one of the patient's programs."""
     if (body.kind is ScheduleKind.EVERY_N_DAYS) != (body.every_days is not None):
         raise InvalidInputError.for_field(
-            "/every_days", "every_days is required for every_n_days, and only for it."
+            "body.every_days", "every_days is required for every_n_days, and only for it."
         )
     enrollment = session.exec(
         select(Enrollment)

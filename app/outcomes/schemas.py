@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
-from app.core.schemas import InputModel, IsoDateTime, LaxEnum, OutputModel, Page, ShortText, Slug
+from app.core.schemas import (
+    TIME_ZONE_PATTERN,
+    InputModel,
+    IsoDateTime,
+    LaxEnum,
+    OutputModel,
+    Page,
+    ShortText,
+    Slug,
+)
 from app.outcomes.definition import InstrumentDefinition, ItemKey
 from app.outcomes.models import InstrumentStatus, ScheduleKind
 
@@ -176,3 +185,30 @@ class TodayOut(OutputModel):
         description="Consecutive days with a session, ending today or yesterday."
     )
     programs: list[TodayProgram]
+
+
+class ReminderIn(InputModel):
+    local_time: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = (
+        Field(description="HH:MM, on the person's clock.")
+    )
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        min_length=1, max_length=7, description="0 = Monday ... 6 = Sunday."
+    )
+    timezone: Annotated[str, StringConstraints(pattern=TIME_ZONE_PATTERN, max_length=64)] = Field(
+        description="IANA time zone, e.g. Europe/London."
+    )
+
+
+class ReminderOut(OutputModel):
+    id: int
+    local_time: str
+    weekdays: list[int]
+    timezone: str
+    next_due_at: datetime
+
+
+class ExportedReminder(OutputModel):
+    local_time: str
+    weekdays: list[int]
+    timezone: str
+    created_at: datetime

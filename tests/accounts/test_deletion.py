@@ -71,6 +71,12 @@ def busy_patient(client: TestClient, person: Person, clinic: ClinicSetup) -> Non
         apply_seed(session, read_seed(PROJECT_ROOT / "seed" / "instruments"), now=utcnow())
     made = schedule(client, clinic, person, "pain-rating", "at_enrollment", program=PROGRAM)
     answered(client, person, Answer(made["id"], {"worst": 5, "average": 3}))
+    reminder = client.post(
+        "/v1/me/reminders",
+        headers=person.headers,
+        json={"local_time": "08:00", "weekdays": [0, 3], "timezone": "Europe/Paris"},
+    )
+    assert reminder.status_code == 201, reminder.text
 
 
 def database_of(client: TestClient) -> Database:

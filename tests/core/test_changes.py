@@ -669,6 +669,8 @@ NOTHING_CACHED: dict[tuple[str, str], str] = {
     ): "an export's own files: nothing cached depends on them",
     ("POST", "/v1/admin/instruments"): "instruments are read fresh wherever they are used",
     ("PUT", "/v1/me/responses/{response_id}"): "responses and due lists are never cached",
+    ("POST", "/v1/me/reminders"): "reminders are read fresh by the sweep and the list",
+    ("DELETE", "/v1/me/reminders/{reminder_id}"): "reminders are never cached",
     ("PUT", "/v1/clinics/{clinic_id}/adherence-alert"): "clinic reads are never cached",
     (
         "POST",

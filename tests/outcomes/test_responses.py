@@ -62,15 +62,15 @@ def test_partial_answers_are_refused_naming_the_items(
     assert refused.status_code == 422
     assert refused.headers["content-type"] == "application/problem+json"
     [error] = refused.json()["errors"]
-    assert (error["pointer"], error["detail"]) == ("/answers", "Unanswered: average.")
+    assert (error["pointer"], error["detail"]) == ("body.answers", "Unanswered: average.")
 
     wrong = answer(client, patient, Answer(pain["id"], {"worst": 11, "average": 5, "mood": 1}))
     pointers = {e["pointer"] for e in wrong.json()["errors"]}
-    assert pointers == {"/answers/0/value", "/answers/2/item"}
+    assert pointers == {"body.answers.0.value", "body.answers.2.item"}
 
     scale = schedule(client, clinic, patient, "functional-scale", "at_enrollment")
     unnamed = answer(client, patient, Answer(scale["id"], {"activity_1": 4}))
-    assert unnamed.json()["errors"][0]["pointer"] == "/answers/0/label"
+    assert unnamed.json()["errors"][0]["pointer"] == "body.answers.0.label"
     assert stored(database) == 0
 
 

@@ -10,19 +10,29 @@ from fastapi import APIRouter, Path, Query, Response, status
 from app.catalog.deps import CatalogDep
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import error_responses
-from app.core.models import utcnow
+from app.core.models import as_utc, utcnow
 from app.core.pagination import PageDep
 from app.core.schemas import TIME_ZONE_PATTERN
 from app.identity.deps import CurrentUserDep
-from app.outcomes import responses, schedules
+from app.outcomes import reminders, responses, schedules
+from app.outcomes.models import Reminder
 from app.outcomes.present import due_out, response_out
-from app.outcomes.schemas import DueList, ResponseIn, ResponseOut, ResponsePage, TodayOut
+from app.outcomes.schemas import (
+    DueList,
+    ReminderIn,
+    ReminderOut,
+    ResponseIn,
+    ResponseOut,
+    ResponsePage,
+    TodayOut,
+)
 from app.outcomes.today import today_view
 from app.progress.report import parse_zone
 from app.progress.scope import OWN
 
 router = APIRouter(prefix="/v1/me", tags=["outcomes"])
 ResponseIdPath = Annotated[UUID, Path(description="The client-generated UUID of the response.")]
+ReminderIdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The reminder's id.")]
 PRIVATE = "private, no-cache"
 
 
@@ -121,3 +131,55 @@ def get_today(
     zone = parse_zone(tz)
     response.headers["Cache-Control"] = PRIVATE
     return today_view(session, user_id=user.id, snapshot=snapshot, now=utcnow(), zone=zone)
+
+
+def _reminder_out(reminder: Reminder) -> ReminderOut:
+    assert reminder.id is not None
+    return ReminderOut(
+        id=reminder.id,
+        local_time=reminder.local_time,
+        weekdays=reminder.weekdays,
+        timezone=reminder.timezone,
+        next_due_at=as_utc(reminder.next_due_at),
+    )
+
+
+@router.get(
+    "/reminders",
+    name="list_reminders",
+    response_model=list[ReminderOut],
+    responses=error_responses(401),
+)
+def list_reminders(
+    user: CurrentUserDep, session: ReadSessionDep, response: Response
+) -> list[ReminderOut]:
+    """Your reminders, each with when it next comes."""
+    assert user.id is not None
+    response.headers["Cache-Control"] = PRIVATE
+    return [_reminder_out(reminder) for reminder in reminders.of_person(session, user.id)]
+
+
+@router.post(
+    "/reminders",
+    name="create_reminder",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReminderOut,
+    responses=error_responses(401, 422),
+)
+def create_reminder(body: ReminderIn, user: CurrentUserDep, session: SessionDep) -> ReminderOut:
+    """A reminder at a local time on some weekdays (at most 10). It comes once at that time
+    in your time zone, clock changes included, and not on a day you already exercised."""
+    assert user.id is not None
+    return _reminder_out(reminders.create(session, user_id=user.id, body=body, now=utcnow()))
+
+
+@router.delete(
+    "/reminders/{reminder_id}",
+    name="delete_reminder",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 404, 422),
+)
+def delete_reminder(reminder_id: ReminderIdPath, user: CurrentUserDep, session: SessionDep) -> None:
+    """Stop a reminder."""
+    assert user.id is not None
+    reminders.delete(session, user_id=user.id, reminder_id=reminder_id)

@@ -1,9 +1,9 @@
 """Outcome measures: instrument versions, questionnaire schedules, scored responses,
-clinics' adherence thresholds and the alerts they raised.
+clinics' adherence thresholds and the alerts they raised, people's reminders.
 
-Revision ID: 4d13371b7b33
+Revision ID: 59e6d72bcd3c
 Revises: 9226133359cd
-Create Date: 2026-12-03 13:40:15.469408
+Create Date: 2026-12-03 13:46:24.343581
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '4d13371b7b33'
+revision: str = '59e6d72bcd3c'
 down_revision: str | None = '9226133359cd'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -35,6 +35,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('instrument', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_instrument_slug'), ['slug'], unique=False)
+
+    op.create_table('reminder',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('local_time', sa.String(length=5), nullable=False),
+    sa.Column('weekdays', sa.JSON(), nullable=False),
+    sa.Column('timezone', sa.String(length=64), nullable=False),
+    sa.Column('next_due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_reminder_user_id_user_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder'))
+    )
+    with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reminder_next_due_at'), ['next_due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reminder_user_id'), ['user_id'], unique=False)
 
     op.create_table('adherence_watch',
     sa.Column('clinic_id', sa.Integer(), nullable=False),
@@ -112,6 +127,11 @@ def downgrade() -> None:
     op.drop_table('questionnaire_schedule')
     op.drop_table('adherence_alert')
     op.drop_table('adherence_watch')
+    with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reminder_user_id'))
+        batch_op.drop_index(batch_op.f('ix_reminder_next_due_at'))
+
+    op.drop_table('reminder')
     with op.batch_alter_table('instrument', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_instrument_slug'))
 
