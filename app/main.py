@@ -71,6 +71,7 @@ from app.outbox.models import Channel
 from app.outbox.worker import OutboxWorker, Pacing, RetryPolicy, Sender
 from app.outcomes.routers import admin as outcomes_admin
 from app.outcomes.routers import me as outcomes_me
+from app.outcomes.routers.me import TODAY_SCREENS
 from app.progress.router import PROGRESS_REPORTS
 from app.progress.router import router as progress_router
 from app.progress.viewer import Viewers
@@ -304,6 +305,7 @@ def _install_state(
     authenticator = Authenticator(database, codec, ttl_seconds=ttl)
     viewers = Viewers(database, authenticator, ttl_seconds=ttl)
     reports = TokenCache[bytes](ttl)
+    todays = TokenCache[bytes](ttl)
     catalog = CatalogCache(
         database, media_url=media.public_url, poll_seconds=settings.content_poll_seconds
     )
@@ -319,12 +321,13 @@ def _install_state(
     AUTHENTICATOR.put(app, authenticator)
     VIEWERS.put(app, viewers)
     PROGRESS_REPORTS.put(app, reports)
+    TODAY_SCREENS.put(app, todays)
     OUTBOX_WORKER.put(app, worker)
     CATALOG.put(app, catalog)
     # The one place committed changes become this process's cache invalidations.
     reactor = CacheReactor(
-        content=(catalog, viewers, reports),
-        standing=(viewers, reports),
+        content=(catalog, viewers, reports, todays),
+        standing=(viewers, reports, todays),
         principals=(authenticator,),
     )
     CACHE_REACTOR.put(app, reactor)  # the hub holds it weakly: it lives as long as the app

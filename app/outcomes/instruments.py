@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.core.changes import CONTENT_CHANGED, record
 from app.core.errors import ConflictError, NotFoundError
 from app.core.pagination import PageParams
 from app.outcomes.definition import InstrumentDefinition
@@ -143,6 +144,8 @@ def publish(session: Session, *, slug: str, version: int, now: datetime) -> Inst
     instrument.published_at = now
     session.add(instrument)
     session.flush()
+    # Questionnaires due (on everyone's home screen) now come in this version.
+    record(session, CONTENT_CHANGED)
     return instrument
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from app.catalog.models import Program
 from app.clinics.events import emit
 from app.clinics.models import EventType
+from app.core.changes import StandingChanged, record
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.core.models import as_utc
 from app.outcomes import schedules
@@ -120,6 +121,7 @@ def put_response(
     session.flush()
     scored = _scored(session, response)
     _announce(session, scored, now)
+    record(session, StandingChanged(user_id))  # what is due, on the home screen
     return scored, True
 
 

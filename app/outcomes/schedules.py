@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.catalog.models import Program
+from app.core.changes import StandingChanged, record
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.core.models import as_utc
 from app.outcomes.instruments import latest_published
@@ -81,6 +82,7 @@ def create(
     )
     session.add(schedule)
     session.flush()
+    record(session, StandingChanged(user_id))  # what is due, on the home screen
     return ScheduleRow(schedule, body.program)
 
 

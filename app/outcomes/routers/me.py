@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.catalog.deps import CatalogDep
-from app.core.deps import ReadSessionDep, SessionDep
+from app.catalog.snapshot import CatalogSnapshot
+from app.core.changes import user_owner
+from app.core.db import Database
+from app.core.deps import DATABASE, ReadSessionDep, SessionDep
 from app.core.errors import error_responses
+from app.core.json import JSONBytesResponse
 from app.core.models import as_utc, utcnow
 from app.core.pagination import PageDep
 from app.core.schemas import TIME_ZONE_PATTERN
+from app.core.state import StateKey
+from app.core.token_cache import TokenCache
 from app.identity.deps import CurrentUserDep
 from app.outcomes import reminders, responses, schedules
 from app.outcomes.models import Reminder
@@ -31,6 +38,10 @@ from app.progress.report import parse_zone
 from app.progress.scope import OWN
 
 router = APIRouter(prefix="/v1/me", tags=["outcomes"])
+# The home screen is opened often and in bursts: a screen is kept for a couple of seconds
+# and forgotten at once when the person's standing changes (a session, an answer, a
+# questionnaire scheduled, a stage; `app.core.changes`).
+TODAY_SCREENS = StateKey[TokenCache[bytes]]("today_screens")
 ResponseIdPath = Annotated[UUID, Path(description="The client-generated UUID of the response.")]
 ReminderIdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The reminder's id.")]
 PRIVATE = "private, no-cache"
@@ -110,11 +121,10 @@ def list_responses(
     response_model=TodayOut,
     responses=error_responses(401, 422),
 )
-def get_today(
+async def get_today(
+    request: Request,
     user: CurrentUserDep,
-    session: ReadSessionDep,
     snapshot: CatalogDep,
-    response: Response,
     tz: Annotated[
         str,
         Query(
@@ -123,14 +133,25 @@ def get_today(
             description="IANA time zone for the day's boundaries, e.g. Europe/London.",
         ),
     ] = "UTC",
-) -> dict[str, object]:
+) -> Response:
     """The app's home screen, one request: per program in progress, the stage's exercises
     with dosage and today's sets and times done, whether today is planned, the
     questionnaires due; and the streak."""
     assert user.id is not None
     zone = parse_zone(tz)
-    response.headers["Cache-Control"] = PRIVATE
-    return today_view(session, user_id=user.id, snapshot=snapshot, now=utcnow(), zone=zone)
+    # The local date is in the key, so a screen is never served on the day after.
+    key = f"{user.id}|{snapshot.version}|{tz}|{utcnow().astimezone(zone).date()}"
+    db, user_id = DATABASE.of(request), user.id
+    body = await TODAY_SCREENS.of(request).get_or_load(
+        key, lambda: _today_body(db, user_id, snapshot, zone), lambda _: user_owner(user_id)
+    )
+    return JSONBytesResponse(body, headers={"Cache-Control": PRIVATE})
+
+
+def _today_body(db: Database, user_id: int, snapshot: CatalogSnapshot, zone: ZoneInfo) -> bytes:
+    with db.read_session() as session:
+        view = today_view(session, user_id=user_id, snapshot=snapshot, now=utcnow(), zone=zone)
+    return TodayOut.model_validate(view).model_dump_json().encode()
 
 
 def _reminder_out(reminder: Reminder) -> ReminderOut:
