@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.catalog.models import Program
@@ -85,16 +86,7 @@ def put_response(
     """Store and score a response (True), or find the identical one stored before (False)."""
     existing = session.get(OutcomeResponse, response_id)
     if existing is not None:
-        if existing.user_id != user_id:
-            raise NotFoundError("No such response.")  # another person's UUID: say no more
-        same = (
-            existing.schedule_id == body.schedule
-            and as_utc(existing.answered_at) == body.answered_at
-            and existing.answers == _answers_of(body)
-        )
-        if not same:
-            raise ConflictError("This response was recorded with other answers; use a new id.")
-        return _scored(session, existing), False
+        return _stored_before(session, existing, user_id, body), False
     schedule = schedules.get_own(session, user_id=user_id, schedule_id=body.schedule)
     instrument = latest_published(session, schedule.instrument_slug)
     if instrument is None or instrument.id is None:
@@ -117,12 +109,36 @@ def put_response(
         total=scores[TOTAL].value,
         created_at=now,
     )
-    session.add(response)
-    session.flush()
+    try:
+        # A savepoint: when another device stored the same id a moment ago (PostgreSQL
+        # makes this insert wait for it, then refuses it), answer as for a retry.
+        with session.begin_nested():
+            session.add(response)
+    except IntegrityError:
+        existing = session.get(OutcomeResponse, response_id)
+        if existing is None:
+            raise
+        return _stored_before(session, existing, user_id, body), False
     scored = _scored(session, response)
     _announce(session, scored, now)
     record(session, StandingChanged(user_id))  # what is due, on the home screen
     return scored, True
+
+
+def _stored_before(
+    session: Session, existing: OutcomeResponse, user_id: int, body: ResponseIn
+) -> Scored:
+    """The response stored under this id before: the same answers again, or a refusal."""
+    if existing.user_id != user_id:
+        raise NotFoundError("No such response.")  # another person's UUID: say no more
+    same = (
+        existing.schedule_id == body.schedule
+        and as_utc(existing.answered_at) == body.answered_at
+        and existing.answers == _answers_of(body)
+    )
+    if not same:
+        raise ConflictError("This response was recorded with other answers; use a new id.")
+    return _scored(session, existing)
 
 
 def _announce(session: Session, scored: Scored, now: datetime) -> None:

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from app.core.db import Database
 from app.outbox.models import OutboxMessage
+from app.outcomes import responses
 from app.outcomes.models import OutcomeResponse
+from app.outcomes.schemas import ResponseIn
 from tests.conftest import ClinicSetup, Person
 from tests.outcomes.conftest import Answer, answer, answered, schedule
 from tests.outcomes.synthetic import synthetic
@@ -164,3 +168,38 @@ def test_every_scored_response_queues_outcome_recorded(
     data = event.payload["data"]
     assert data["patient_id"] == patient.id
     assert (data["response_id"], data["instrument"], data["score"]) == (key, "pain-rating", 3.0)
+
+
+def test_a_response_stored_by_another_device_meanwhile_is_the_same_answer(
+    client: TestClient,
+    clinic: ClinicSetup,
+    patient: Person,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = schedule(client, clinic, patient, "pain-rating", "at_enrollment")
+    given = Answer(made["id"], {"worst": 4, "average": 2}, answered_at=datetime.now(UTC))
+    key = str(uuid.uuid4())
+    first = answer(client, patient, given, key)
+    assert first.status_code == 201
+    # The second request looks before the first commits (it sees no row), then inserts.
+    real_get = Session.get
+    hidden = {"once": True}
+
+    def get(self: Session, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        if entity is OutcomeResponse and hidden.pop("once", False):
+            return None
+        return real_get(self, entity, ident, **kwargs)
+
+    monkeypatch.setattr(Session, "get", get)
+    with database.write_session() as session:
+        scored, created = responses.put_response(
+            session,
+            user_id=patient.id,
+            response_id=key,
+            body=ResponseIn.model_validate(given.body(), strict=False),
+            now=datetime.now(UTC),
+        )
+    assert created is False
+    assert scored.response.id == key
+    assert stored(database) == 1
