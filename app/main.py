@@ -247,6 +247,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for router in (
         catalog_content.router,
         progress_router,
+        outcomes_me.router,
         identity_auth.router,
         identity_me.router,
         accounts_me.router,
@@ -272,7 +273,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         admin_media.router,
         admin_audit.router,
         outcomes_admin.router,
-        outcomes_me.router,
         care_outcomes.router,
         accounts_operators.router,
         # FHIR: the operations before the generic read (`Patient/$export` is not an id).
