@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text, update
 from sqlmodel import col
 
 from app.authoring.models import AuditEntry
+from app.clinics.access_log import ACCESS_LOG
 from app.core.config import PROJECT_ROOT
 from app.core.db import Database
 from app.core.deps import DATABASE
@@ -77,6 +78,8 @@ def busy_patient(client: TestClient, person: Person, clinic: ClinicSetup) -> Non
         json={"local_time": "08:00", "weekdays": [0, 3], "timezone": "Europe/Paris"},
     )
     assert reminder.status_code == 201, reminder.text
+    # Scheduling read the patient: that read is in their access log from now on.
+    ACCESS_LOG.of_app(client.app).flush()
 
 
 def database_of(client: TestClient) -> Database:
