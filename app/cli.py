@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,6 +16,7 @@ import app.models  # noqa: F401  (every table, so foreign keys across packages r
 from app.core.config import get_settings
 
 if TYPE_CHECKING:
+    from app.core.db import Database
     from app.outbox.worker import OutboxWorker
 
 cli = typer.Typer(help="Operate the rehab API.", no_args_is_help=True, add_completion=False)
@@ -167,21 +170,50 @@ def worker(
     sender = outbox_worker(
         settings, database, SecretBox(resolve_secret_key(settings), purpose=WEBHOOK_SECRETS)
     )
+
+    def sweep() -> None:
+        queued = _queue_reminders(database)
+        if queued:
+            typer.echo(f"Queued {queued} reminder(s).")
+
     try:
         if once:
+            sweep()
             typer.echo(f"Attempted {sender.run_once()} message(s).")
         else:
             typer.echo("Sending the outbox (webhooks and mail); Ctrl+C or SIGTERM to stop.")
-            _deliver_until_signalled(sender, settings.webhook_poll_seconds)
+            _deliver_until_signalled(sender, settings.webhook_poll_seconds, sweep)
             typer.echo("Stopped.")
     finally:
         database.dispose()
 
 
-def _deliver_until_signalled(sender: OutboxWorker, poll_seconds: float) -> None:
-    """Deliver in a thread until SIGTERM or SIGINT; the delivery in flight finishes first."""
+REMINDER_SWEEP_SECONDS = 30.0  # a reminder is queued within half a minute of its time
+
+
+def _queue_reminders(database: Database) -> int:
+    """Queue the reminders whose local time has come; a failure waits for the next sweep."""
+    from app.core.models import utcnow
+    from app.outcomes.reminders import send_due
+
+    try:
+        with database.write_session() as session:
+            return send_due(session, now=utcnow())
+    except Exception:  # logged; the outbox keeps running
+        logging.getLogger("app.reminders").exception("reminder sweep failed")
+        return 0
+
+
+def _deliver_until_signalled(
+    sender: OutboxWorker, poll_seconds: float, sweep: Callable[[], None] | None = None
+) -> None:
+    """Deliver in a thread until SIGTERM or SIGINT; the delivery in flight finishes first.
+
+    Meanwhile this thread runs `sweep` (queueing reminders) every `REMINDER_SWEEP_SECONDS`.
+    """
     import signal
     import threading
+    import time
 
     stop = threading.Event()
     thread = threading.Thread(target=sender.run_forever, args=(poll_seconds, stop))
@@ -190,7 +222,11 @@ def _deliver_until_signalled(sender: OutboxWorker, poll_seconds: float) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())
     thread.start()
+    next_sweep = 0.0
     while thread.is_alive():
+        if sweep is not None and time.monotonic() >= next_sweep and not stop.is_set():
+            sweep()
+            next_sweep = time.monotonic() + REMINDER_SWEEP_SECONDS
         thread.join(timeout=1.0)
 
 
