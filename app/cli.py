@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -115,20 +117,27 @@ def seed(
     from app.authoring.content import apply_content
     from app.authoring.report import ContentError
     from app.authoring.seed import read_content_dir
+    from app.core.models import utcnow
     from app.core.setup_lock import setup_lock
+    from app.outcomes.instruments import SeedError, apply_seed, read_seed
 
     settings = get_settings()
     database = _database(settings)
+    content_dir = folder or settings.seed_dir
     try:
-        bundle = read_content_dir(folder or settings.seed_dir)
+        bundle = read_content_dir(content_dir)
+        definitions = read_seed(content_dir / "instruments")
         # Instances seeding together take turns; the later ones find nothing to change.
         with setup_lock(settings.resolved_database_url), database.write_session() as session:
             report = apply_content(session, bundle)
+            instruments = apply_seed(session, definitions, now=utcnow())
     except ContentError as exc:
         _fail(exc.problems, "The content has problems; nothing was written:")
+    except SeedError as exc:
+        _fail([str(exc)], "An instrument has problems; nothing was written:")
     finally:
         database.dispose()
-    typer.echo(f"Seeded: {report.summary()}.")
+    typer.echo(f"Seeded: {report.summary()}; {instruments} instrument(s) published.")
     if placeholder_media:
         from app.authoring.placeholders import write_placeholder_media
 
@@ -190,21 +199,50 @@ def worker(
     sender = outbox_worker(
         settings, database, SecretBox(resolve_secret_key(settings), purpose=WEBHOOK_SECRETS)
     )
+
+    def sweep() -> None:
+        queued = _queue_reminders(database)
+        if queued:
+            typer.echo(f"Queued {queued} reminder(s).")
+
     try:
         if once:
+            sweep()
             typer.echo(f"Attempted {sender.run_once()} message(s).")
         else:
             typer.echo("Sending the outbox (webhooks and mail); Ctrl+C or SIGTERM to stop.")
-            _deliver_until_signalled(sender, settings.webhook_poll_seconds)
+            _deliver_until_signalled(sender, settings.webhook_poll_seconds, sweep)
             typer.echo("Stopped.")
     finally:
         database.dispose()
 
 
-def _deliver_until_signalled(sender: OutboxWorker, poll_seconds: float) -> None:
-    """Deliver in a thread until SIGTERM or SIGINT; the delivery in flight finishes first."""
+REMINDER_SWEEP_SECONDS = 30.0  # a reminder is queued within half a minute of its time
+
+
+def _queue_reminders(database: Database) -> int:
+    """Queue the reminders whose local time has come; a failure waits for the next sweep."""
+    from app.core.models import utcnow
+    from app.outcomes.reminders import send_due
+
+    try:
+        with database.write_session() as session:
+            return send_due(session, now=utcnow())
+    except Exception:  # logged; the outbox keeps running
+        logging.getLogger("app.reminders").exception("reminder sweep failed")
+        return 0
+
+
+def _deliver_until_signalled(
+    sender: OutboxWorker, poll_seconds: float, sweep: Callable[[], None] | None = None
+) -> None:
+    """Deliver in a thread until SIGTERM or SIGINT; the delivery in flight finishes first.
+
+    Meanwhile this thread runs `sweep` (queueing reminders) every `REMINDER_SWEEP_SECONDS`.
+    """
     import signal
     import threading
+    import time
 
     stop = threading.Event()
     thread = threading.Thread(target=sender.run_forever, args=(poll_seconds, stop))
@@ -213,8 +251,47 @@ def _deliver_until_signalled(sender: OutboxWorker, poll_seconds: float) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())
     thread.start()
+    next_sweep = 0.0
     while thread.is_alive():
+        if sweep is not None and time.monotonic() >= next_sweep and not stop.is_set():
+            sweep()
+            next_sweep = time.monotonic() + REMINDER_SWEEP_SECONDS
         thread.join(timeout=1.0)
+
+
+@cli.command("check-adherence")
+def check_adherence() -> None:
+    """Queue `adherence.low` for patients below their clinic's threshold (run it from cron)."""
+    from app.catalog.loading import load_snapshot
+    from app.core.db import Database
+    from app.core.models import utcnow
+    from app.outcomes.alerts import check_adherence as check
+
+    database = Database.from_settings(get_settings())
+    try:
+        with database.write_session() as session:
+            # Media links play no part in adherence.
+            snapshot = load_snapshot(session, media_url=lambda key: key)
+            queued = check(session, snapshot=snapshot, now=utcnow())
+    finally:
+        database.dispose()
+    typer.echo(f"Queued {queued} adherence.low event(s).")
+
+
+@cli.command("send-reminders")
+def send_reminders() -> None:
+    """Queue the reminders whose local time has come (run it from cron every minute)."""
+    from app.core.db import Database
+    from app.core.models import utcnow
+    from app.outcomes.reminders import send_due
+
+    database = Database.from_settings(get_settings())
+    try:
+        with database.write_session() as session:
+            sent = send_due(session, now=utcnow())
+    finally:
+        database.dispose()
+    typer.echo(f"Queued {sent} reminder(s).")
 
 
 @cli.command("create-admin")

@@ -17,6 +17,7 @@ from app.authoring.routers import audit as admin_audit
 from app.authoring.routers import content as admin_content
 from app.authoring.routers import media as admin_media
 from app.authoring.routers import stages as admin_stages
+from app.care.routers import outcomes as care_outcomes
 from app.care.routers import patients as care_patients
 from app.care.routers import programs as care_programs
 from app.catalog.cache import CatalogCache
@@ -69,6 +70,9 @@ from app.outbox.mail import (
 )
 from app.outbox.models import Channel
 from app.outbox.worker import OutboxWorker, Pacing, RetryPolicy, Sender
+from app.outcomes.routers import admin as outcomes_admin
+from app.outcomes.routers import me as outcomes_me
+from app.outcomes.routers.me import TODAY_SCREENS
 from app.progress.router import PROGRESS_REPORTS
 from app.progress.router import router as progress_router
 from app.progress.viewer import Viewers
@@ -215,6 +219,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for router in (
         catalog_content.router,
         progress_router,
+        outcomes_me.router,
         identity_auth.router,
         identity_me.router,
         accounts_me.router,
@@ -239,6 +244,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         admin_stages.router,
         admin_media.router,
         admin_audit.router,
+        outcomes_admin.router,
+        care_outcomes.router,
         accounts_operators.router,
         # FHIR: the operations before the generic read (`Patient/$export` is not an id).
         fhir_bulk.router,
@@ -271,6 +278,7 @@ def _install_state(
     authenticator = Authenticator(database, codec, ttl_seconds=ttl)
     viewers = Viewers(database, authenticator, ttl_seconds=ttl)
     reports = TokenCache[bytes](ttl)
+    todays = TokenCache[bytes](ttl)
     catalog = CatalogCache(
         database, media_url=media.public_url, poll_seconds=settings.content_poll_seconds
     )
@@ -289,12 +297,13 @@ def _install_state(
     AUTHENTICATOR.put(app, authenticator)
     VIEWERS.put(app, viewers)
     PROGRESS_REPORTS.put(app, reports)
+    TODAY_SCREENS.put(app, todays)
     OUTBOX_WORKER.put(app, worker)
     CATALOG.put(app, catalog)
     # The one place committed changes become this process's cache invalidations.
     reactor = CacheReactor(
-        content=(catalog, viewers, reports),
-        standing=(viewers, reports),
+        content=(catalog, viewers, reports, todays),
+        standing=(viewers, reports, todays),
         principals=(authenticator,),
     )
     CACHE_REACTOR.put(app, reactor)  # the hub holds it weakly: it lives as long as the app

@@ -43,6 +43,11 @@ TAGS: list[dict[str, Any]] = [
         "description": "Logging sessions by client UUID (safe to retry), batch sync, change feed.",
     },
     {
+        "name": "outcomes",
+        "description": "Questionnaires due and their answers (scored by the server), today's "
+        "home screen, reminders.",
+    },
+    {
         "name": "clinics",
         "description": "Clinics and their staff. Everything under `/v1/clinics/{clinic_id}` "
         "answers 404 to anyone outside the clinic.",
@@ -56,6 +61,11 @@ TAGS: list[dict[str, Any]] = [
         "name": "clinic patients",
         "description": "Patients linked with consent: invitation codes, the patient list, "
         "their programs, stages, sessions, progress and handouts.",
+    },
+    {
+        "name": "clinic outcomes",
+        "description": "Scheduling questionnaires for patients, reading their scored answers, "
+        "the adherence threshold behind `adherence.low`.",
     },
     {
         "name": "clinic programs",

@@ -46,6 +46,7 @@ class Scenario:
 PROGRAM_PATH = "/v1/programs/{program}"
 SEARCH_PATH = "/v1/exercises?limit=20&q=stretch"
 PROGRESS_PATH = "/v1/me/progress"
+TODAY_PATH = "/v1/me/today?tz=Europe/London"
 SESSIONS_PATH = "/v1/me/sessions/"  # put_session.lua appends a new UUID per request
 
 
@@ -77,6 +78,7 @@ MAIN = (
     _read("S2", "program, signed in (stage 2)", PROGRAM_PATH, who="reader", min_ratio=0.40),
     _read("S3", "exercise search, anonymous", SEARCH_PATH, min_ratio=0.40),
     _read("S4", "my progress, signed in", PROGRESS_PATH, who="reader", min_ratio=0.25),
+    _read("S7", "today (home screen), signed in", TODAY_PATH, who="reader", min_ratio=0.25),
     Scenario(
         "S5",
         "log a new session, signed in",

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,11 @@ from app.catalog.models import Exercise
 from app.cli import cli
 from app.core.config import PROJECT_ROOT, get_settings
 from app.core.db import Database
+from app.core.models import utcnow
 from app.identity.models import User
-from app.identity.service import authenticate
+from app.identity.schemas import RegisterIn
+from app.identity.service import authenticate, register
+from app.outcomes.models import Reminder
 from tests.factories import exercise
 
 # Anything in the caller's environment that would point the CLI elsewhere.
@@ -354,3 +358,44 @@ def test_create_admin_promotes_an_existing_account_and_refuses_a_weak_password(
     weak = run("create-admin", "other@example.com")
     assert weak.exit_code == 1
     assert "common" in weak.output
+
+
+# ---------------------------------------------------------------------------
+# outcomes: the seed's instruments, reminders and adherence
+
+
+def test_seed_publishes_the_free_instruments_once(migrated: Path) -> None:
+    first, second = run("seed"), run("seed")
+    assert "; 3 instrument(s) published." in first.stdout
+    assert "; 0 instrument(s) published." in second.stdout
+
+
+def test_the_worker_queues_reminders_whose_time_has_come(migrated: Path) -> None:
+    database = Database.from_settings(get_settings())
+    try:
+        with database.write_session() as session:
+            user = register(
+                session,
+                RegisterIn(
+                    email="early@example.com", password="a sturdy passphrase 42", display_name="E"
+                ),
+            )
+            assert user.id is not None
+            session.add(
+                Reminder(
+                    user_id=user.id,
+                    local_time="07:00",
+                    weekdays=list(range(7)),
+                    timezone="UTC",
+                    next_due_at=utcnow() - timedelta(minutes=1),
+                )
+            )
+    finally:
+        database.dispose()
+    worked = run("worker", "--once")
+    assert worked.exit_code == 0, worked.output
+    assert "Queued 1 reminder(s)." in worked.stdout
+    assert run("send-reminders").stdout.strip() == "Queued 0 reminder(s)."  # moved on
+    checked = run("check-adherence")
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.strip() == "Queued 0 adherence.low event(s)."

@@ -29,7 +29,7 @@ README = PROJECT_ROOT / "README.md"
 WALK_THROUGH_START = "## A walk through with curl"
 README_ADDRESS = "http://127.0.0.1:8000"
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-ANNOUNCED_ERROR = re.compile(r"# -> (4\d\d)\b")
+ANNOUNCED_ERROR = re.compile(r"#\s*-> (4\d\d)\b")
 ANSWER_LINE = re.compile(r"^HTTP (\d{3}) (\S+) (\S+)$", re.MULTILINE)
 # Each answer's status on stderr, whatever the command does with the body.
 CURL_WRAPPER = (

@@ -1,7 +1,8 @@
 """Exporting everything held about a person, as one streamed JSON document.
 
 GDPR articles 15 and 20: the profile, consents and clinic links, enrollments
-with their stage history, every session with its entries, ratings, sign-ins,
+with their stage history, every session with its entries, ratings, the
+questionnaires scheduled and every response with its scores, reminders, sign-ins,
 the mail sent, and who at a clinic read their data. Sessions and reads are
 read and written out a batch at a time, so a person with years of history
 exports in bounded memory; the rest is bounded by the catalogue and by the few
@@ -25,6 +26,7 @@ from app.core.db import Database
 from app.core.models import as_utc
 from app.identity.models import RefreshFamily, User
 from app.outbox.models import Channel, OutboxMessage
+from app.outcomes import export as outcomes
 from app.progress.models import Enrollment, ExerciseRating, SessionEntry, SessionLog, StageChange
 
 BATCH = 500
@@ -50,6 +52,9 @@ def export_document(database: Database, user_id: int, now: datetime) -> Iterator
         yield b',"clinic_links":' + _json(_links(session, user_id))
         yield b',"enrollments":' + _json(_enrollments(session, user_id, names))
         yield b',"ratings":' + _json(_ratings(session, user_id, names))
+        yield b',"questionnaires":' + _json(outcomes.questionnaires_of(session, user_id))
+        yield b',"responses":' + _json(outcomes.responses_of(session, user_id))
+        yield b',"reminders":' + _json(outcomes.reminders_of(session, user_id))
         yield b',"sign_ins":' + _json(_sign_ins(session, user_id))
         yield b',"mail":' + _json(_mail(session, user_id))
         yield b',"sessions":['

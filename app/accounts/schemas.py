@@ -10,6 +10,7 @@ from app.access.policy import Role
 from app.clinics.schemas import AccessRecordOut
 from app.core.schemas import InputModel, LaxEnum, OutputModel, Page, UTCDateTime
 from app.identity.schemas import Password
+from app.outcomes.schemas import ExportedQuestionnaire, ExportedReminder, ExportedResponse
 
 EXPORT_FORMAT = "rehab-account-export/1"
 
@@ -116,6 +117,9 @@ class AccountExport(OutputModel):
     clinic_links: list[ExportClinicLink]
     enrollments: list[ExportEnrollment]
     ratings: list[ExportRating]
+    questionnaires: list[ExportedQuestionnaire]
+    responses: list[ExportedResponse]
+    reminders: list[ExportedReminder]
     sign_ins: list[ExportSignIn]
     mail: list[ExportMail]
     sessions: list[ExportSession]

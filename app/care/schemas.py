@@ -24,6 +24,20 @@ from app.core.schemas import (
 # Patients
 
 
+class AdherenceOut(OutputModel):
+    sessions: int = Field(description="Sessions logged in the window.")
+    planned: int | None = Field(
+        description="Sessions the current stage prescribes for the window (for a newer "
+        "enrollment, for the days since it started); None when it prescribes none."
+    )
+    percent: int | None = Field(description="sessions / planned, at most 100.")
+
+
+class ProgramAdherence(OutputModel):
+    last_7_days: AdherenceOut
+    last_28_days: AdherenceOut
+
+
 class PatientProgram(OutputModel):
     program: str
     stage: int
@@ -31,6 +45,17 @@ class PatientProgram(OutputModel):
     completed: bool
     sessions_last_7_days: int
     pain_hold: bool
+    adherence: ProgramAdherence
+
+
+class LatestOutcome(OutputModel):
+    instrument: str
+    program: str
+    score: float
+    answered_at: UTCDateTime
+    change: float | None = Field(description="Against the first score; None for the first.")
+    improvement: float | None = Field(description="The change in the direction of better.")
+    passes_mcid: bool | None
 
 
 class LatestPain(OutputModel):
@@ -48,6 +73,13 @@ class PatientSummaryOut(OutputModel):
     latest_pain: LatestPain | None
     pain_hold: bool = Field(description="A recent pain report holds progression in a program.")
     inactive: bool = Field(description="No session in the last 7 days.")
+    adherence_7_days: int | None = Field(
+        description="The lowest 7-day adherence (%) among programs in progress; None when "
+        "none prescribes anything."
+    )
+    outcomes: list[LatestOutcome] = Field(
+        description="The latest score of each instrument answered, per program."
+    )
 
 
 class PatientPage(Page[PatientSummaryOut]):

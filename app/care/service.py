@@ -21,6 +21,8 @@ from app.clinics.models import EventType, PatientLink
 from app.clinics.service import ClinicActor
 from app.core.models import as_utc
 from app.identity.models import User
+from app.outcomes.adherence import Adherence
+from app.outcomes.summaries import adherence_of_people, latest_outcomes_of_people
 from app.progress import evaluation
 from app.progress import service as progress
 from app.progress.models import Enrollment, SessionEntry, SessionLog
@@ -56,6 +58,9 @@ class PatientSummary:
     programs: list[dict[str, Any]] = field(default_factory=list)
     sessions_last_7_days: int = 0
     latest_pain: dict[str, Any] | None = None
+    # The lowest 7-day adherence (%) of the programs in progress that prescribe anything.
+    adherence_7_days: int | None = None
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def pain_hold(self) -> bool:
@@ -97,6 +102,7 @@ def patient_summaries(
         session, user_ids=user_ids, snapshot=snapshot, now=now, scope=scope
     )
     recent_counts = _sessions_last_week(session, user_ids, now, scope)
+    adherence = adherence_of_people(session, states=states, now=now, scope=scope)
     for user_id, user_states in states.items():
         summary = summaries[user_id]
         for state in user_states:
@@ -113,11 +119,38 @@ def patient_summaries(
                     "completed": state.enrollment.completed_at is not None,
                     "sessions_last_7_days": count,
                     "pain_hold": bool(state.evaluation and state.evaluation.pain_hold),
+                    "adherence": {
+                        f"last_{days}_days": _adherence_out(found)
+                        for days, found in adherence[(user_id, program.id)].items()
+                    },
                 }
             )
+            week = adherence[(user_id, program.id)][7].percent
+            if week is not None and state.enrollment.completed_at is None:
+                current = summary.adherence_7_days
+                summary.adherence_7_days = week if current is None else min(current, week)
+    for user_id, outcomes in latest_outcomes_of_people(
+        session, user_ids=user_ids, scope=scope
+    ).items():
+        summaries[user_id].outcomes = [
+            {
+                "instrument": latest.instrument,
+                "program": latest.program,
+                "score": latest.score,
+                "answered_at": latest.answered_at,
+                "change": None if latest.change is None else latest.change.change,
+                "improvement": None if latest.change is None else latest.change.improvement,
+                "passes_mcid": None if latest.change is None else latest.change.passes_mcid,
+            }
+            for latest in outcomes
+        ]
     for user_id, latest in _latest_pain(session, user_ids, now, scope).items():
         summaries[user_id].latest_pain = latest
     return list(summaries.values())
+
+
+def _adherence_out(found: Adherence) -> dict[str, Any]:
+    return {"sessions": found.sessions, "planned": found.planned, "percent": found.percent}
 
 
 def _sessions_last_week(

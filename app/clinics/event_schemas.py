@@ -63,6 +63,28 @@ class ProgramAssignedData(EventData):
     )
 
 
+class OutcomeRecordedData(EventData):
+    response_id: str = Field(description="The response's UUID, as the patient's app made it.")
+    instrument: str = Field(description="The instrument's slug.")
+    version: int = Field(ge=1, description="The version it was scored with.")
+    program: str | None = Field(description="The program it was asked for, if any.")
+    answered_at: datetime
+    score: float = Field(description="The total score, as the instrument scores it.")
+    change: float | None = Field(description="Against the first response (null: this is it).")
+    passes_mcid: bool | None = Field(
+        description="Whether the change reaches the minimal clinically important difference; "
+        "null for a first response or an instrument without one."
+    )
+
+
+class AdherenceLowData(EventData):
+    program: str
+    sessions_last_7_days: int = Field(ge=0)
+    planned_last_7_days: int = Field(ge=0)
+    adherence_percent: int = Field(ge=0, le=100)
+    threshold_percent: int = Field(ge=1, le=100)
+
+
 class PingData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -95,6 +117,17 @@ EVENT_DOCS: dict[str, EventDoc] = {
     ),
     EventType.PATIENT_DELETED: EventDoc(
         "PatientDeleted", "The patient erased their account: only their id is sent", EventData
+    ),
+    EventType.OUTCOME_RECORDED: EventDoc(
+        "OutcomeRecorded",
+        "A patient answered a questionnaire and it was scored",
+        OutcomeRecordedData,
+    ),
+    EventType.ADHERENCE_LOW: EventDoc(
+        "AdherenceLow",
+        "A patient's 7-day adherence fell below the clinic's threshold (again only after it "
+        "recovered)",
+        AdherenceLowData,
     ),
     PING: EventDoc("WebhookPing", "A test delivery to this subscription alone", PingData),
 }

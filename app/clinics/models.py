@@ -38,6 +38,8 @@ class EventType(StrEnum):
     LINK_REVOKED = "link.revoked"
     PROGRAM_ASSIGNED = "program.assigned"
     PATIENT_DELETED = "patient.deleted"
+    OUTCOME_RECORDED = "outcome.recorded"
+    ADHERENCE_LOW = "adherence.low"
 
 
 class Clinic(SQLModel, table=True):

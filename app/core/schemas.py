@@ -123,6 +123,18 @@ TimeZoneQuery = Annotated[
     AfterValidator(known_time_zone),
 ]
 
+# The same rule for a zone in a request body (a reminder's clock).
+TimeZoneName = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="An IANA time zone name, e.g. `Europe/London`.",
+        examples=["Europe/London"],
+        json_schema_extra={"enum": list(TIME_ZONES)},
+    ),
+    AfterValidator(known_time_zone),
+]
+
 # JSON has no enums: an enum field of a strict input model takes its string values.
 LaxEnum = Strict(False)
 

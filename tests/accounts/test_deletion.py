@@ -18,12 +18,17 @@ from sqlalchemy import func, select, text, update
 from sqlmodel import col
 
 from app.authoring.models import AuditEntry
+from app.clinics.access_log import ACCESS_LOG
+from app.core.config import PROJECT_ROOT
 from app.core.db import Database
+from app.core.deps import DATABASE
 from app.core.models import utcnow
 from app.identity.models import RefreshFamily
 from app.models import metadata
 from app.outbox.models import Channel, OutboxMessage
+from app.outcomes.instruments import apply_seed, read_seed
 from tests.conftest import ClinicSetup, Person, PersonFactory, link, sign_in
+from tests.outcomes.conftest import Answer, answered, schedule
 from tests.progress.conftest import enroll, session_body, stage_slugs
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -63,6 +68,22 @@ def busy_patient(client: TestClient, person: Person, clinic: ClinicSetup) -> Non
         409,
     )
     sign_in(client, person.email, person.password)
+    with database_of(client).write_session() as session:
+        apply_seed(session, read_seed(PROJECT_ROOT / "seed" / "instruments"), now=utcnow())
+    made = schedule(client, clinic, person, "pain-rating", "at_enrollment", program=PROGRAM)
+    answered(client, person, Answer(made["id"], {"worst": 5, "average": 3}))
+    reminder = client.post(
+        "/v1/me/reminders",
+        headers=person.headers,
+        json={"local_time": "08:00", "weekdays": [0, 3], "timezone": "Europe/Paris"},
+    )
+    assert reminder.status_code == 201, reminder.text
+    # Scheduling read the patient: that read is in their access log from now on.
+    ACCESS_LOG.of_app(client.app).flush()
+
+
+def database_of(client: TestClient) -> Database:
+    return DATABASE.of_app(client.app)
 
 
 def delete_me(client: TestClient, person: Person, password: str | None) -> Any:

@@ -14,7 +14,7 @@ from tests.authoring.conftest import ADMIN
 from tests.conftest import ClinicSetup, PersonFactory, add_staff, api_client_token
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
-VALUES = {"slug": "hip-plan", "position": "1", "user_id": "1"}
+VALUES = {"slug": "hip-plan", "position": "1", "user_id": "1", "version": "1"}
 
 
 def admin_routes() -> list[tuple[str, str]]:

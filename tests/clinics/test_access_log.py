@@ -46,6 +46,7 @@ NOT_ABOUT_A_PATIENT = {
     "fhir_metadata",  # the CapabilityStatement
     "fhir_export_status",  # a job's progress and its signed links
     "fhir_unknown",  # nothing is there
+    "get_adherence_alert",  # the clinic's own threshold
 }
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 PROGRAM = "whole-leg-rehabilitation"

@@ -13,6 +13,10 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
+from app.core.config import PROJECT_ROOT
+from app.core.db import Database
+from app.core.models import utcnow
+from app.outcomes.instruments import apply_seed, read_seed
 from tests.conftest import (
     ClinicFactory,
     ClinicSetup,
@@ -31,6 +35,7 @@ ENROLLED = "whole-leg-rehabilitation"
 ASSIGNABLE = "tight-hip-stretches"
 CLINIC_PREFIX = "/v1/clinics/{clinic_id}"
 CLINIC_PROGRAM = "home-plan"
+QUESTIONNAIRE = {"instrument": "pain-rating", "program": ENROLLED, "kind": "at_enrollment"}
 
 
 def program_body(name: str, slug: str | None = None) -> dict[str, Any]:
@@ -157,8 +162,14 @@ def build_side(
 
 @pytest.fixture
 def world(
-    client: TestClient, make_clinic: ClinicFactory, make_person: PersonFactory, admin: Person
+    client: TestClient,
+    make_clinic: ClinicFactory,
+    make_person: PersonFactory,
+    admin: Person,
+    database: Database,
 ) -> World:
+    with database.write_session() as session:
+        apply_seed(session, read_seed(PROJECT_ROOT / "seed" / "instruments"), now=utcnow())
     a = build_side(client, make_clinic, make_person, "Clinic Alpha")
     b = build_side(client, make_clinic, make_person, "Clinic Bravo")
     return World(a=a, b=b, admin=admin, member=make_person())
@@ -196,6 +207,8 @@ def body_for(method: str, template: str, side: Side) -> dict[str, Any] | None:
         ("PATCH", "/webhooks/{webhook_id}"): {"active": True},
         ("POST", "/programs"): program_body("Another plan"),
         ("PUT", "/programs/{program_slug}"): program_body("Home plan, revised"),
+        ("POST", "/patients/{patient_id}/questionnaires"): QUESTIONNAIRE,
+        ("PUT", "/adherence-alert"): {"threshold": 50},
     }
     return bodies.get((method, template.removeprefix(CLINIC_PREFIX)))
 
@@ -380,6 +393,9 @@ PATIENT_ROUTES = [
     ("GET", "/patients/{pid}/enrollments", None),
     ("GET", "/patients/{pid}/sessions", None),
     ("GET", "/patients/{pid}/progress", None),
+    ("GET", "/patients/{pid}/questionnaires", None),
+    ("GET", "/patients/{pid}/responses", None),
+    ("POST", "/patients/{pid}/questionnaires", QUESTIONNAIRE),
     ("POST", "/patients/{pid}/enrollments", {"program": ASSIGNABLE}),
     (
         "PUT",

@@ -25,12 +25,13 @@ from sqlmodel import col, select
 
 from app.authoring.content import apply_content
 from app.catalog.schemas import ContentBundle
-from app.core.config import Settings
+from app.core.config import PROJECT_ROOT, Settings
 from app.core.db import Database
 from app.core.models import utcnow
 from app.identity.models import TotpFactor
 from app.main import create_app
 from app.outbox.models import Channel, OutboxMessage
+from app.outcomes.instruments import apply_seed, read_seed
 from tests.authoring.conftest import Editor
 from tests.authoring.test_media import MP4, PNG
 from tests.conftest import (
@@ -584,7 +585,81 @@ def upload(what: str) -> Callable[[World], None]:
     return scenario
 
 
+# ---------------------------------------------------------------------------
+# Outcomes: what is due, on the home screen's cache
+
+
+def due_today(w: World, person: Person) -> list[tuple[str, int]]:
+    for _ in range(2):
+        screen = w.json("/v1/me/today", person)
+    return [
+        (due["instrument"], due["version"])
+        for program in screen["programs"]
+        for due in program["questionnaires_due"]
+    ]
+
+
+def seed_instruments(w: World) -> None:
+    with w.database.write_session() as session:
+        apply_seed(session, read_seed(PROJECT_ROOT / "seed" / "instruments"), now=utcnow())
+
+
+def schedule_pain(w: World) -> int:
+    response = w.client.post(
+        f"/v1/clinics/{w.clinic.id}/patients/{w.patient.id}/questionnaires",
+        headers=w.clinic.owner.headers,
+        json={"instrument": "pain-rating", "program": PROGRAM, "kind": "at_enrollment"},
+    )
+    ok(response)
+    schedule_id: int = response.json()["id"]
+    return schedule_id
+
+
+def schedule_questionnaire(w: World) -> None:
+    seed_instruments(w)
+    assert due_today(w, w.patient) == []
+    schedule_pain(w)
+    assert due_today(w, w.patient) == [("pain-rating", 1)]
+
+
+def put_response(w: World) -> None:
+    seed_instruments(w)
+    schedule_id = schedule_pain(w)
+    assert due_today(w, w.patient) == [("pain-rating", 1)]
+    body = {
+        "schedule": schedule_id,
+        "answered_at": utcnow().isoformat(),
+        "answers": [{"item": "worst", "value": 3}, {"item": "average", "value": 2}],
+    }
+    ok(w.client.put(f"/v1/me/responses/{uuid.uuid4()}", headers=w.patient.headers, json=body))
+    assert due_today(w, w.patient) == []
+
+
+def publish_instrument(w: World) -> None:
+    seed_instruments(w)
+    schedule_pain(w)
+    assert due_today(w, w.patient) == [("pain-rating", 1)]
+    definition = read_seed(PROJECT_ROOT / "seed" / "instruments")["pain-rating"]
+    body = definition.model_dump(mode="json", exclude_none=True)
+    ok(
+        w.client.post(
+            "/v1/admin/instruments/pain-rating/versions", headers=w.admin.headers, json=body
+        )
+    )
+    ok(
+        w.client.post(
+            "/v1/admin/instruments/pain-rating/versions/2/publish", headers=w.admin.headers
+        )
+    )
+    assert due_today(w, w.patient) == [("pain-rating", 2)]
+
+
 SCENARIOS: dict[tuple[str, str], Callable[[World], None]] = {
+    ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/questionnaires"): (
+        schedule_questionnaire
+    ),
+    ("PUT", "/v1/me/responses/{response_id}"): put_response,
+    ("POST", "/v1/admin/instruments/{slug}/versions/{version}/publish"): publish_instrument,
     ("POST", "/v1/me/enrollments"): enroll,
     ("DELETE", "/v1/me/enrollments/{program}"): leave,
     ("POST", "/v1/me/enrollments/{program}/advance"): advance,
@@ -667,6 +742,12 @@ NOTHING_CACHED: dict[tuple[str, str], str] = {
         "DELETE",
         "/v1/clinics/{clinic_id}/fhir/R4/$export-status/{job_id}",
     ): "an export's own files: nothing cached depends on them",
+    ("POST", "/v1/admin/instruments"): "instruments are read fresh wherever they are used",
+    ("POST", "/v1/me/reminders"): "reminders are read fresh by the sweep and the list",
+    ("DELETE", "/v1/me/reminders/{reminder_id}"): "reminders are never cached",
+    ("PUT", "/v1/clinics/{clinic_id}/adherence-alert"): "clinic reads are never cached",
+    ("POST", "/v1/admin/instruments/{slug}/versions"): "instruments are never cached",
+    ("PUT", "/v1/admin/instruments/{slug}/versions/{version}"): "instruments are never cached",
 }
 
 

@@ -172,6 +172,7 @@ def test_clinic_routes_are_grouped_by_what_they_hold(spec: dict[str, Any]) -> No
         "clinics",
         "clinic staff",
         "clinic patients",
+        "clinic outcomes",
         "clinic programs",
         "clinic API clients",
         "clinic webhooks",

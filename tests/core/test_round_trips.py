@@ -18,6 +18,7 @@ from app.core.deps import DATABASE
 from app.main import create_app
 from tests.clinics.test_clinic_programs import build
 from tests.conftest import ClinicSetup, Person
+from tests.outcomes.test_instruments import create
 from tests.progress.conftest import enroll, log, session_body, stage_slugs
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -57,7 +58,21 @@ def _admin(path: str) -> Callable[..., Any]:
     return setup
 
 
+def _adherence_alert(client: TestClient, member: Person, admin: Person, clinic: ClinicSetup) -> Any:
+    path = clinic.path("/adherence-alert")
+    set_once = client.put(path, headers=clinic.owner.headers, json={"threshold": 60})
+    assert set_once.status_code == 200, set_once.text
+    return path, clinic.owner.headers
+
+
+def _instrument(client: TestClient, member: Person, admin: Person, clinic: ClinicSetup) -> Any:
+    made = create(client, admin)  # version 1, a draft
+    return f"/v1/admin/instruments/{made['slug']}/versions/{made['version']}", admin.headers
+
+
 ROUND_TRIPS: dict[str, Callable[..., Any]] = {
+    "/v1/clinics/{clinic_id}/adherence-alert": _adherence_alert,
+    "/v1/admin/instruments/{slug}/versions/{version}": _instrument,
     "/v1/me/sessions/{session_id}": _session,
     "/v1/clinics/{clinic_id}/programs/{program_slug}": _clinic_program,
     "/v1/admin/conditions/{slug}": _admin("/conditions/tight-hip"),

@@ -18,7 +18,7 @@ from app.care.service import PatientSummary
 from app.catalog.deps import CatalogDep
 from app.clinics.deps import PatientsReaderDep, ProgramsWriterDep, clinic_router, record_access
 from app.core.deps import ReadSessionDep, SessionDep
-from app.core.errors import NotFoundError, error_responses
+from app.core.errors import InvalidInputError, NotFoundError, error_responses
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
 from app.core.schemas import CURSOR_PATTERN, Slug, TimeZoneQuery
@@ -43,7 +43,42 @@ def _summary(summary: PatientSummary) -> dict[str, Any]:
         "latest_pain": summary.latest_pain,
         "pain_hold": summary.pain_hold,
         "inactive": summary.inactive,
+        "adherence_7_days": summary.adherence_7_days,
+        "outcomes": summary.outcomes,
     }
+
+
+PatientSort = Literal[
+    "name", "adherence", "-adherence", "score", "-score", "improvement", "-improvement"
+]
+
+
+def _latest(summary: PatientSummary, instrument: str) -> dict[str, Any] | None:
+    """The patient's most recent score on `instrument`, in any program."""
+    scores = [o for o in summary.outcomes if o["instrument"] == instrument]
+    return max(scores, key=lambda o: o["answered_at"]) if scores else None
+
+
+def _sorted(
+    found: list[PatientSummary], sort: PatientSort, instrument: str | None
+) -> list[PatientSummary]:
+    if sort == "name":
+        return found  # the summaries come by name
+    if sort.lstrip("-") in ("score", "improvement") and instrument is None:
+        raise InvalidInputError.for_field(
+            "query.instrument", f"sort={sort} needs the instrument to sort by."
+        )
+    field = sort.lstrip("-")
+
+    def value(summary: PatientSummary) -> float | None:
+        if field == "adherence":
+            return summary.adherence_7_days
+        latest = _latest(summary, instrument or "")
+        return None if latest is None else latest[field]
+
+    known = [s for s in found if value(s) is not None]
+    known.sort(key=lambda s: value(s) or 0.0, reverse=sort.startswith("-"))
+    return known + [s for s in found if value(s) is None]
 
 
 @router.get(
@@ -64,6 +99,22 @@ def list_patients(
         Literal["pain_hold", "inactive"] | None,
         Query(description="Only patients with a pain hold, or with no session in 7 days."),
     ] = None,
+    adherence_below: Annotated[
+        int | None,
+        Query(ge=1, le=101, description="Only patients whose 7-day adherence (%) is below this."),
+    ] = None,
+    instrument: Annotated[
+        Slug | None,
+        Query(description="Only patients with a score on this instrument; `sort=score` uses it."),
+    ] = None,
+    sort: Annotated[
+        PatientSort,
+        Query(
+            description="`name` (default); `adherence` lowest first (`-adherence` highest); "
+            "`score` / `-score` and `improvement` / `-improvement` of the latest score on "
+            "`instrument`. Patients without the value come last."
+        ),
+    ] = "name",
 ) -> dict[str, Any]:
     """Only patients linked with live consent. Each with the programs the clinic may see (public
     ones and its own), sessions in the last 7 days, the latest pain and whether a pain hold
@@ -73,6 +124,15 @@ def list_patients(
     )
     if flag is not None:
         found = [s for s in found if getattr(s, flag)]
+    if adherence_below is not None:
+        found = [
+            s
+            for s in found
+            if s.adherence_7_days is not None and s.adherence_7_days < adherence_below
+        ]
+    if instrument is not None:
+        found = [s for s in found if _latest(s, instrument) is not None]
+    found = _sorted(found, sort, instrument)
     response.headers["Cache-Control"] = PRIVATE
     shown = page.slice(found)
     record_access(request, actor, [s.user.id for s in shown if s.user.id is not None])

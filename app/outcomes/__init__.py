@@ -1,0 +1,1 @@
+"""Outcome measures: instruments, their scoring, schedules and responses, adherence."""

@@ -1,0 +1,1 @@
+"""HTTP for outcome measures: admins author instruments, people answer, clinics schedule."""
