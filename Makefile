@@ -58,7 +58,7 @@ soak: $(STAMP) ## Soak and crash test, SQLite then PostgreSQL (SOAK_DATABASE_URL
 	$(BIN)/python -m soak $(SOAK_ARGS)
 
 scale-check: $(STAMP) ## Several instances on PostgreSQL and Redis: concurrent start, cross-instance freshness, same-UUID race, no deadlocks (SCALE_DATABASE_URL, SCALE_REDIS_URL)
-	TEST_DATABASE_URL=$${SCALE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+	SCALE_CHECK=1 TEST_DATABASE_URL=$${SCALE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	TEST_REDIS_URL=$${SCALE_REDIS_URL:-redis://127.0.0.1:6379/1} \
 	$(BIN)/pytest -q -s -p no:cacheprovider tests/scale
 

@@ -60,3 +60,15 @@ def fresh_postgres() -> Iterator[FreshDatabase]:
     yield make
     for suffix in made:
         drop_database(url, suffix)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """These start instances and drop PostgreSQL connections on purpose, so they run alone,
+    in `make scale-check` (which sets SCALE_CHECK), never beside the rest of the suite."""
+    if os.environ.get("SCALE_CHECK"):
+        return
+    here = os.path.dirname(__file__)
+    alone = pytest.mark.skip(reason="runs alone, in make scale-check")
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(alone)

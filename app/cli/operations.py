@@ -1,4 +1,5 @@
-"""The `rehab` command: serve, migrate, seed, import and write the OpenAPI document."""
+"""The `rehab` commands that run the service: serve, migrate, seed, import, the worker,
+the outcome sweeps and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -12,41 +13,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-import app.models  # noqa: F401  (every table, so foreign keys across packages resolve)
+from app.cli.base import cli, fail, open_database
 from app.core.config import get_settings
 
 if TYPE_CHECKING:
-    from app.core.config import Settings
     from app.core.db import Database
     from app.outbox.worker import OutboxWorker
-
-cli = typer.Typer(help="Operate the rehab API.", no_args_is_help=True, add_completion=False)
-users = typer.Typer(help="Manage accounts: disable, enable, change roles, end sign-ins.")
-cli.add_typer(users, name="users")
 
 
 class ImportFormat(StrEnum):
     FREE_EXERCISE_DB = "free-exercise-db"
-
-
-def _database(settings: Settings) -> Database:
-    """The database, with what this command commits told to the running instances."""
-    from app.core.buses import bus_for
-    from app.core.db import Database
-    from app.core.relay import send_commits
-
-    database = Database.from_settings(settings)
-    bus = bus_for(settings)
-    if bus is not None:
-        send_commits(database.changes, bus)
-    return database
-
-
-def _fail(lines: list[str], headline: str) -> None:
-    typer.echo(headline, err=True)
-    for line in lines:
-        typer.echo(f"  - {line}", err=True)
-    raise typer.Exit(code=1)
 
 
 @cli.command()
@@ -122,7 +98,7 @@ def seed(
     from app.outcomes.instruments import SeedError, apply_seed, read_seed
 
     settings = get_settings()
-    database = _database(settings)
+    database = open_database(settings)
     content_dir = folder or settings.seed_dir
     try:
         bundle = read_content_dir(content_dir)
@@ -132,9 +108,9 @@ def seed(
             report = apply_content(session, bundle)
             instruments = apply_seed(session, definitions, now=utcnow())
     except ContentError as exc:
-        _fail(exc.problems, "The content has problems; nothing was written:")
+        fail(exc.problems, "The content has problems; nothing was written:")
     except SeedError as exc:
-        _fail([str(exc)], "An instrument has problems; nothing was written:")
+        fail([str(exc)], "An instrument has problems; nothing was written:")
     finally:
         database.dispose()
     typer.echo(f"Seeded: {report.summary()}; {instruments} instrument(s) published.")
@@ -168,7 +144,7 @@ def import_library(
     from app.authoring.importer import ImageFolder, LibraryImportError, import_free_exercise_db
 
     settings = get_settings()
-    database = _database(settings)
+    database = open_database(settings)
     folder = ImageFolder(images, settings.media_dir) if images else None
     try:
         with database.write_session() as session:
@@ -176,7 +152,7 @@ def import_library(
                 session, file, skip_invalid=skip_invalid, images=folder
             )
     except LibraryImportError as exc:
-        _fail(exc.problems, f"{file}: {len(exc.problems)} invalid record(s); nothing was written:")
+        fail(exc.problems, f"{file}: {len(exc.problems)} invalid record(s); nothing was written:")
     finally:
         database.dispose()
     for line in report.rejected:
@@ -294,134 +270,6 @@ def send_reminders() -> None:
     typer.echo(f"Queued {sent} reminder(s).")
 
 
-@cli.command("create-admin")
-def create_admin(
-    email: Annotated[str, typer.Argument(help="The administrator's email.")],
-    display_name: Annotated[str, typer.Option(help="Name shown in the app.")] = "Administrator",
-    password: Annotated[
-        str | None,
-        typer.Option(
-            envvar="REHAB_ADMIN_PASSWORD",
-            help="Read from REHAB_ADMIN_PASSWORD, or asked for (never echoed).",
-        ),
-    ] = None,
-) -> None:
-    """Create an administrator account, or make an existing account an administrator."""
-    from pydantic import ValidationError
-    from sqlmodel import select
-
-    from app.access.policy import Role
-    from app.accounts import operators
-    from app.core.errors import ProblemError
-    from app.core.models import utcnow
-    from app.identity.models import User
-    from app.identity.service import create_admin as create_admin_account
-    from app.identity.service import normalize_email
-
-    database = _database(get_settings())
-    try:
-        with database.write_session() as session:
-            existing = session.exec(select(User).where(User.email == normalize_email(email)))
-            found = existing.first()
-            if found is not None:
-                user = found
-                assert user.id is not None
-                operators.update_account(
-                    session,
-                    actor=operators.COMMAND_LINE,
-                    user_id=user.id,
-                    disabled=None,
-                    role=Role.ADMIN,
-                    now=utcnow(),
-                )
-                typer.echo(f"{user.email} (id {user.id}) is now an administrator.")
-                return
-            secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-            user = create_admin_account(
-                session, email=email, password=secret, display_name=display_name
-            )
-            # An operator made this account by hand, for an address they gave.
-            user.email_verified_at = utcnow()
-    except ProblemError as exc:
-        _fail([exc.detail], "The administrator was not created:")
-    except ValidationError as exc:
-        _fail([str(err["msg"]) for err in exc.errors()], "The administrator was not created:")
-    finally:
-        database.dispose()
-    typer.echo(f"Created administrator {user.email} (id {user.id}).")
-
-
-def _manage(email: str, *, disabled: bool | None = None, role: str | None = None) -> None:
-    from app.access.policy import Role
-    from app.accounts import operators
-    from app.core.errors import ProblemError
-    from app.core.models import utcnow
-
-    database = _database(get_settings())
-    try:
-        with database.write_session() as session:
-            user = operators.find_by_email(session, email)
-            assert user.id is not None
-            operators.update_account(
-                session,
-                actor=operators.COMMAND_LINE,
-                user_id=user.id,
-                disabled=disabled,
-                role=Role(role) if role else None,
-                now=utcnow(),
-            )
-            summary = (
-                f"{user.email}: role {user.role}, {'disabled' if user.disabled else 'active'}."
-            )
-    except ProblemError as exc:
-        _fail([exc.detail], "Nothing was changed:")
-    finally:
-        database.dispose()
-    typer.echo(summary)
-
-
-@users.command("disable")
-def disable_user(email: Annotated[str, typer.Argument(help="The account's email.")]) -> None:
-    """Disable an account: refused at once on every request, refresh included."""
-    _manage(email, disabled=True)
-
-
-@users.command("enable")
-def enable_user(email: Annotated[str, typer.Argument(help="The account's email.")]) -> None:
-    """Enable a disabled account again."""
-    _manage(email, disabled=False)
-
-
-@users.command("role")
-def set_role(
-    email: Annotated[str, typer.Argument(help="The account's email.")],
-    role: Annotated[str, typer.Argument(help="member, clinician or admin.")],
-) -> None:
-    """Change an account's role."""
-    if role not in ("member", "clinician", "admin"):
-        _fail([f"'{role}' is not member, clinician or admin."], "Nothing was changed:")
-    _manage(email, role=role)
-
-
-@users.command("sign-out")
-def sign_out_user(email: Annotated[str, typer.Argument(help="The account's email.")]) -> None:
-    """End every sign-in of an account: each device must sign in again."""
-    from app.accounts import operators
-    from app.core.errors import ProblemError
-
-    database = _database(get_settings())
-    try:
-        with database.write_session() as session:
-            user = operators.find_by_email(session, email)
-            assert user.id is not None
-            operators.end_sign_ins(session, actor=operators.COMMAND_LINE, user_id=user.id)
-    except ProblemError as exc:
-        _fail([exc.detail], "Nothing was changed:")
-    finally:
-        database.dispose()
-    typer.echo(f"Every sign-in of {email} has ended.")
-
-
 @cli.command()
 def openapi(
     output: Annotated[
@@ -437,7 +285,3 @@ def openapi(
     else:
         output.write_text(document, encoding="utf-8")
         typer.echo(f"Wrote {output}.")
-
-
-def main() -> None:
-    cli()
