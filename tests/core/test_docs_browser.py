@@ -84,10 +84,15 @@ def live_server(tmp_path: Path, seed_bundle: ContentBundle) -> Iterator[str]:
 
 
 def _wait_until_ready(base_url: str, server: uvicorn.Server) -> None:
-    with httpx.Client(base_url=base_url, timeout=1) as client:
-        for _ in range(200):
-            if server.started and client.get("/healthz").status_code == 200:
-                return
+    # A busy machine may be slow to answer the first request: wait, do not fail on it.
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=base_url, timeout=5) as client:
+        while time.monotonic() < deadline:
+            try:
+                if server.started and client.get("/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
             time.sleep(0.05)
     raise RuntimeError("the server did not start")
 
@@ -98,6 +103,7 @@ def account(live_server: str) -> str:
     response = httpx.post(
         f"{live_server}/v1/auth/register",
         json={"email": EMAIL, "password": PASSWORD, "display_name": "Sam"},
+        timeout=30,  # a password hash on a busy machine
     )
     assert response.status_code == 201, response.text
     return EMAIL
