@@ -3,6 +3,10 @@
 Services raise `ProblemError` subclasses (no HTTP imports needed there);
 one set of handlers renders them, framework errors and unexpected crashes
 as `application/problem+json`.
+
+Past 400 lines on purpose, for now: the problem models, the error classes
+services raise and the handlers that render them change together. The next
+split is models and classes here, handlers in `app/core/problem_handlers.py`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Registration, the OAuth2 token endpoint, logout, and what arrives by mail: proving an
-address and resetting a forgotten password."""
+address and resetting a forgotten password.
+
+Just past 400 lines: the token endpoint and the mail flows share its limiter and
+form parsing. The next split is tokens here, verification and reset in `routers/mail.py`."""
 
 from __future__ import annotations
 
