@@ -3,42 +3,15 @@
 // subscribing a webhook, and a receiver typed by the document's `webhooks` section.
 // Type-checked, never run: if the document stops describing any of it, `tsc` fails here.
 
-import createClient, { type Client } from "openapi-fetch";
-
-import type { components, paths, webhooks } from "./schema";
+import { ApiProblem, api as mobileApi, assertNever, formBody } from "./flows";
+import type { components, webhooks } from "./schema";
 
 type Schemas = components["schemas"];
-type Api = Client<paths>;
-type Problem = Schemas["Problem"] | Schemas["ValidationProblem"];
 
 const BASE_URL = "https://rehab.example.com";
 
-export class ClinicApiProblem extends Error {
-  constructor(readonly problem: Problem) {
-    super(`${problem.status} ${problem.title}: ${problem.detail ?? ""}`);
-  }
-}
-
-function api(accessToken?: string): Api {
-  const headers: Record<string, string> = {};
-  if (accessToken !== undefined) {
-    headers.Authorization = `Bearer ${accessToken}`;
-  }
-  return createClient<paths>({ baseUrl: BASE_URL, headers });
-}
-
-function formBody(fields: Schemas["Body_issue_token"]): URLSearchParams {
-  const form = new URLSearchParams();
-  for (const [name, value] of Object.entries(fields)) {
-    if (typeof value === "string") {
-      form.set(name, value);
-    }
-  }
-  return form;
-}
-
-function assertNever(value: never): never {
-  throw new Error(`Unexpected value: ${JSON.stringify(value)}`);
+function api(accessToken?: string) {
+  return mobileApi(accessToken, BASE_URL);
 }
 
 /** The practice system's own token: the clinic's API client, with the scopes it was given. */
@@ -48,7 +21,7 @@ export async function clientToken(clientId: string, clientSecret: string): Promi
     bodySerializer: formBody,
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
   });
-  if (error) throw new ClinicApiProblem(error);
+  if (error) throw new ApiProblem(error);
   return data.access_token;
 }
 
@@ -57,7 +30,7 @@ export async function patientsOnHold(token: string, clinicId: number): Promise<s
   const { data, error } = await api(token).GET("/v1/clinics/{clinic_id}/patients", {
     params: { path: { clinic_id: clinicId }, query: { flag: "pain_hold", limit: 100 } },
   });
-  if (error) throw new ClinicApiProblem(error);
+  if (error) throw new ApiProblem(error);
   return data.items.map(
     (patient) =>
       `${patient.display_name}: ${patient.sessions_last_7_days} sessions this week, ` +
@@ -75,7 +48,7 @@ export async function assignProgram(
     "/v1/clinics/{clinic_id}/patients/{patient_id}/enrollments",
     { params: { path: { clinic_id: clinicId, patient_id: patientId } }, body: { program } },
   );
-  if (error) throw new ClinicApiProblem(error);
+  if (error) throw new ApiProblem(error);
   return data;
 }
 
@@ -96,7 +69,7 @@ export async function subscribe(token: string, clinicId: number, url: string): P
       ],
     },
   });
-  if (error) throw new ClinicApiProblem(error);
+  if (error) throw new ApiProblem(error);
   return data.secret;
 }
 

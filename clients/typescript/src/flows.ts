@@ -12,7 +12,7 @@ type Exercise = Schemas["ExerciseLocked"] | Schemas["ExerciseUnlocked"];
 type SessionChange = Schemas["SessionFeed"]["items"][number];
 type Problem = Schemas["Problem"] | Schemas["ValidationProblem"];
 
-const BASE_URL = "http://127.0.0.1:8000";
+export const BASE_URL = "http://127.0.0.1:8000";
 
 export class ApiProblem extends Error {
   constructor(readonly problem: Problem) {
@@ -20,16 +20,16 @@ export class ApiProblem extends Error {
   }
 }
 
-function api(accessToken?: string): Api {
+export function api(accessToken?: string, baseUrl: string = BASE_URL): Api {
   const headers: Record<string, string> = {};
   if (accessToken !== undefined) {
     headers.Authorization = `Bearer ${accessToken}`;
   }
-  return createClient<paths>({ baseUrl: BASE_URL, headers });
+  return createClient<paths>({ baseUrl, headers });
 }
 
 /** The OAuth2 token endpoint takes form fields, not JSON. */
-function formBody(fields: Schemas["Body_issue_token"]): URLSearchParams {
+export function formBody(fields: Schemas["Body_issue_token"]): URLSearchParams {
   const form = new URLSearchParams();
   for (const [name, value] of Object.entries(fields)) {
     if (typeof value === "string") {
@@ -39,7 +39,7 @@ function formBody(fields: Schemas["Body_issue_token"]): URLSearchParams {
   return form;
 }
 
-function assertNever(value: never): never {
+export function assertNever(value: never): never {
   throw new Error(`Unexpected value: ${JSON.stringify(value)}`);
 }
 
