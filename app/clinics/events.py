@@ -8,16 +8,18 @@ clinics the patient is linked to (with consent, not withdrawn) get them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from contextlib import closing
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Dialect, Select, bindparam, select
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session
 
 from app.clinics.models import EventType, PatientLink, WebhookSubscription
-from app.core.driver import DriverStatement, driver_cursor
+from app.core.driver import DriverStatement, Pending, driver_cursor
 from app.core.models import table_of, utcnow
 from app.outbox.models import Channel, OutboxMessage
 
@@ -46,6 +48,26 @@ def _subscriptions_of_patient(session: Session, *, narrowed: bool) -> DriverStat
     return _compiled(session.get_bind().dialect, narrowed=narrowed)
 
 
+Listener = tuple[int, int, list[str]]  # subscription id, its clinic, the event types it takes
+
+
+def _listener_params(patient_id: int, clinic_id: int | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"patient_id": patient_id}
+    if clinic_id is not None:
+        params["clinic_id"] = clinic_id
+    return params
+
+
+def ask_listeners(
+    session: Session, cursor: DBAPICursor, *, patient_id: int, clinic_id: int | None = None
+) -> Pending:
+    """Send the question `emit` asks (who listens to the patient's events), to read later:
+    a write that batches its statements asks it with the rest and passes the answer on.
+    The caller flushes first, as `emit` does."""
+    statement = _subscriptions_of_patient(session, narrowed=clinic_id is not None)
+    return statement.send(cursor, _listener_params(patient_id, clinic_id))
+
+
 def emit(
     session: Session,
     *,
@@ -55,6 +77,7 @@ def emit(
     clinic_id: int | None = None,
     now: datetime | None = None,
     outlives_patient: bool = False,
+    listeners: Sequence[Listener] | None = None,
 ) -> str | None:
     """Queue `event_type` for every subscribed clinic linked to the patient.
 
@@ -62,15 +85,14 @@ def emit(
     events about a clinic's own program concern that clinic only). Deliveries are
     filed under the patient, so erasing them erases what is still owed about them;
     `outlives_patient` is for the one event that announces that erasure.
-    Returns the event id, or None when no clinic is listening.
+    `listeners`: the answer of `ask_listeners` for the same patient and clinic, when the
+    caller asked it already. Returns the event id, or None when no clinic is listening.
     """
-    statement = _subscriptions_of_patient(session, narrowed=clinic_id is not None)
-    params: dict[str, Any] = {"patient_id": patient_id}
-    if clinic_id is not None:
-        params["clinic_id"] = clinic_id
-    session.flush()  # a link added in this transaction must count: the query is not the ORM's
-    with closing(driver_cursor(session)) as cursor:
-        found = statement.all(cursor, params)
+    found = listeners
+    if found is None:
+        session.flush()  # a link added in this transaction must count: the query is not the ORM's
+        with closing(driver_cursor(session)) as cursor:
+            found = ask_listeners(session, cursor, patient_id=patient_id, clinic_id=clinic_id).all()
     subscriptions = [
         (subscription_id, subscriber)
         for subscription_id, subscriber, event_types in found

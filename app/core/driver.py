@@ -11,7 +11,8 @@ reads back). It runs inside the ORM session's own transaction, on its connection
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Dialect
@@ -67,6 +68,12 @@ class DriverStatement:
     def execute(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> None:
         cursor.execute(self.sql, self.parameters(values))
 
+    def send(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> Pending:
+        """Run it now and read its rows later: inside `batched`, the answer comes with the
+        batch's. `cursor` is the statement's own until the rows are read."""
+        self.execute(cursor, values)
+        return Pending(self, cursor)
+
     def executemany(self, cursor: DBAPICursor, rows: Sequence[Mapping[str, Any]]) -> None:
         parameter_sets: list[Any] = [self.parameters(row) for row in rows]
         cursor.executemany(self.sql, parameter_sets)
@@ -75,22 +82,67 @@ class DriverStatement:
         """The first row, its values read as SQLAlchemy would read them; None when none."""
         self.execute(cursor, values)
         row = cursor.fetchone()
-        return None if row is None else self._read(row)
+        return None if row is None else self.read(row)
 
     def all(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         self.execute(cursor, values)
-        return [self._read(row) for row in cursor.fetchall()]
+        return [self.read(row) for row in cursor.fetchall()]
 
     def scalar(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> Any:
         """The first column of the first row; None when there is no row."""
         row = self.first(cursor, values)
         return None if row is None else row[0]
 
-    def _read(self, row: Sequence[Any]) -> tuple[Any, ...]:
+    def read(self, row: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(
             value if processor is None or value is None else processor(value)
             for processor, value in zip(self._result, row, strict=False)
         )
+
+
+class Pending:
+    """A statement sent whose rows are read when they are needed, then its cursor closed."""
+
+    __slots__ = ("_cursor", "_statement")
+
+    def __init__(self, statement: DriverStatement, cursor: DBAPICursor) -> None:
+        self._statement = statement
+        self._cursor = cursor
+
+    def first(self) -> tuple[Any, ...] | None:
+        try:
+            row = self._cursor.fetchone()
+        finally:
+            self._cursor.close()
+        return None if row is None else self._statement.read(row)
+
+    def all(self) -> list[tuple[Any, ...]]:
+        try:
+            rows = self._cursor.fetchall()
+        finally:
+            self._cursor.close()
+        return [self._statement.read(row) for row in rows]
+
+    def scalar(self) -> Any:
+        row = self.first()
+        return None if row is None else row[0]
+
+
+@contextmanager
+def batched(cursor: DBAPICursor) -> Iterator[None]:
+    """On PostgreSQL, the statements run inside go to the server together and are answered in
+    one round trip (psycopg's pipeline mode); elsewhere they run one by one.
+
+    Read what they return after the block, each from its own cursor (`DriverStatement.send`):
+    a read inside it sends what is queued and waits for it. Only driver statements belong
+    here: the ORM reads a result's shape as soon as it executes, which a pipeline defers.
+    """
+    pipeline = getattr(getattr(cursor, "connection", None), "pipeline", None)
+    if pipeline is None:
+        yield
+        return
+    with pipeline():
+        yield
 
 
 def driver_cursor(session: Session) -> DBAPICursor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, func, select
 
 from app.core.db import Database
-from app.progress.models import SessionEntry, SessionLog
+from app.progress.models import ExerciseRating, SessionEntry, SessionLog
+from app.progress.sessions import write
+from app.progress.sessions.statements import LookedUp, Writing
 from tests.conftest import Person, PersonFactory
 from tests.progress.conftest import Backdate, enroll, log, now, session_body, stage_slugs
 
@@ -93,6 +96,54 @@ def test_another_persons_uuid_is_404_and_changes_nothing(
     assert client.get(f"/v1/me/sessions/{session_id}", headers=intruder.headers).status_code == 404
     deleting = client.delete(f"/v1/me/sessions/{session_id}", headers=intruder.headers)
     assert deleting.status_code == 404
+
+
+class _Nobody:
+    """A look-up's answer that the UUID is nobody's yet."""
+
+    def scalar(self) -> None:
+        return None
+
+
+def test_a_uuid_another_person_takes_between_look_up_and_insert_is_404_and_changes_nothing(
+    client: TestClient,
+    make_person: PersonFactory,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The insert is sent before its answer is known: when the UUID turns out taken, the
+    entries, ratings and change number sent with it must not land anywhere."""
+    owner, intruder = make_person(), make_person()
+    enroll(client, owner, PROGRAM)
+    enroll(client, intruder, PROGRAM)
+    session_id = str(uuid.uuid4())
+    original = log(client, owner, session_body(PROGRAM, 1, level(client, 1)[:2]), session_id).json()
+    looked_up = write.look_up
+
+    def too_early(writing: Writing, **where: Any) -> LookedUp:
+        found = looked_up(writing, **where)
+        found.owner.scalar()  # read and closed; this write is told nobody has it yet
+        return replace(found, owner=_Nobody())
+
+    monkeypatch.setattr(write, "look_up", too_early)
+    attempt = log(client, intruder, session_body(PROGRAM, 1, level(client, 1)[:1]), session_id)
+    assert attempt.status_code == 404
+    monkeypatch.undo()
+    assert client.get(f"/v1/me/sessions/{session_id}", headers=owner.headers).json() == original
+    with database.read_session() as session:
+        assert session.exec(
+            select(func.count()).where(col(SessionEntry.session_id) == session_id)
+        ).one() == len(original["entries"])
+        assert not session.exec(
+            select(ExerciseRating).where(col(ExerciseRating.user_id) == intruder.id)
+        ).all()
+    # The change number the attempt took went back: the intruder's next session is number 1.
+    assert log(client, intruder, session_body(PROGRAM, 1, level(client, 1)[:1])).status_code == 201
+    with database.read_session() as session:
+        seqs = session.exec(
+            select(SessionLog.seq).where(col(SessionLog.user_id) == intruder.id)
+        ).all()
+    assert seqs == [1]
 
 
 def test_exercises_of_earlier_stages_may_be_logged_at_a_later_stage(

@@ -13,7 +13,6 @@ from typing import Any
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.core.errors import ConflictError, InvalidInputError
 from app.progress.schemas import SessionIn
-from app.progress.sessions.statements import Writing
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -57,18 +56,21 @@ def _conflict(cls: type[ConflictError], pointer: str, detail: str) -> ConflictEr
     return cls(detail, extra={"errors": [{"pointer": pointer, "detail": detail, "type": "state"}]})
 
 
-def resolve(
-    writing: Writing, *, user_id: int, body: SessionIn, snapshot: CatalogSnapshot, now: datetime
-) -> Resolved:
-    """Check what only the server knows: the program, the enrollment, the stage, the time."""
+def known_program(body: SessionIn, snapshot: CatalogSnapshot, now: datetime) -> ProgramEntry:
+    """The session's program, checked before anything is asked of the database."""
     if body.performed_at > now + CLOCK_SKEW:
         raise _invalid("body.performed_at", "performed_at is in the future.")
     program = snapshot.any_program(body.program)
     if program is None:
         raise _invalid("body.program", f"No program with slug '{body.program}'.")
-    reached = writing.statements.stage_reached.scalar(
-        writing.cursor, {"user_id": user_id, "program_id": program.id}
-    )
+    return program
+
+
+def resolve(
+    program: ProgramEntry, *, reached: int | None, body: SessionIn, snapshot: CatalogSnapshot
+) -> Resolved:
+    """Check what only the server knows: the enrollment (`reached`: the stage the person has
+    reached in `program`, None when not enrolled), the stage and the exercises."""
     if reached is None and program.clinic_id is not None:
         # A clinic's program is only there for the patients following it.
         raise _invalid("body.program", f"No program with slug '{body.program}'.")
@@ -100,6 +102,3 @@ def resolve(
             )
         )
     return Resolved(program, body.stage, body.performed_at, body.note, tuple(entries))
-
-
-# Session writes are the hottest writes: their statements are compiled once per dialect

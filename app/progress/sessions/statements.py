@@ -2,21 +2,26 @@
 
 Session writes are the hottest writes: their statements run on the cursor of the
 session's own connection, inside its transaction (see `app.core.driver`), so a
-new session costs its round trips and little else.
+new session costs its round trips and little else. On PostgreSQL they go in two
+batches (`batched`): what the write must know first (the lock, the stage reached,
+whether the UUID is taken), then the new rows; two round trips for a new session.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Dialect, bindparam
+from sqlalchemy import Dialect, Table, bindparam, exists, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.sql.expression import BindParameter
 from sqlmodel import Session, select
 
-from app.core.driver import DriverStatement, driver_cursor
+from app.core.driver import DriverStatement, Pending, driver_cursor
 from app.core.models import table_of
 from app.progress.models import (
     Enrollment,
@@ -26,9 +31,6 @@ from app.progress.models import (
     SessionSequence,
 )
 
-# and run on the DB-API cursor, inside the session's transaction (see app.core.driver),
-# so a new session costs its round trips and little else.
-
 
 @dataclass(frozen=True, slots=True)
 class Statements:
@@ -37,6 +39,7 @@ class Statements:
     owner_of_log: DriverStatement
     next_seq: DriverStatement
     insert_log: DriverStatement
+    numbered_insert_log: DriverStatement | None
     insert_entries: DriverStatement
     raise_ratings: DriverStatement
 
@@ -79,6 +82,34 @@ RATING_COLUMNS = (
 )
 
 
+def _parameters(table: Table, columns: tuple[str, ...]) -> list[BindParameter[Any]]:
+    return [bindparam(name, type_=table.c[name].type) for name in columns]
+
+
+def _numbered_insert_log(sequence: Table, log: Table, dialect: Dialect) -> DriverStatement:
+    """PostgreSQL: take the person's next change number and insert the session under it, in
+    one statement answering (change number, 1 if inserted else 0)."""
+    taken = (
+        postgresql.insert(sequence)
+        .values(user_id=bindparam("user_id"), last_seq=1)
+        .on_conflict_do_update(
+            index_elements=["user_id"], set_={"last_seq": sequence.c.last_seq + 1}
+        )
+        .returning(sequence.c.last_seq)
+        .cte("taken")
+    )
+    columns = tuple(name for name in LOG_COLUMNS if name != "seq")
+    inserted = (
+        postgresql.insert(log)
+        .from_select([*columns, "seq"], select(*[*_parameters(log, columns), taken.c.last_seq]))
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(log.c.id)
+        .cte("inserted")
+    )
+    count = select(func.count()).select_from(inserted).scalar_subquery()
+    return DriverStatement(select(taken.c.last_seq, count), dialect)
+
+
 @cache  # once per engine's dialect
 def _build_statements(dialect: Dialect) -> Statements:
     insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
@@ -86,6 +117,7 @@ def _build_statements(dialect: Dialect) -> Statements:
     log = table_of(SessionLog)
     ratings = insert(table_of(ExerciseRating))
     enrollment = table_of(Enrollment)
+    entry = table_of(SessionEntry)
     # PostgreSQL: lock the person's counter row (made if missing) without moving it. A
     # write takes it before anything else, so two instances writing the same person wait
     # for each other whole: the second sees the first's session (the same UUID sent to
@@ -132,7 +164,22 @@ def _build_statements(dialect: Dialect) -> Statements:
             dialect,
             keys=LOG_COLUMNS,
         ),
-        insert_entries=DriverStatement(insert(table_of(SessionEntry)), dialect, keys=ENTRY_COLUMNS),
+        numbered_insert_log=(
+            _numbered_insert_log(sequence, log, dialect) if dialect.name == "postgresql" else None
+        ),
+        # Only under the person's own session: sent with the insert of the log before its
+        # answer is known, these must not land under another person's session of that UUID.
+        insert_entries=DriverStatement(
+            insert(entry).from_select(
+                ENTRY_COLUMNS,
+                select(*_parameters(entry, ENTRY_COLUMNS)).where(
+                    exists().where(
+                        log.c.id == bindparam("session_id"), log.c.user_id == bindparam("user_id")
+                    )
+                ),
+            ),
+            dialect,
+        ),
         # A new session's rating replaces the stored one unless that one is dated later.
         raise_ratings=DriverStatement(
             ratings.on_conflict_do_update(
@@ -162,6 +209,10 @@ class Writing:
     cursor: DBAPICursor
     statements: Statements
 
+    def another_cursor(self) -> DBAPICursor:
+        """A cursor of its own for a statement whose rows are read after its batch."""
+        return driver_cursor(self.session)
+
 
 def lock_person(cursor: DBAPICursor, statements: Statements, user_id: int) -> None:
     """Hold the person's counter row until the write commits (PostgreSQL)."""
@@ -183,6 +234,46 @@ def next_seq(session: Session, user_id: int) -> int:
 def take_seq(cursor: DBAPICursor, statements: Statements, user_id: int) -> int:
     seq: int = statements.next_seq.scalar(cursor, {"user_id": user_id})
     return seq
+
+
+@dataclass(frozen=True, slots=True)
+class LookedUp:
+    """What a session write reads before deciding anything, asked in one batch."""
+
+    reached: Pending  # the stage the person has reached in the program (None: not enrolled)
+    owner: Pending  # whose session the UUID already is (None: nobody's), locked
+
+
+def look_up(writing: Writing, *, user_id: int, program_id: int, session_id: str) -> LookedUp:
+    """Send the person's lock, then the stage reached and the UUID's owner (read them after)."""
+    statements = writing.statements
+    if statements.lock_person is not None:
+        statements.lock_person.execute(writing.cursor, {"user_id": user_id})
+    reached = statements.stage_reached.send(
+        writing.another_cursor(), {"user_id": user_id, "program_id": program_id}
+    )
+    owner = statements.owner_of_log.send(writing.another_cursor(), {"session_id": session_id})
+    return LookedUp(reached, owner)
+
+
+def send_numbered_insert(
+    writing: Writing, values: dict[str, Any]
+) -> Callable[[], tuple[int, bool]]:
+    """Insert a new session under the person's next change number; read (number, inserted)
+    after the batch. Not inserted: the UUID was taken a moment before (the number is spent)."""
+    statements = writing.statements
+    if statements.numbered_insert_log is not None:
+        pending = statements.numbered_insert_log.send(writing.another_cursor(), values)
+
+        def read() -> tuple[int, bool]:
+            row = pending.first()
+            assert row is not None  # the number is always taken
+            return row[0], row[1] == 1
+
+        return read
+    seq = take_seq(writing.cursor, statements, values["user_id"])
+    inserted = statements.insert_log.first(writing.cursor, {**values, "seq": seq}) is not None
+    return lambda: (seq, inserted)
 
 
 LOCKED_LOG = (

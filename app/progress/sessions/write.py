@@ -19,24 +19,24 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from app.catalog.snapshot import CatalogSnapshot
-from app.clinics.events import emit
+from app.clinics.events import Listener, ask_listeners, emit
 from app.clinics.models import EventType
 from app.core.changes import StandingChanged, record
-from app.core.driver import driver_cursor
+from app.core.driver import batched, driver_cursor
 from app.core.errors import NotFoundError
 from app.core.models import as_utc
 from app.progress.models import SessionEntry, SessionLog
 from app.progress.schemas import SessionIn
-from app.progress.sessions.checks import Resolved, resolve
+from app.progress.sessions.checks import Resolved, known_program, resolve
 from app.progress.sessions.ratings import keys_of, raise_ratings, rating_keys, refresh_ratings
 from app.progress.sessions.statements import (
     Writing,
-    lock_person,
     lock_person_of,
     locked_log,
+    look_up,
     next_seq,
     prepared,
-    take_seq,
+    send_numbered_insert,
 )
 
 
@@ -121,18 +121,34 @@ def put_session(
     now: datetime,
 ) -> Written:
     """Create or replace one session by its client UUID; tell linked clinics about it."""
+    program = known_program(body, snapshot, now)
+    key = str(session_id)
+    session.flush()  # what this transaction wrote so far must count in what is looked up
     with closing(driver_cursor(session)) as cursor:
         writing = Writing(session, cursor, prepared(session))
-        resolved = resolve(writing, user_id=user_id, body=body, snapshot=snapshot, now=now)
-        written = _write(writing, user_id=user_id, key=str(session_id), resolved=resolved, now=now)
+        with batched(cursor):  # one round trip on PostgreSQL
+            looked_up = look_up(writing, user_id=user_id, program_id=program.id, session_id=key)
+            asked = ask_listeners(
+                session, writing.another_cursor(), patient_id=user_id, clinic_id=program.clinic_id
+            )
+        owner, listeners = looked_up.owner.scalar(), asked.all()
+        resolved = resolve(
+            program, reached=looked_up.reached.scalar(), body=body, snapshot=snapshot
+        )
+        written = _write(writing, user_id=user_id, key=key, owner=owner, resolved=resolved, now=now)
     if written.outcome is not Outcome.UNCHANGED:
-        _announce(session, written.log, resolved, written.outcome, now)
+        _announce(session, written.log, resolved, written.outcome, now, listeners)
         record(session, StandingChanged(user_id))
     return written
 
 
 def _announce(
-    session: Session, log: StoredSession, resolved: Resolved, outcome: Outcome, now: datetime
+    session: Session,
+    log: StoredSession,
+    resolved: Resolved,
+    outcome: Outcome,
+    now: datetime,
+    listeners: list[Listener],
 ) -> None:
     worst = max(entry.values["pain"] for entry in resolved.entries)
     program = resolved.program
@@ -151,6 +167,7 @@ def _announce(
         # A clinic's own program is news for that clinic only, never for the patient's others.
         clinic_id=program.clinic_id,
         now=now,
+        listeners=listeners,
     )
     stage = program.stage(resolved.stage)
     limit = stage.rule["max_pain"] if stage else 10
@@ -162,36 +179,39 @@ def _announce(
             data={**common, "pain": worst, "max_pain": limit},
             clinic_id=program.clinic_id,
             now=now,
+            listeners=listeners,
         )
 
 
 def _write(
-    writing: Writing, *, user_id: int, key: str, resolved: Resolved, now: datetime
+    writing: Writing,
+    *,
+    user_id: int,
+    key: str,
+    owner: int | None,
+    resolved: Resolved,
+    now: datetime,
 ) -> Written:
-    session, statements = writing.session, writing.statements
-    # Most writes are new sessions: ask whether the UUID is taken without loading a row
-    # (after flushing what this transaction changed so far, which the question must see).
-    session.flush()
-    lock_person(writing.cursor, statements, user_id)
-    owner = statements.owner_of_log.scalar(writing.cursor, {"session_id": key})
-    existing = locked_log(session, key) if owner is not None else None
-    if existing is not None and existing.user_id != user_id:
+    """`owner`: whose session the UUID is already (looked up, locked, under the person's lock)."""
+    session = writing.session
+    if owner is None:
+        created, seq = _insert(writing, user_id=user_id, key=key, resolved=resolved, now=now)
+        if created is not None:
+            return created
+        # Taken a moment ago: by another person (refused below, which undoes the number and
+        # the rows); this person's own writes wait for each other, but would be replaced.
+        existing = locked_log(session, key)
+    else:
+        existing = locked_log(session, key)
+        seq = None
+    if existing is None or existing.user_id != user_id:
         raise NotFoundError("No such session.")  # another person's UUID: never say more
-    if existing is not None:
+    if seq is None:
         stored = _entry_rows(session, key)
         if _same(existing, stored, resolved):
             slugs = [entry.exercise_slug for entry in resolved.entries]
             return Written(existing, Outcome.UNCHANGED, list(zip(stored, slugs, strict=True)))
-    seq = take_seq(writing.cursor, statements, user_id)
-    if existing is None:
-        created = _insert(writing, user_id=user_id, key=key, resolved=resolved, seq=seq, now=now)
-        if created is not None:
-            return created
-        # Another device created it a moment ago: replace it like any other.
-        existing = locked_log(session, key)
-        assert existing is not None
-        if existing.user_id != user_id:
-            raise NotFoundError("No such session.")
+        seq = next_seq(session, user_id)
     outcome = Outcome.CREATED if existing.deleted_at is not None else Outcome.REPLACED
     existing.program_id = resolved.program.id
     existing.stage_position = resolved.stage
@@ -209,9 +229,10 @@ def _write(
 
 
 def _insert(
-    writing: Writing, *, user_id: int, key: str, resolved: Resolved, seq: int, now: datetime
-) -> Written | None:
-    """A new session with its entries and ratings; None when another device won the UUID."""
+    writing: Writing, *, user_id: int, key: str, resolved: Resolved, now: datetime
+) -> tuple[Written | None, int]:
+    """A new session with its entries and ratings, sent together (one round trip on
+    PostgreSQL); None and the change number it took when the UUID was taken meanwhile."""
     log = NewSession(
         id=key,
         user_id=user_id,
@@ -228,22 +249,24 @@ def _insert(
         "stage_position": log.stage_position,
         "performed_at": log.performed_at,
         "note": log.note,
-        "seq": seq,
         "created_at": now,
         "updated_at": now,
         "deleted_at": None,
     }
-    if writing.statements.insert_log.first(writing.cursor, values) is None:
-        return None
-    writing.statements.insert_entries.executemany(
-        writing.cursor, _entry_values(key, user_id, resolved)
-    )
-    raise_ratings(writing, user_id, key, resolved)
+    with batched(writing.cursor):
+        numbered = send_numbered_insert(writing, values)
+        writing.statements.insert_entries.executemany(
+            writing.cursor, _entry_values(key, user_id, resolved)
+        )
+        raise_ratings(writing, user_id, key, resolved)
+    seq, inserted = numbered()
+    if not inserted:
+        return None, seq
     # What was stored is exactly what was sent: answer it without reading back.
     entries: list[EntryWithSlug] = [
         (NewEntry(**entry.values), entry.exercise_slug) for entry in resolved.entries
     ]
-    return Written(log, Outcome.CREATED, entries)
+    return Written(log, Outcome.CREATED, entries), seq
 
 
 def _entry_values(session_id: str, user_id: int, resolved: Resolved) -> list[dict[str, Any]]:
