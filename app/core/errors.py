@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, Literal
@@ -21,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.json import dumps
@@ -368,8 +370,39 @@ async def _handle_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+# A PostgreSQL restart or failover takes a few seconds; the pool reconnects on the next try.
+DATABASE_RETRY_SECONDS = 2
+_database_warned_at = float("-inf")
+
+
+async def _handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    # The database refused, dropped or could not take the connection (restarting, failing
+    # over, unreachable): not a bug to log with a traceback but a moment to wait out, so a
+    # 503 that says when to try again rather than a 500 that says something broke.
+    global _database_warned_at
+    now = time.monotonic()
+    if now - _database_warned_at >= 10:  # an outage must not flood the log: a line in 10 s
+        _database_warned_at = now
+        logger.warning(
+            "The database is unavailable (%s on %s %s)",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+        )
+    return problem_response(
+        503,
+        detail="The database is unavailable for a moment (it may be restarting); "
+        f"try again in {DATABASE_RETRY_SECONDS} seconds.",
+        instance=request.url.path,
+        type_=problem_uri("not-ready"),
+        headers={"Retry-After": str(DATABASE_RETRY_SECONDS)},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(OperationalError, _handle_database_unavailable)
+    app.add_exception_handler(InterfaceError, _handle_database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(Exception, _handle_unexpected)
