@@ -57,7 +57,7 @@ bench: $(STAMP) ## Measure the API against a hello-world with wrk (BENCH_SECONDS
 soak: $(STAMP) ## Soak and crash test, SQLite then PostgreSQL (SOAK_DATABASE_URL, SOAK_ARGS)
 	$(BIN)/python -m soak $(SOAK_ARGS)
 
-scale-check: $(STAMP) ## Several instances on PostgreSQL and Redis: concurrent start, cross-instance freshness, same-UUID race, no deadlocks (SCALE_DATABASE_URL, SCALE_REDIS_URL)
+scale-check: $(STAMP) ## Several instances on PostgreSQL and Redis: concurrent start, cross-instance freshness, same-UUID race, no deadlocks, a PostgreSQL restart (SCALE_DATABASE_URL, SCALE_REDIS_URL, SCALE_POSTGRES_STOP/START)
 	SCALE_CHECK=1 TEST_DATABASE_URL=$${SCALE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	TEST_REDIS_URL=$${SCALE_REDIS_URL:-redis://127.0.0.1:6379/1} \
 	$(BIN)/pytest -q -s -p no:cacheprovider tests/scale

@@ -46,8 +46,16 @@ class PrincipalChanged:
     client_id: int | None = None
 
 
-Change = ContentChanged | StandingChanged | PrincipalChanged
+@dataclass(frozen=True, slots=True)
+class AnythingChanged:
+    """Anything may have changed: this process missed what others committed for a while
+    (its relay lost the bus, and messages sent meanwhile are gone), so every cache starts
+    over."""
+
+
+Change = ContentChanged | StandingChanged | PrincipalChanged | AnythingChanged
 CONTENT_CHANGED = ContentChanged()
+ANYTHING_CHANGED = AnythingChanged()
 
 
 def record(session: Session, *changes: Change) -> None:
@@ -137,6 +145,8 @@ class _Strong:
 class ForgetsPeople(Protocol):
     def forget_owner(self, owner: object) -> None: ...
 
+    def invalidate(self) -> None: ...
+
 
 class ForgetsContent(Protocol):
     def invalidate(self) -> None: ...
@@ -148,6 +158,7 @@ class CacheReactor:
 
     `content` is the catalogue snapshot; `standing` the caches of what a person may
     see (viewers, progress reports); `principals` the caches of who a token is.
+    `AnythingChanged` empties them all.
     """
 
     content: Sequence[ForgetsContent]
@@ -156,7 +167,9 @@ class CacheReactor:
 
     def react(self, changes: Sequence[Change]) -> None:
         for change in changes:
-            if isinstance(change, ContentChanged):
+            if isinstance(change, AnythingChanged):
+                self.forget_everything()
+            elif isinstance(change, ContentChanged):
                 for cache in self.content:
                     cache.invalidate()
             elif isinstance(change, StandingChanged):
@@ -166,6 +179,12 @@ class CacheReactor:
             elif change.user_id is not None:
                 # Who a token is decides what it may see, so both forget the person.
                 self._forget((*self.principals, *self.standing), user_owner(change.user_id))
+
+    def forget_everything(self) -> None:
+        """Empty every cache: the next read of anything goes to the database."""
+        caches = {id(cache): cache for cache in (*self.content, *self.standing, *self.principals)}
+        for cache in caches.values():
+            cache.invalidate()
 
     @staticmethod
     def _forget(caches: Iterable[ForgetsPeople], owner: str) -> None:

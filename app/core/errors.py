@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, Literal
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.json import dumps
@@ -368,8 +371,59 @@ async def _handle_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+# A PostgreSQL restart or failover takes a few seconds; the pool reconnects on the next try.
+DATABASE_RETRY_SECONDS = 2
+# Server answers that mean "no connection now": terminated by an administrator (a fast
+# shutdown), crashed, or starting up / shutting down. Class 08 is the connection itself.
+_CONNECTION_LOST = frozenset({"57P01", "57P02", "57P03"})
+_database_warned_at = float("-inf")
+
+
+def _database_unreachable(exc: OperationalError | InterfaceError) -> bool:
+    """Whether the database could not be reached or dropped the connection, as opposed to
+    refusing this one statement (a statement timeout, a deadlock), which stays a 500."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if not isinstance(orig, psycopg.Error):
+        return False  # SQLite's are about the file (locked, read-only), not a server
+    # No SQLSTATE: refused or broken before the server could answer.
+    return (
+        orig.sqlstate is None or orig.sqlstate.startswith("08") or orig.sqlstate in _CONNECTION_LOST
+    )
+
+
+async def _handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    # The database refused, dropped or could not take the connection (restarting, failing
+    # over, unreachable): not a bug to log with a traceback but a moment to wait out, so a
+    # 503 that says when to try again rather than a 500 that says something broke.
+    assert isinstance(exc, OperationalError | InterfaceError)
+    if not _database_unreachable(exc):
+        raise exc  # the unexpected-error handler answers, and logs the traceback
+    global _database_warned_at
+    now = time.monotonic()
+    if now - _database_warned_at >= 10:  # an outage must not flood the log: a line in 10 s
+        _database_warned_at = now
+        logger.warning(
+            "The database is unavailable (%s on %s %s)",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+        )
+    return problem_response(
+        503,
+        detail="The database is unavailable for a moment (it may be restarting); "
+        f"try again in {DATABASE_RETRY_SECONDS} seconds.",
+        instance=request.url.path,
+        type_=problem_uri("not-ready"),
+        headers={"Retry-After": str(DATABASE_RETRY_SECONDS)},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(OperationalError, _handle_database_unavailable)
+    app.add_exception_handler(InterfaceError, _handle_database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(Exception, _handle_unexpected)

@@ -10,6 +10,10 @@ token for up to `VIEWER_CACHE_SECONDS`. The relay closes that gap:
   from a thread of its own, so a slow or absent bus never holds up a request;
 - it hands every batch another process sent to this process's hub, marked as
   committed elsewhere, so the one reactor forgets what depended on it;
+- when it subscribes after the bus failed (Redis or PostgreSQL restarted, the network
+  cut, or the bus was down when this process started), what the others sent meanwhile
+  is gone for good, so it publishes `AnythingChanged` and the reactor empties every
+  cache; a first subscription that nothing failed before does not;
 - every `CONTENT_POLL_SECONDS` it asks whether the content in hand is behind the
   database's version, and a version that moved behind its back (a message lost
   while the bus was down, `rehab import` from a shell) is published as a content
@@ -28,7 +32,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from app.core.changes import (
+    ANYTHING_CHANGED,
     CONTENT_CHANGED,
+    AnythingChanged,
     Change,
     ChangeHub,
     ContentChanged,
@@ -66,6 +72,8 @@ def encode(origin: str, changes: Sequence[Change]) -> str:
     for change in changes:
         if isinstance(change, ContentChanged):
             items.append(["content"])
+        elif isinstance(change, AnythingChanged):
+            items.append(["anything"])
         elif isinstance(change, StandingChanged):
             items.append(["standing", change.user_id])
         else:
@@ -82,6 +90,8 @@ def decode(payload: str) -> tuple[str, list[Change]]:
             kind = item[0]
             if kind == "content":
                 changes.append(CONTENT_CHANGED)
+            elif kind == "anything":
+                changes.append(ANYTHING_CHANGED)
             elif kind == "standing":
                 changes.append(StandingChanged(user_id=int(item[1])))
             elif kind == "principal":
@@ -119,6 +129,7 @@ class ChangeRelay:
         self._threads: list[threading.Thread] = []
         self._unsubscribe: Callable[[], None] | None = None
         self._warned_at: dict[str, float] = {}
+        self._missed = False  # the bus failed since it last subscribed (hearing thread only)
         self.listening = threading.Event()  # set while the bus delivers (tests wait for it)
 
     @property
@@ -182,6 +193,7 @@ class ChangeRelay:
                 self._bus.listen(self._deliver_marking_up, self._stop)
             except Exception as exc:
                 self.listening.clear()
+                self._missed = True
                 self._warn("listen", f"The {self._bus.name} relay failed ({exc!r}); retrying")
                 self._stop.wait(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
                 failures += 1
@@ -189,9 +201,18 @@ class ChangeRelay:
             failures = 0
 
     def _deliver_marking_up(self, payload: str) -> None:
-        self.listening.set()
         if payload:
             self.deliver(payload)
+            return
+        # Subscribed. After a failure, the messages sent while this process was not listening
+        # are lost, so anything may have changed. Forgetting once subscribed leaves no gap:
+        # a change committed from now on arrives as a message.
+        if self._missed:
+            self._missed = False
+            assert self._bus is not None
+            logger.info("The %s relay is back; every cache starts over", self._bus.name)
+            self._hub.publish([ANYTHING_CHANGED], elsewhere=True)
+        self.listening.set()
 
     def deliver(self, payload: str) -> None:
         """Hand a message from the bus to this process's hub (unless it sent it)."""

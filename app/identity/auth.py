@@ -52,6 +52,10 @@ class Authenticator:
     def forget_owner(self, owner: object) -> None:
         self.remembered.forget_owner(owner)
 
+    def invalidate(self) -> None:
+        """Forget every token (this process may have missed sign-outs made elsewhere)."""
+        self.remembered.invalidate()
+
 
 def _client_subject(session: Session, claims: dict[str, object]) -> ClientSubject:
     try:

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from threading import Barrier
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import psycopg
 import pytest
 import redis
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from app.access.policy import Role
 from app.authoring.content import apply_content
@@ -35,6 +40,11 @@ from tests.scale.servers import running
 WINDOW_SECONDS = 1.0  # the target is 100 ms; generous for a busy two-core CI machine
 TRIALS = 20
 WRITERS, WRITES_EACH, PEOPLE = 12, 10, 6
+# A PostgreSQL restart: how long it stays down, and how soon after it is back every write
+# must go through again.
+DOWN_SECONDS, RECOVER_SECONDS = 1.5, 5.0
+RESTART_COMMAND_SECONDS, START_SECONDS = 60, 30.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -89,6 +99,8 @@ def deployment(
         "WEBHOOK_WORKER": "false",
         "ACCESS_LOG": "false",
         "LOG_LEVEL": "WARNING",
+        # Every caller here signs in from 127.0.0.1, more than 20 a minute.
+        "LOGIN_RATE_PER_ADDRESS": "1000/minute",
         "REDIS_URL": redis_url or "",
     }
     if not redis_url:
@@ -241,32 +253,86 @@ def test_writers_on_both_never_deadlock(deployment: Deployment) -> None:
         assert seqs == list(range(1, last + 1))
 
 
+@dataclass
+class Sent:
+    key: str
+    status: int  # 0: no HTTP answer at all
+    sent_at: float
+    answered_at: float
+    problem_type: str | None = None
+    retry_after: int | None = None
+
+
+def keep_writing(client: httpx.Client, person: Caller, stop: threading.Event) -> list[Sent]:
+    """Send sessions one after another until `stop`; what each was answered."""
+    sent = []
+    while not stop.is_set():
+        key, started = str(uuid.uuid4()), time.monotonic()
+        try:
+            response = client.put(
+                f"/v1/me/sessions/{key}", headers=person.headers, json=session_body()
+            )
+        except httpx.HTTPError:
+            sent.append(Sent(key, 0, started, time.monotonic()))
+            continue
+        is_problem = response.headers.get("content-type") == "application/problem+json"
+        problem = response.json() if is_problem else {}
+        sent.append(
+            Sent(
+                key,
+                response.status_code,
+                started,
+                time.monotonic(),
+                problem.get("type"),
+                int(response.headers["retry-after"]) if "retry-after" in response.headers else None,
+            )
+        )
+    return sent
+
+
+def writing_through_both(
+    d: Deployment, people: list[Caller], meanwhile: Callable[[], T]
+) -> tuple[list[Sent], T]:
+    """A writer per person, on A and B in turn, while `meanwhile()` runs."""
+    stop = threading.Event()
+    with ThreadPoolExecutor(len(people)) as pool:
+        runs = [
+            pool.submit(keep_writing, (d.a, d.b)[n % 2], person, stop)
+            for n, person in enumerate(people)
+        ]
+        try:
+            outcome = meanwhile()
+        finally:
+            stop.set()
+        return [item for run in runs for item in run.result(timeout=60)], outcome
+
+
+def assert_none_lost(d: Deployment, sent: list[Sent]) -> None:
+    acknowledged = {item.key for item in sent if item.status == 201}
+    with d.database.engine.connect() as connection:
+        stored = set(connection.execute(text("SELECT id FROM session_log")).scalars())
+    assert acknowledged <= stored  # nothing acknowledged was lost
+
+
+def assert_the_relay_still_works(d: Deployment, email: str, name: str) -> None:
+    member = d.caller(email)
+    assert d.b.get("/v1/me", headers=member.headers).status_code == 200
+    assert d.a.post("/v1/auth/logout", headers=member.headers).status_code == 204
+    seconds = window(lambda: d.b.get("/v1/me", headers=member.headers).status_code == 401)
+    within_window(name, seconds)
+
+
 def test_no_acknowledged_write_is_lost_when_postgresql_drops_every_connection(
     deployment: Deployment,
 ) -> None:
     """As a PostgreSQL restart looks to the instances: every server connection ends at once."""
     d = deployment
     people = [enrolled(d, f"restart{n}@example.com") for n in range(4)]
-    stop = threading.Event()
 
-    def writer(n: int) -> list[tuple[str, int, float]]:
-        client, person, sent = (d.a, d.b)[n % 2], people[n], []
-        while not stop.is_set():
-            key = str(uuid.uuid4())
-            try:
-                status = client.put(
-                    f"/v1/me/sessions/{key}", headers=person.headers, json=session_body()
-                ).status_code
-            except httpx.HTTPError:
-                status = 0
-            sent.append((key, status, time.monotonic()))
-        return sent
-
-    with ThreadPoolExecutor(len(people)) as pool:
-        runs = [pool.submit(writer, n) for n in range(len(people))]
+    def drop_every_connection() -> tuple[int, float]:
         time.sleep(1.5)
         with d.database.engine.connect() as connection:
-            dropped = connection.execute(
+            dropped: int = connection.execute(
                 text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -274,20 +340,112 @@ def test_no_acknowledged_write_is_lost_when_postgresql_drops_every_connection(
             ).scalar_one()
         dropped_at = time.monotonic()
         time.sleep(2.5)
-        stop.set()
-        sent = [item for run in runs for item in run.result(timeout=60)]
+        return dropped, dropped_at
+
+    sent, (dropped, dropped_at) = writing_through_both(d, people, drop_every_connection)
     assert dropped > 0
-    acknowledged = {key for key, status, _ in sent if status == 201}
-    with d.database.engine.connect() as connection:
-        stored = set(connection.execute(text("SELECT id FROM session_log")).scalars())
-    assert acknowledged <= stored  # nothing acknowledged was lost
-    failed = [status for _, status, at in sent if status != 201]
-    late = [status for _, status, at in sent if status != 201 and at > dropped_at + 1.0]
+    assert_none_lost(d, sent)
+    failed = [item.status for item in sent if item.status != 201]
+    late = [
+        item.status for item in sent if item.status != 201 and item.answered_at > dropped_at + 1
+    ]
     print(f"\nconnections dropped: {dropped}; writes: {len(sent)}, not acknowledged: {failed}")
     assert late == []  # a second later every write goes through again
     # The relay heard through the drop too (PostgreSQL's LISTEN connection ended with it).
-    member = d.caller("after-restart@example.com")
-    assert d.b.get("/v1/me", headers=member.headers).status_code == 200
-    assert d.a.post("/v1/auth/logout", headers=member.headers).status_code == 204
-    seconds = window(lambda: d.b.get("/v1/me", headers=member.headers).status_code == 401)
-    within_window("logout after the drop", seconds)
+    assert_the_relay_still_works(d, "after-drop@example.com", "logout after the drop")
+
+
+def postgres_is_ready(url: str) -> bool:
+    where = make_url(url)
+    host, port = where.host or "127.0.0.1", str(where.port or 5432)
+    pg_isready = shutil.which("pg_isready")
+    if pg_isready:
+        probe = [pg_isready, "-q", "-h", host, "-p", port]
+        return subprocess.run(probe, check=False, timeout=10).returncode == 0  # noqa: S603
+    try:
+        psycopg.connect(host=host, port=port, user=where.username, dbname="postgres").close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def run_shell(command: str) -> None:
+    """An operator's command (`SCALE_POSTGRES_STOP`, `SCALE_POSTGRES_START`), as written."""
+    done = subprocess.run(  # noqa: S602 (the operator's own command line)
+        command, shell=True, check=False, timeout=RESTART_COMMAND_SECONDS, capture_output=True
+    )
+    assert done.returncode == 0, f"{command!r} failed:\n{done.stdout!r}\n{done.stderr!r}"
+
+
+@pytest.fixture
+def restart_commands() -> tuple[str, str]:
+    """The shell commands that stop and start the PostgreSQL server under test."""
+    stop_command = os.environ.get("SCALE_POSTGRES_STOP")
+    start_command = os.environ.get("SCALE_POSTGRES_START")
+    if not stop_command or not start_command:
+        pytest.skip(
+            "set SCALE_POSTGRES_STOP and SCALE_POSTGRES_START to shell commands that stop and "
+            "start the PostgreSQL server TEST_DATABASE_URL names (.ci/run does, for CI's)"
+        )
+    return stop_command, start_command
+
+
+def test_no_acknowledged_write_is_lost_across_a_postgresql_restart(
+    restart_commands: tuple[str, str], deployment: Deployment
+) -> None:
+    """PostgreSQL really stops, stays down while both instances take writes, and starts again:
+    what was acknowledged is stored, what was refused was a 503 that says to try again, and
+    writes go through again within seconds of its coming back."""
+    stop_command, start_command = restart_commands
+    d = deployment
+    url = postgres_url()
+    people = [enrolled(d, f"pg-restart{n}@example.com") for n in range(4)]
+
+    def restart() -> tuple[float, float, float, float]:
+        time.sleep(1.5)
+        stopping_at = time.monotonic()
+        run_shell(stop_command)
+        down_at = time.monotonic()
+        time.sleep(DOWN_SECONDS)  # writes meet a database that is not there
+        starting_at = time.monotonic()
+        run_shell(start_command)
+        deadline = time.monotonic() + START_SECONDS
+        while not postgres_is_ready(url):
+            assert time.monotonic() < deadline, f"PostgreSQL not ready {START_SECONDS} s on"
+            time.sleep(0.1)
+        back_at = time.monotonic()
+        time.sleep(RECOVER_SECONDS + 2.0)  # long enough to see writes go through again
+        return stopping_at, down_at, starting_at, back_at
+
+    sent, (stopping_at, down_at, starting_at, back_at) = writing_through_both(d, people, restart)
+    assert_none_lost(d, sent)
+    failed = [item for item in sent if item.status != 201]
+    while_down = [
+        item for item in sent if down_at <= item.sent_at <= item.answered_at < starting_at
+    ]
+    after = [item for item in failed if item.sent_at > back_at]
+    recovered_in = max((item.answered_at for item in after), default=back_at) - back_at
+    first_through = min(
+        item.answered_at - starting_at
+        for item in sent
+        if item.status == 201 and item.sent_at >= starting_at
+    )
+    print(
+        f"\nPostgreSQL restart: writes {len(sent)}, acknowledged {len(sent) - len(failed)}, "
+        f"refused {len(failed)} {sorted(Counter(item.status for item in failed).items())}; "
+        f"stop took {down_at - stopping_at:.2f} s, down {back_at - down_at:.2f} s, "
+        f"{len(while_down)} sent while down; started and ready in {back_at - starting_at:.2f} s, "
+        f"first write through {first_through:.2f} s after starting, "
+        f"last refusal {recovered_in:.2f} s after ready"
+    )
+    assert while_down, "no write met the database while it was down"
+    assert {item.status for item in while_down} == {503}
+    for item in failed:  # refused as a moment to wait out, never as a crash or a hang-up
+        assert item.status == 503, item
+        assert item.problem_type == "/problems/not-ready", item
+        assert (item.retry_after or 0) >= 1, item
+    assert recovered_in < RECOVER_SECONDS
+    assert [
+        item for item in sent if item.sent_at > back_at + RECOVER_SECONDS and item.status == 201
+    ]
+    assert_the_relay_still_works(d, "after-pg-restart@example.com", "logout after the restart")
