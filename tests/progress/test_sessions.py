@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, func, select
 
 from app.core.db import Database
+from app.core.driver import Pending
 from app.progress.models import ExerciseRating, SessionEntry, SessionLog
-from app.progress.sessions import write
-from app.progress.sessions.statements import LookedUp, Writing
+from app.progress.sessions.statements import LookedUp, Writing, look_up
 from tests.conftest import Person, PersonFactory
 from tests.progress.conftest import Backdate, enroll, log, now, session_body, stage_slugs
 
@@ -118,14 +118,13 @@ def test_a_uuid_another_person_takes_between_look_up_and_insert_is_404_and_chang
     enroll(client, intruder, PROGRAM)
     session_id = str(uuid.uuid4())
     original = log(client, owner, session_body(PROGRAM, 1, level(client, 1)[:2]), session_id).json()
-    looked_up = write.look_up
 
     def too_early(writing: Writing, **where: Any) -> LookedUp:
-        found = looked_up(writing, **where)
+        found = look_up(writing, **where)
         found.owner.scalar()  # read and closed; this write is told nobody has it yet
-        return replace(found, owner=_Nobody())
+        return replace(found, owner=cast(Pending, _Nobody()))
 
-    monkeypatch.setattr(write, "look_up", too_early)
+    monkeypatch.setattr("app.progress.sessions.write.look_up", too_early)
     attempt = log(client, intruder, session_body(PROGRAM, 1, level(client, 1)[:1]), session_id)
     assert attempt.status_code == 404
     monkeypatch.undo()
