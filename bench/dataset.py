@@ -29,6 +29,7 @@ PROGRAM = "whole-leg-rehabilitation"
 IMPORT_ARGS = ("--format", "free-exercise-db", "--skip-invalid")
 CATALOGUE_TABLES = ("condition", "program", "exercise")
 READER, WRITER = 1, 0  # people.stage_of: person #2 is at stage 2, person #1 at stage 1
+OTHER_WRITER = 3  # person #4, at stage 1: writes through the second instance
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class Dataset:
     stage1_exercise: str
     reader: Account
     writer: Account
+    other_writer: Account
     library: str
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -87,6 +89,7 @@ def build_dataset(config: BenchConfig, log: Log) -> Dataset:
         stage1_exercise=shape.first_exercise,
         reader=_account(READER, shape),
         writer=_account(WRITER, shape),
+        other_writer=_account(OTHER_WRITER, shape),
         library=library,
         rows=count_rows(config) | rows,
         seconds=timings,

@@ -37,7 +37,17 @@ from bench.report import (
     table_lines,
     write_json,
 )
-from bench.scenarios import MAIN, REF, TENFOLD, Scenario, Target, Who, sign_in, target_for
+from bench.scenarios import (
+    MAIN,
+    REF,
+    TENFOLD,
+    TWO_INSTANCES,
+    Scenario,
+    Target,
+    Who,
+    sign_in,
+    target_for,
+)
 from bench.servers import (
     RssSampler,
     Server,
@@ -48,7 +58,7 @@ from bench.servers import (
     wait_until_idle,
 )
 from bench.tenfold import grow_catalogue
-from bench.wrk import ensure_wrk, run_wrk, wrk_version
+from bench.wrk import ensure_wrk, run_wrk_together, wrk_version
 
 # Production settings, plus room for the bench's own sign-ins and a long run.
 API_SETTINGS = {
@@ -203,6 +213,12 @@ class Bench:
             self._start_api(api)
             log(f"reference on {reference.base_url}, API on {api.base_url}")
             self._rounds(MAIN, reference, api)
+            if self.config.kind == "postgresql":
+                second = stack.enter_context(self._server("api2", "app.main:create_app", api_env))
+                second.start("/readyz")
+                log(f"a second API instance on {second.base_url}, the same database")
+                self._rounds(TWO_INSTANCES, reference, api, second)
+                second.stop()
             api.stop()
             log(f"catalogue x{self.config.copies}: {grow_catalogue(self.config)}")
             self._start_api(api)
@@ -225,34 +241,56 @@ class Bench:
             log=self.config.var_dir / f"{name}.log",  # api.log: see `api_log`
         )
 
-    def _rounds(self, scenarios: tuple[Scenario, ...], reference: Server, api: Server) -> None:
+    def _rounds(
+        self,
+        scenarios: tuple[Scenario, ...],
+        reference: Server,
+        api: Server,
+        second: Server | None = None,
+    ) -> None:
         """Each round measures REF, then every scenario: drift hits all of them alike."""
         tokens: dict[Who, str] = {
             "reader": sign_in(api.base_url, self.dataset.reader),
             "writer": sign_in(api.base_url, self.dataset.writer),
         }
+        # Through the second instance, another person writes (its own sign-in there).
+        second_tokens: dict[Who, str] = {}
+        if second is not None:
+            second_tokens = tokens | {"writer": sign_in(second.base_url, self.dataset.other_writer)}
+        everyone = (reference, api) if second is None else (reference, api, second)
         for number in range(1, self.config.rounds + 1):
             for scenario in (REF, *scenarios):
+                if scenario.server == "reference":
+                    targets = [target_for(scenario, reference.base_url, self.dataset, tokens)]
+                else:
+                    targets = [target_for(scenario, api.base_url, self.dataset, tokens)]
+                if scenario.instances == 2 and second is not None:
+                    targets.append(
+                        target_for(scenario, second.base_url, self.dataset, second_tokens)
+                    )
                 server = reference if scenario.server == "reference" else api
-                target = target_for(scenario, server.base_url, self.dataset, tokens)
-                self.runs.append(self._measure(target, server, number, (reference, api)))
+                self.runs.append(self._measure(targets, server, number, everyone))
 
     def _measure(
-        self, target: Target, server: Server, number: int, everyone: tuple[Server, ...]
+        self, targets: list[Target], server: Server, number: int, everyone: tuple[Server, ...]
     ) -> Run:
-        key = target.scenario.key
-        self.requests.setdefault(key, self._describe(target))
-        problem = target.probe()
-        if problem is not None:
-            log(f"{key}: {problem}")
-            self.problems.setdefault(key, problem)
+        key = targets[0].scenario.key
+        self.requests.setdefault(key, self._describe(targets[0]))
+        for target in targets:
+            problem = target.probe()
+            if problem is not None:
+                log(f"{key}: {problem}")
+                self.problems.setdefault(key, problem)
         connections = self.config.connections
+        loads = [target.load for target in targets]
         self._settle(key, everyone)
-        run_wrk(self.wrk, target.load, seconds=self.config.warmup_seconds, connections=connections)
+        run_wrk_together(
+            self.wrk, loads, seconds=self.config.warmup_seconds, connections=connections
+        )
         self._settle(key, everyone)
         with RssSampler(server.pid) as memory:
-            result = run_wrk(
-                self.wrk, target.load, seconds=self.config.seconds, connections=connections
+            result = run_wrk_together(
+                self.wrk, loads, seconds=self.config.seconds, connections=connections
             )
         log(
             f"round {number} {key:<8} {result.requests_per_second:>9,.0f} req/s  "
@@ -278,11 +316,15 @@ class Bench:
             "reader": f"as {self.dataset.reader.email} (stage {self.dataset.reader.stage})",
             "writer": f"as {self.dataset.writer.email}, body from put_session.lua",
         }[scenario.who]
+        if scenario.instances == 2:
+            who += ", half the connections to each of two instances"
+            if scenario.writes:
+                who += f" (as {self.dataset.other_writer.email} through the second)"
         return f"{target.method} {path} {who}"
 
     def rows(self) -> list[Row]:
         keys = list(dict.fromkeys(run.scenario for run in self.runs))
-        scenarios = {s.key: s for s in (REF, *MAIN, *TENFOLD)}
+        scenarios = {s.key: s for s in (REF, *MAIN, *TWO_INSTANCES, *TENFOLD)}
         return [
             Row(scenarios[key], self.requests[key], [r for r in self.runs if r.scenario == key])
             for key in keys

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from bench.wrk import Load
 
 LUA_SCRIPT = Path(__file__).with_name("put_session.lua")
 READ_P99_LIMIT_MS = 40.0
-SIZE_TOLERANCE = 0.15  # S6 may be at most this much slower than S1/S2
+SIZE_TOLERANCE = 0.15  # S6 may be this much slower than S1/S2; two instances than one
 
 Who = Literal["anonymous", "reader", "writer"]
 
@@ -38,6 +39,7 @@ class Scenario:
     min_ratio: float | None = None
     p99_limit_ms: float | None = None
     same_as: str | None = None  # S6: compared with this scenario at the normal size
+    instances: int = 1  # 2: half the connections to each of two API instances on one database
 
     def path_for(self, dataset: Dataset) -> str:
         return self.path.format(program=dataset.program)
@@ -58,6 +60,7 @@ def _read(
     who: Who = "anonymous",
     min_ratio: float | None = None,
     same_as: str | None = None,
+    instances: int = 1,
 ) -> Scenario:
     """A read scenario: every read must keep p99 within the limit."""
     return Scenario(
@@ -69,6 +72,7 @@ def _read(
         min_ratio=min_ratio,
         p99_limit_ms=READ_P99_LIMIT_MS,
         same_as=same_as,
+        instances=instances,
     )
 
 
@@ -87,6 +91,29 @@ MAIN = (
         who="writer",
         writes=True,
         min_ratio=0.10,
+    ),
+)
+# PostgreSQL only: a second instance on the same database, each taking half the connections
+# (as a load balancer spreads them). Each at least as fast as one instance; the writers of
+# S5x2 are two people, one per instance, as different people's phones reach different ones.
+TWO_INSTANCES = (
+    _read(
+        "S2x2",
+        "program, signed in, two instances",
+        PROGRAM_PATH,
+        who="reader",
+        same_as="S2",
+        instances=2,
+    ),
+    Scenario(
+        "S5x2",
+        "log a new session, two instances",
+        "api",
+        SESSIONS_PATH,
+        who="writer",
+        writes=True,
+        same_as="S5",
+        instances=2,
     ),
 )
 TENFOLD = (
@@ -144,7 +171,7 @@ class Target:
 
 
 def target_for(
-    scenario: Scenario, base_url: str, dataset: Dataset, tokens: dict[Who, str]
+    scenario: Scenario, base_url: str, dataset: Dataset, tokens: Mapping[Who, str]
 ) -> Target:
     headers = (
         {} if scenario.who == "anonymous" else {"Authorization": f"Bearer {tokens[scenario.who]}"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ class Load:
     script_args: tuple[str, ...] = ()
 
 
-def run_wrk(wrk: str, load: Load, *, seconds: int, connections: int) -> WrkResult:
+def _command(wrk: str, load: Load, *, seconds: int, connections: int) -> list[str]:
     command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in load.headers:
         command += ["-H", header]
@@ -104,15 +105,46 @@ def run_wrk(wrk: str, load: Load, *, seconds: int, connections: int) -> WrkResul
     command.append(load.url)
     if load.script_args:
         command += ["--", *load.script_args]
-    done = subprocess.run(  # noqa: S603 (our own command line, no shell)
-        command, capture_output=True, text=True, check=False, timeout=seconds + 60
-    )
-    if done.returncode != 0:
-        raise WrkError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    result = parse_wrk(done.stdout)
+    return command
+
+
+def _result(returncode: int, stdout: str, stderr: str, seconds: int) -> WrkResult:
+    if returncode != 0:
+        raise WrkError(f"wrk failed ({returncode}):\n{stdout}{stderr}")
+    result = parse_wrk(stdout)
     if result.stalled:  # every latency was at least the run's length
         return replace(result, p50_ms=seconds * 1000.0, p99_ms=seconds * 1000.0)
     return result
+
+
+def run_wrk_together(
+    wrk: str, loads: Sequence[Load], *, seconds: int, connections: int
+) -> WrkResult:
+    """One wrk per load, all at once, `connections` shared out among them; their requests/s
+    and errors add up, and the latencies are the worst of theirs (a percentile of the whole
+    lies between the parts', so the worst is an upper bound)."""
+    share = max(1, connections // len(loads))
+    processes = [
+        subprocess.Popen(  # noqa: S603 (our own command line, no shell)
+            _command(wrk, load, seconds=seconds, connections=share),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for load in loads
+    ]
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=seconds + 60)
+        results.append(_result(process.returncode, stdout, stderr, seconds))
+    return WrkResult(
+        requests_per_second=sum(r.requests_per_second for r in results),
+        p50_ms=max(r.p50_ms for r in results),
+        p99_ms=max(r.p99_ms for r in results),
+        requests=sum(r.requests for r in results),
+        non_2xx=sum(r.non_2xx for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+    )
 
 
 def parse_wrk(output: str) -> WrkResult:
