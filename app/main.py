@@ -37,13 +37,13 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.deps import DATABASE, MEDIA_SIGNER, SETTINGS
 from app.core.docs import install_docs
-from app.core.errors import install_problem_handlers
 from app.core.health import router as health_router
 from app.core.http_cache import ETagMiddleware
 from app.core.jwt import TokenCodec
 from app.core.limits import BodyLimitMiddleware
 from app.core.media import MediaSigner
 from app.core.observability import install_observability
+from app.core.problem_handlers import install_problem_handlers
 from app.core.problem_pages import router as problem_pages_router
 from app.core.ratelimit import RATE_LIMITER, RateLimiter
 from app.core.relay import ChangeRelay
