@@ -58,6 +58,7 @@ from app.identity.auth import AUTHENTICATOR, Authenticator
 from app.identity.deps import TOKEN_CODEC
 from app.identity.mfa import SECOND_FACTOR_KEYS, SecondFactorKeys
 from app.identity.routers import auth as identity_auth
+from app.identity.routers import mail as identity_mail
 from app.identity.routers import me as identity_me
 from app.openapi import TAGS, install_openapi
 from app.outbox.mail import (
@@ -221,6 +222,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         progress_router,
         outcomes_me.router,
         identity_auth.router,
+        identity_mail.router,
         identity_me.router,
         accounts_me.router,
         accounts_mfa.router,

@@ -1,8 +1,5 @@
-"""Registration, the OAuth2 token endpoint, logout, and what arrives by mail: proving an
-address and resetting a forgotten password.
-
-Just past 400 lines: the token endpoint and the mail flows share its limiter and
-form parsing. The next split is tokens here, verification and reset in `routers/mail.py`."""
+"""Registration, the OAuth2 token endpoint and logout. What arrives by mail (proving an
+address, resetting a forgotten password) is in `routers/mail.py`."""
 
 from __future__ import annotations
 
@@ -13,30 +10,25 @@ from typing import Annotated, Literal, NoReturn
 from urllib.parse import unquote
 
 import anyio
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Request, Response, status
 
 from app.core.config import Settings
-from app.core.db import Database
-from app.core.deps import DATABASE, SessionDep, SettingsDep
-from app.core.errors import ConflictError, InvalidInputError, ProblemError, error_responses
+from app.core.deps import SessionDep, SettingsDep
+from app.core.errors import InvalidInputError, ProblemError, error_responses
 from app.core.jwt import TokenCodec, TokenType
 from app.core.models import utcnow
-from app.core.ratelimit import RATE_LIMITER, RateLimiter, account_key, client_address
+from app.core.ratelimit import RATE_LIMITER, RateLimiter, client_address
 from app.core.schemas import NulFreeStr
 from app.identity import lifecycle, mfa, service
-from app.identity.deps import CurrentUserDep, SignedInDep, TokenCodecDep
+from app.identity.deps import SignedInDep, TokenCodecDep
 from app.identity.mails import lifetimes_of, mail_context
 from app.identity.mfa import SECOND_FACTOR_KEYS
 from app.identity.models import User
 from app.identity.passwords import MAX_LENGTH
 from app.identity.schemas import (
-    Accepted,
-    PasswordResetConfirm,
-    PasswordResetRequest,
     RegisterIn,
     TokenOut,
     UserOut,
-    VerifyEmailIn,
 )
 from app.identity.signin import SignInGuard
 
@@ -307,107 +299,4 @@ def logout(session: SessionDep, principal: SignedInDep) -> Response:
     """Ends the sign-in the token belongs to: its access and refresh tokens stop working at
     once. Other devices stay signed in."""
     service.revoke_family(session, principal.family_id, reason="logout")
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.post(
-    "/auth/verify-email",
-    tags=["auth"],
-    name="verify_email",
-    summary="Confirm an address with the token from its mail (registration or a change)",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(409, 422),
-)
-def verify_email(body: VerifyEmailIn, session: SessionDep, settings: SettingsDep) -> Response:
-    """No sign-in needed: the token is the proof. A token for a new address makes it the
-    account's address, and the old address is told."""
-    lifecycle.verify_email(session, body.token, mail=mail_context(settings), now=utcnow())
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.post(
-    "/auth/verify-email/resend",
-    tags=["auth"],
-    name="resend_verification",
-    summary="Send the verification mail again",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
-    responses=error_responses(401, 409, 429),
-)
-def resend_verification(
-    session: SessionDep, user: CurrentUserDep, settings: SettingsDep, request: Request
-) -> Accepted:
-    """At most a few an hour (429 with Retry-After beyond); 409 once the address is verified."""
-    if user.email_verified:
-        raise ConflictError("Your address is already verified.")
-    _limiter(request).hit(
-        settings.verify_resend_rate_per_account, scope="verify-resend", key=str(user.id)
-    )
-    lifecycle.send_verification(
-        session,
-        service.fresh_user(session, user),
-        mail=mail_context(settings),
-        lifetimes=lifetimes_of(settings),
-        now=utcnow(),
-    )
-    return Accepted(detail="A new verification mail is on its way.")
-
-
-RESET_ACCEPTED = (
-    "If an account has this address, a mail with a reset link is on its way. "
-    "It works once, for a limited time."
-)
-
-
-def _send_reset(database: Database, settings: Settings, email: str) -> None:
-    with database.write_session() as session:
-        lifecycle.request_password_reset(
-            session,
-            email,
-            mail=mail_context(settings),
-            lifetimes=lifetimes_of(settings),
-            now=utcnow(),
-        )
-
-
-@router.post(
-    "/auth/password-reset",
-    tags=["auth"],
-    name="request_password_reset",
-    summary="Forgot the password: a reset link by mail (the same answer for any address)",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
-    responses=error_responses(422, 429),
-)
-def request_password_reset(
-    body: PasswordResetRequest,
-    settings: SettingsDep,
-    request: Request,
-    background: BackgroundTasks,
-) -> Accepted:
-    """Answers 202 alike, in the same time, whether or not the address has an account: the
-    lookup and the mail happen after the answer is sent."""
-    limiter = _limiter(request)
-    limiter.hit(settings.reset_rate_per_address, scope="reset-ip", key=client_address(request))
-    limiter.hit(settings.reset_rate_per_account, scope="reset-acct", key=account_key(body.email))
-    background.add_task(_send_reset, DATABASE.of(request), settings, str(body.email))
-    return Accepted(detail=RESET_ACCEPTED)
-
-
-@router.post(
-    "/auth/password-reset/confirm",
-    tags=["auth"],
-    name="confirm_password_reset",
-    summary="Set a new password with the token from the reset mail; every sign-in ends",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(409, 422),
-)
-def confirm_password_reset(
-    body: PasswordResetConfirm, session: SessionDep, settings: SettingsDep
-) -> Response:
-    """The token works once and dies when the password changes; 409 for a spent or expired
-    token. Every sign-in ends, so every device signs in again."""
-    lifecycle.reset_password(
-        session, body.token, body.new_password, mail=mail_context(settings), now=utcnow()
-    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
