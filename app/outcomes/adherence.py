@@ -26,6 +26,11 @@ class Adherence:
     percent: int | None
 
 
+def percent_done(sessions: int, planned: int) -> int:
+    """Sessions done as a share of `planned` (> 0); more than planned is 100%."""
+    return min(100, round(100 * sessions / planned))
+
+
 def adherence(
     *,
     session_times: Iterable[datetime],
@@ -42,6 +47,4 @@ def adherence(
     enrolled_days = max(1, math.ceil((now - started_at) / timedelta(days=1)))
     span = min(days, enrolled_days)
     planned = max(1, round(per_week * span / 7))
-    return Adherence(
-        days=days, sessions=done, planned=planned, percent=min(100, round(100 * done / planned))
-    )
+    return Adherence(days=days, sessions=done, planned=planned, percent=percent_done(done, planned))

@@ -33,6 +33,7 @@ from app.fhir.codes import (
 from app.fhir.context import Criteria, FhirContext, instant
 from app.fhir.resources.common import BATCH, patient_reference
 from app.fhir.resources.plans import EnrollmentRow, enrollment_rows
+from app.outcomes.adherence import percent_done
 from app.progress.models import SessionLog, StageChange
 from app.progress.report import prescribed_per_week
 
@@ -183,7 +184,7 @@ def _observation(ctx: FhirContext, row: EnrollmentRow, done: _Activity, start: d
         ],
     }
     if prescribed:
-        percent = min(100, round(100 * logged / prescribed))
+        percent = percent_done(logged, prescribed)
         observation["valueQuantity"] = quantity(percent, "%", "%")
     else:
         observation["dataAbsentReason"] = {
