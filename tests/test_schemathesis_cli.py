@@ -13,7 +13,7 @@ statuses a business rule gives to a well-formed request (a wrong password, a cod
 that names nothing, a stale If-Match) are accepted per operation by
 schemathesis.toml at the project root, each with why.
 
-Slow (about a minute on two cores), so it runs with `make schema-check`
+Slow (about a minute and a half on two cores), so it runs with `make schema-check`
 (SCHEMATHESIS_CLI=1), which CI calls.
 """
 
