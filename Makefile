@@ -11,7 +11,7 @@ PORT   ?= 8000
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-postgres lint typecheck check openapi client-check clean bench soak scale-check
+.PHONY: help install run test test-postgres lint typecheck check openapi client-check schema-check clean bench soak scale-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ openapi: $(STAMP) ## Write the OpenAPI document to openapi.json
 
 client-check: $(STAMP) ## Type-check the mobile flows against a client generated from the OpenAPI document (Node.js)
 	clients/typescript/check
+
+schema-check: $(STAMP) ## schemathesis run --checks all against a served instance, as a member, a clinic owner and an API client
+	SCHEMATHESIS_CLI=1 $(BIN)/pytest -q -p no:cacheprovider tests/test_schemathesis_cli.py
 
 bench: $(STAMP) ## Measure the API against a hello-world with wrk (BENCH_SECONDS, BENCH_DATABASE_URL)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
@@ -175,7 +176,7 @@ class Person:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
-def sign_in(client: TestClient, email: str, password: str) -> dict[str, Any]:
+def sign_in(client: TestClient | httpx.Client, email: str, password: str) -> dict[str, Any]:
     response = client.post(
         "/v1/auth/token", data={"grant_type": "password", "username": email, "password": password}
     )

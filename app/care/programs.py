@@ -323,7 +323,9 @@ def delete_program(
     row = _program_row(session, actor.clinic_id, slug)
     assert row.id is not None
     before = ClinicProgram(_detail(session, row))
-    if if_match is not None:
+    # If-Match is optional here, and an empty one says no more than none (a 428 would be
+    # for a header this operation does not require).
+    if if_match is not None and if_match.strip():
         check_if_match(if_match, before)
     _refuse_for(
         followers(session, clinic_id=actor.clinic_id, program_id=row.id),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from app.core.schemas import (
     InputModel,
@@ -54,7 +54,32 @@ class InstrumentOut(InstrumentDefinition):
 InstrumentPage = Page[InstrumentOut]
 
 
+EVERY_N = ScheduleKind.EVERY_N_DAYS
+
+
 class ScheduleIn(InputModel):
+    # The rule `schedules.create` enforces, stated in the schema for clients and generators:
+    # `every_days` with every_n_days, and only with it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["kind", "every_days"],
+                    "properties": {
+                        "kind": {"const": EVERY_N.value},
+                        "every_days": {"type": "integer"},
+                    },
+                },
+                {
+                    "properties": {
+                        "kind": {"enum": [k.value for k in ScheduleKind if k != EVERY_N]},
+                        "every_days": {"type": "null"},
+                    },
+                },
+            ]
+        }
+    )
+
     instrument: Slug
     program: Slug = Field(description="The patient's program the questionnaire belongs to.")
     kind: Annotated[ScheduleKind, LaxEnum]

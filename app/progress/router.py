@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlmodel import Session
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from app.catalog.deps import CatalogDep
 from app.catalog.snapshot import CatalogSnapshot
@@ -46,6 +47,18 @@ PROGRESS_REPORTS = StateKey[TokenCache[bytes]]("progress_reports")
 
 ProgramPath = Annotated[Slug, Path(description="The program's slug.")]
 SessionIdPath = Annotated[UUID, Path(description="The client-generated UUID of the session.")]
+
+
+class _NotSync(StringConvertor):
+    """One path segment, but not `sync`: that path is the batch route's alone, so another
+    method there is a 405 naming POST rather than a session id that is not a UUID. Any
+    other segment still reaches the session routes, whose 422 names the bad parameter."""
+
+    regex = "(?!sync$)[^/]+"
+
+
+register_url_convertor("not_sync", _NotSync())
+SESSION_PATH = "/sessions/{session_id:not_sync}"
 PRIVATE = "private, no-cache"
 
 # OpenAPI links: what a client (or a stateful test) can do next with what it just made.
@@ -192,7 +205,7 @@ def advance(
 
 
 @router.put(
-    "/sessions/{session_id}",
+    SESSION_PATH,
     tags=["sessions"],
     name="put_session",
     summary="Log a session by its client UUID: 201 created, 200 replaced or unchanged",
@@ -309,7 +322,7 @@ def list_session_changes(
 
 
 @router.get(
-    "/sessions/{session_id}",
+    SESSION_PATH,
     tags=["sessions"],
     name="get_session",
     summary="One of your sessions",
@@ -332,7 +345,7 @@ def get_session(
 
 
 @router.delete(
-    "/sessions/{session_id}",
+    SESSION_PATH,
     tags=["sessions"],
     name="delete_session",
     summary="Delete one of your sessions",

@@ -405,6 +405,21 @@ def test_a_program_nobody_follows_is_deleted(client: TestClient, clinic: ClinicS
     assert client.get(f"/v1/programs/{program}", headers=clinic.owner.headers).status_code == 404
 
 
+def test_an_empty_if_match_on_delete_is_the_same_as_none(
+    client: TestClient, clinic: ClinicSetup
+) -> None:
+    """If-Match is optional on DELETE: an empty one is no precondition, not the 428 of a
+    required header this operation does not require (nor document)."""
+    build(client, clinic)
+
+    deleted = client.delete(
+        clinic.path("/programs/knee-plan"), headers={**clinic.owner.headers, "If-Match": ""}
+    )
+
+    assert deleted.status_code == 204, deleted.text
+    assert read(client, clinic).status_code == 404
+
+
 def test_a_program_with_logged_history_is_kept(
     client: TestClient, clinic: ClinicSetup, followed: tuple[str, Person]
 ) -> None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from app.access.policy import Role
@@ -158,6 +159,22 @@ def test_the_dosage_rule_is_an_any_of_in_the_schema_and_enforced(spec: dict[str,
     DosageIn.model_validate({"exercise": "bridge", "sets": 2, "hold_seconds": 30})
     with pytest.raises(ValidationError, match="reps, hold_seconds or both"):
         DosageIn.model_validate({"exercise": "bridge", "sets": 2})
+
+
+def test_the_every_days_rule_of_a_schedule_is_an_any_of_in_the_schema(
+    spec: dict[str, Any],
+) -> None:
+    """`every_days` with every_n_days and only with it: what `schedules.create` answers 422
+    for, a generator reads from the schema instead of sending."""
+    root = {"$ref": "#/components/schemas/ScheduleIn", "components": spec["components"]}
+    validator = Draft202012Validator(root)
+    base = {"instrument": "koos-jr", "program": "whole-leg-rehabilitation"}
+
+    assert validator.is_valid(base | {"kind": "every_n_days", "every_days": 7})
+    assert validator.is_valid(base | {"kind": "at_enrollment"})
+    assert validator.is_valid(base | {"kind": "at_stage_change", "every_days": None})
+    assert not validator.is_valid(base | {"kind": "every_n_days"})
+    assert not validator.is_valid(base | {"kind": "at_enrollment", "every_days": 7})
 
 
 def _documents(spec: dict[str, Any], method: str, path: str, status: int) -> bool:

@@ -207,6 +207,34 @@ class TestSyncBatch:
         assert response.status_code == 422
         assert response.headers["content-type"].startswith(PROBLEM)
 
+    @pytest.mark.parametrize("method", ["PUT", "GET", "DELETE", "PATCH"])
+    def test_another_method_on_the_sync_path_is_a_405_naming_post(
+        self, client: TestClient, enrolled: Person, method: str
+    ) -> None:
+        """`sync` is never taken for a session id: the path belongs to the batch route."""
+        response = client.request(method, "/v1/me/sessions/sync", headers=enrolled.headers)
+
+        assert response.status_code == 405, response.text
+        assert response.headers["allow"] == "POST"
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["type"] == "/problems/method-not-allowed"
+
+    @pytest.mark.parametrize("spelling", [str.upper, lambda text: text.replace("-", "")])
+    def test_a_session_id_is_read_in_any_case_with_or_without_hyphens(
+        self,
+        client: TestClient,
+        enrolled: Person,
+        stage1: list[str],
+        spelling: Any,
+    ) -> None:
+        session_id = new_id()
+        put(client, enrolled, session_id, session_body(WHOLE_LEG, 1, stage1))
+
+        response = get(client, enrolled, spelling(session_id))
+
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == session_id
+
 
 # ---------------------------------------------------------------------------
 # The change feed
