@@ -83,7 +83,9 @@ class Resolver:
         """The one non-null branch of `X | None`; None for real unions (not walked)."""
         schema = self.resolve(schema)
         branches = schema.get("anyOf") or schema.get("oneOf")
-        if branches is None:
+        if branches is None or "properties" in schema:
+            # An object's own `anyOf` only adds a rule across its fields (the dosage's, the
+            # schedule's): its fields are still walked one by one.
             return schema
         real = [self.resolve(b) for b in branches if self.resolve(b).get("type") != "null"]
         return real[0] if len(real) == 1 else None

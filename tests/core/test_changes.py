@@ -10,6 +10,7 @@ depends on it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -752,8 +753,9 @@ NOTHING_CACHED: dict[tuple[str, str], str] = {
 
 
 def write_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, path as the OpenAPI document writes it: no path convertors)."""
     return {
-        (method, route.path or "")
+        (method, re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path or ""))
         for route in iter_route_contexts(app.routes)
         for method in route.methods or ()
         if method in WRITES
