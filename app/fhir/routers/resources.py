@@ -10,19 +10,21 @@ document: a FHIR server's contract is its CapabilityStatement (`metadata`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 
 from app.catalog.deps import CatalogDep
 from app.clinics.deps import FhirReaderDep, clinic_router, record_access
-from app.clinics.service import get_clinic
+from app.clinics.service import ClinicActor, get_clinic
 from app.core.deps import ReadSessionDep
 from app.core.errors import NotFoundError
 from app.core.models import utcnow
 from app.fhir import search
 from app.fhir.capability import capability_statement
 from app.fhir.context import FhirContext
+from app.fhir.registry import Found
 from app.fhir.resources import REGISTRY
 from app.fhir.routers.http import FHIR_PREFIX, FhirResponse, FhirRoute, api_root, fhir_base
 from app.fhir.search import check_format
@@ -72,17 +74,14 @@ def patient_everything(
     found = search.everything(
         ctx, REGISTRY, patient_id=int(patient["id"]), types=types, request=wanted
     )
-    page, next_key = search.take(found, wanted.count)
-    record_access(request, actor, [int(patient["id"])])
-    return FhirResponse(
-        search.searchset(
-            base=fhir_base(request, ctx.clinic_id),
-            path=f"Patient/{resource_id}/$everything",
-            page=page,
-            next_key=next_key,
-            request=wanted,
-            now=ctx.now,
-        )
+    return _searchset_page(
+        found,
+        wanted,
+        path=f"Patient/{resource_id}/$everything",
+        read=lambda _: [int(patient["id"])],  # the patient, even on an empty page
+        ctx=ctx,
+        actor=actor,
+        request=request,
     )
 
 
@@ -99,12 +98,35 @@ def search_type(
     wanted = search.parse_search(
         provider, request.query_params.multi_items(), strict=strict(prefer)
     )
-    page, next_key = search.take(provider.search(ctx, wanted.criteria, wanted.after), wanted.count)
-    record_access(request, actor, {f.patient_id for f in page if f.patient_id is not None})
+    return _searchset_page(
+        provider.search(ctx, wanted.criteria, wanted.after),
+        wanted,
+        path=resource_type,
+        read=lambda page: {found.patient_id for found in page if found.patient_id is not None},
+        ctx=ctx,
+        actor=actor,
+        request=request,
+    )
+
+
+def _searchset_page(
+    found: Iterator[Found],
+    wanted: search.SearchRequest,
+    *,
+    path: str,
+    read: Callable[[list[Found]], Iterable[int]],
+    ctx: FhirContext,
+    actor: ClinicActor,
+    request: Request,
+) -> FhirResponse:
+    """One page of `found` as a searchset Bundle; the patients `read` names for the page
+    go in their access logs first."""
+    page, next_key = search.take(found, wanted.count)
+    record_access(request, actor, read(page))
     return FhirResponse(
         search.searchset(
             base=fhir_base(request, ctx.clinic_id),
-            path=resource_type,
+            path=path,
             page=page,
             next_key=next_key,
             request=wanted,
