@@ -74,6 +74,7 @@ from app.outbox.worker import OutboxWorker, Pacing, RetryPolicy, Sender
 from app.outcomes.routers import admin as outcomes_admin
 from app.outcomes.routers import me as outcomes_me
 from app.outcomes.routers.me import TODAY_SCREENS
+from app.outcomes.sweeps import Sweeps
 from app.progress.router import PROGRESS_REPORTS
 from app.progress.router import router as progress_router
 from app.progress.viewer import Viewers
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     box = SecretBox(secret, purpose=WEBHOOK_SECRETS)
     worker = outbox_worker(settings, database, box)
+    sweeps = Sweeps(database, adherence_every_seconds=settings.adherence_check_minutes * 60)
     reads = AccessLog(
         database,
         flush_seconds=settings.access_log_flush_seconds,
@@ -166,15 +168,24 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        thread = None
+        threads: list[threading.Thread] = []
         if settings.webhook_worker:
             # On SQLite one process delivers; on PostgreSQL every instance may (SKIP LOCKED).
-            thread = threading.Thread(
-                target=worker.run_forever,
-                args=(settings.webhook_poll_seconds, stop),
-                name="outbox-worker",
-                daemon=True,
+            threads.append(
+                threading.Thread(
+                    target=worker.run_forever,
+                    args=(settings.webhook_poll_seconds, stop),
+                    name="outbox-worker",
+                    daemon=True,
+                )
             )
+            # What sends the outbox also fills it with what the clock brings.
+            threads.append(
+                threading.Thread(
+                    target=sweeps.run_forever, args=(stop,), name="sweeps", daemon=True
+                )
+            )
+        for thread in threads:
             thread.start()
         reads.start()
         relay = CHANGE_RELAY.of_app(app)
@@ -182,7 +193,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         yield
         relay.stop()
         stop.set()
-        if thread is not None:
+        for thread in threads:
             thread.join(timeout=settings.webhook_timeout_seconds + settings.webhook_poll_seconds)
         reads.stop()
         if owns_database:

@@ -4,7 +4,6 @@ the outcome sweeps and the OpenAPI document."""
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -17,7 +16,6 @@ from app.cli.base import cli, fail, open_database
 from app.core.config import get_settings
 
 if TYPE_CHECKING:
-    from app.core.db import Database
     from app.outbox.worker import OutboxWorker
 
 
@@ -169,17 +167,20 @@ def worker(
     from app.core.db import Database
     from app.core.secrets import SecretBox, resolve_secret_key
     from app.main import outbox_worker
+    from app.outcomes.sweeps import Sweeps
 
     settings = get_settings()
     database = Database.from_settings(settings)
     sender = outbox_worker(
         settings, database, SecretBox(resolve_secret_key(settings), purpose=WEBHOOK_SECRETS)
     )
+    sweeps = Sweeps(database, adherence_every_seconds=settings.adherence_check_minutes * 60)
 
     def sweep() -> None:
-        queued = _queue_reminders(database)
-        if queued:
-            typer.echo(f"Queued {queued} reminder(s).")
+        what = {"reminders": "reminder(s)", "adherence": "adherence.low event(s)"}
+        for name, queued in sweeps.run_due().items():
+            if queued:
+                typer.echo(f"Queued {queued} {what[name]}.")
 
     try:
         if once:
@@ -193,32 +194,15 @@ def worker(
         database.dispose()
 
 
-REMINDER_SWEEP_SECONDS = 30.0  # a reminder is queued within half a minute of its time
-
-
-def _queue_reminders(database: Database) -> int:
-    """Queue the reminders whose local time has come; a failure waits for the next sweep."""
-    from app.core.models import utcnow
-    from app.outcomes.reminders import send_due
-
-    try:
-        with database.write_session() as session:
-            return send_due(session, now=utcnow())
-    except Exception:  # logged; the outbox keeps running
-        logging.getLogger("app.reminders").exception("reminder sweep failed")
-        return 0
-
-
 def _deliver_until_signalled(
     sender: OutboxWorker, poll_seconds: float, sweep: Callable[[], None] | None = None
 ) -> None:
     """Deliver in a thread until SIGTERM or SIGINT; the delivery in flight finishes first.
 
-    Meanwhile this thread runs `sweep` (queueing reminders) every `REMINDER_SWEEP_SECONDS`.
+    Meanwhile this thread runs `sweep` (reminders, adherence: each on its own period).
     """
     import signal
     import threading
-    import time
 
     stop = threading.Event()
     thread = threading.Thread(target=sender.run_forever, args=(poll_seconds, stop))
@@ -227,28 +211,24 @@ def _deliver_until_signalled(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())
     thread.start()
-    next_sweep = 0.0
     while thread.is_alive():
-        if sweep is not None and time.monotonic() >= next_sweep and not stop.is_set():
+        if sweep is not None and not stop.is_set():
             sweep()
-            next_sweep = time.monotonic() + REMINDER_SWEEP_SECONDS
         thread.join(timeout=1.0)
 
 
 @cli.command("check-adherence")
 def check_adherence() -> None:
-    """Queue `adherence.low` for patients below their clinic's threshold (run it from cron)."""
-    from app.catalog.loading import load_snapshot
+    """Queue `adherence.low` for patients below their clinic's threshold now (the outbox
+    worker does it every ADHERENCE_CHECK_MINUTES)."""
     from app.core.db import Database
     from app.core.models import utcnow
-    from app.outcomes.alerts import check_adherence as check
+    from app.outcomes.sweeps import queue_adherence_alerts
 
     database = Database.from_settings(get_settings())
     try:
         with database.write_session() as session:
-            # Media links play no part in adherence.
-            snapshot = load_snapshot(session, media_url=lambda key: key)
-            queued = check(session, snapshot=snapshot, now=utcnow())
+            queued = queue_adherence_alerts(session, utcnow())
     finally:
         database.dispose()
     typer.echo(f"Queued {queued} adherence.low event(s).")
@@ -256,7 +236,8 @@ def check_adherence() -> None:
 
 @cli.command("send-reminders")
 def send_reminders() -> None:
-    """Queue the reminders whose local time has come (run it from cron every minute)."""
+    """Queue the reminders whose local time has come now (the outbox worker does it every
+    30 s)."""
     from app.core.db import Database
     from app.core.models import utcnow
     from app.outcomes.reminders import send_due

@@ -134,6 +134,14 @@ class Settings(BaseSettings):
         description="Send the outbox (webhooks and mail) from a thread of the API process.",
     )
     webhook_poll_seconds: float = Field(default=2.0, gt=0)
+    adherence_check_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=1440,
+        description="How often whatever sends the outbox looks for patients whose adherence "
+        "fell below their clinic's threshold (`adherence.low`); 0 leaves it to "
+        "`rehab check-adherence`.",
+    )
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=30)
     webhook_backoff_seconds: int = Field(default=30, ge=1)

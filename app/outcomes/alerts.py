@@ -2,9 +2,10 @@
 threshold, and again only after it recovered.
 
 The fall happens with no write at all (days pass without a session), so a
-sweep looks: `rehab check-adherence`, run from cron (hourly, say), or
-`check_adherence` with any `now` in the tests. Only enrollments at least a week
-old are judged, so nobody is "low" on their first day.
+sweep looks: whatever sends the outbox, every `ADHERENCE_CHECK_MINUTES`
+(`app.outcomes.sweeps`), `rehab check-adherence` at once, or `check_adherence`
+with any `now` in the tests. Only enrollments at least a week old are judged, so
+nobody is "low" on their first day.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Occurrences are worked out per local date with `zoneinfo`: each date gives one
 moment, so a clock change neither doubles a reminder nor drops one. A local
 time the spring change skips (02:30 on that night) comes at the same wall-clock
 distance after the change (03:30); one the autumn change repeats comes the
-first time. The sweep (`send_due`, run by `rehab worker` every 30 s, or with
-any `now` in the tests) takes the reminders whose moment has come; one more
-than an hour late (the sweep was down) is skipped rather than sent out of time.
+first time. The sweep (`send_due`, run every 30 s by whatever sends the outbox,
+see `app.outcomes.sweeps`, or with any `now` in the tests) takes the reminders
+whose moment has come; one more than an hour late (the sweep was down) is
+skipped rather than sent out of time.
 A reminder goes to the person's address through the mail outbox, written in
 the same transaction that moves it on.
 """
