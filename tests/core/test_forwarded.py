@@ -24,7 +24,7 @@ def serve(command_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[...,
         env = command_env | {"REGISTER_RATE_PER_ADDRESS": "2/hour"} | extra
         process = rehab("serve", "--port", str(port), env=env, output=output)
         processes.append(process)
-        wait_for_output(process, output, "Application startup complete")
+        wait_for_output(process, output, "Uvicorn running on")  # listening (after startup)
         return f"http://127.0.0.1:{port}"
 
     yield start

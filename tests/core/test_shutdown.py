@@ -193,7 +193,7 @@ def server(command_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, A
     output = tmp_path / "serve.log"
     process = rehab("serve", "--port", str(port), env=command_env, output=output)
     try:
-        wait_for_output(process, output, "Application startup complete")
+        wait_for_output(process, output, "Uvicorn running on")  # listening (after startup)
         yield port, process, output
     finally:
         if process.poll() is None:
