@@ -75,8 +75,8 @@ from app.outcomes.routers import admin as outcomes_admin
 from app.outcomes.routers import me as outcomes_me
 from app.outcomes.routers.me import TODAY_SCREENS
 from app.outcomes.sweeps import Sweeps
-from app.progress.router import PROGRESS_REPORTS
-from app.progress.router import router as progress_router
+from app.progress.routers import router as progress_router
+from app.progress.routers.progress import PROGRESS_REPORTS
 from app.progress.viewer import Viewers
 
 OUTBOX_WORKER = StateKey[OutboxWorker]("outbox_worker")

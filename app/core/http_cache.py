@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import PreconditionFailedError, PreconditionRequiredError
 
+# A person's own data: kept by their client, checked with the server before each use.
+PRIVATE = "private, no-cache"
 MAX_HASHED_BODY = 1 << 20  # larger bodies (files) keep their own validators
 
 
