@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from app.authoring.documents import Document, etag_of
 from app.catalog.models import ContentStatus
 from app.core.errors import error_responses
+from app.core.http_cache import PRIVATE
 from app.core.json import JSONBytesResponse
 from app.core.schemas import NO_NUL, SLUG_PATTERN
 from app.identity.deps import current_admin
@@ -55,14 +56,13 @@ READ_ERRORS = error_responses(404, 422)
 CREATE_ERRORS = error_responses(409, 422)
 WRITE_ERRORS = error_responses(404, 409, 412, 422, 428)
 UPLOAD_ERRORS = error_responses(404, 412, 413, 415, 422, 428)
-NO_STORE = "private, no-cache"
 
 
 def document_response(
     document: Document, *, status: int = 200, location: str | None = None
 ) -> Response:
     """A document with its ETag, the validator the next write must send back."""
-    headers = {"ETag": etag_of(document), "Cache-Control": NO_STORE}
+    headers = {"ETag": etag_of(document), "Cache-Control": PRIVATE}
     if location is not None:
         headers["Location"] = location
     return JSONBytesResponse(document, status_code=status, headers=headers)

@@ -19,6 +19,7 @@ from app.catalog.deps import CatalogDep
 from app.clinics.deps import clinic_router
 from app.core.deps import MediaSignerDep, ReadSessionDep, SettingsDep
 from app.core.errors import error_responses
+from app.core.http_cache import PRIVATE
 from app.core.models import utcnow
 from app.core.schemas import Slug
 from app.handouts import service
@@ -51,7 +52,7 @@ def _pdf(handout: service.Handout, body: bytes) -> PdfResponse:
         body,
         headers={
             "Content-Disposition": f'inline; filename="{filename}"',
-            "Cache-Control": "private, no-cache",
+            "Cache-Control": PRIVATE,
         },
     )
 

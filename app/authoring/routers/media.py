@@ -10,7 +10,7 @@ from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from app.authoring import media, service
-from app.authoring.deps import NO_STORE, UPLOAD_ERRORS, IfMatchHeader, SlugPath, admin_router
+from app.authoring.deps import UPLOAD_ERRORS, IfMatchHeader, SlugPath, admin_router
 from app.authoring.documents import (
     ContentKind,
     Document,
@@ -21,6 +21,7 @@ from app.authoring.documents import (
 )
 from app.authoring.schemas import MediaStored
 from app.core.deps import DatabaseDep, SettingsDep
+from app.core.http_cache import PRIVATE
 from app.core.json import JSONBytesResponse
 from app.identity.deps import AdminDep
 from app.identity.models import User
@@ -103,7 +104,7 @@ async def _upload(
     )
     return JSONBytesResponse(
         stored.model_dump(mode="json"),
-        headers={"ETag": etag_of(document), "Cache-Control": NO_STORE},
+        headers={"ETag": etag_of(document), "Cache-Control": PRIVATE},
     )
 
 

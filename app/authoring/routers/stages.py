@@ -18,17 +18,17 @@ from app.authoring.documents import ContentKind, Document, document_of, etag_of,
 from app.authoring.schemas import StageBodyIn
 from app.catalog.schemas import StageIn
 from app.core.deps import ReadSessionDep, SessionDep
+from app.core.http_cache import PRIVATE
 from app.core.json import JSONBytesResponse
 from app.identity.deps import AdminDep
 
 router = admin_router()
-NO_STORE = "private, no-cache"
 
 
 def _stage_response(document: Document, position: int, *, status: int = 200) -> Response:
     """A stage, with its program's ETag: a stage is edited as part of its program."""
     stage = service.program_stage(document, position)
-    headers = {"ETag": etag_of(document), "Cache-Control": NO_STORE}
+    headers = {"ETag": etag_of(document), "Cache-Control": PRIVATE}
     if status == 201:
         headers["Location"] = f"{PREFIX}/programs/{document['slug']}/stages/{position}"
     return JSONBytesResponse(stage, status_code=status, headers=headers)

@@ -12,6 +12,7 @@ from app.care.deps import ManagedPatientDep, ReadablePatientDep
 from app.clinics.deps import ClinicActorDep, ProgramsWriterDep, clinic_router
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import error_responses
+from app.core.http_cache import PRIVATE
 from app.core.models import utcnow
 from app.core.pagination import PageDep
 from app.outcomes import alerts, responses, schedules
@@ -25,7 +26,6 @@ from app.outcomes.schemas import (
 )
 
 router = clinic_router(tags=["clinic outcomes"])
-PRIVATE = "private, no-cache"
 
 
 @router.post(

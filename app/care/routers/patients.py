@@ -19,6 +19,7 @@ from app.catalog.deps import CatalogDep
 from app.clinics.deps import PatientsReaderDep, ProgramsWriterDep, clinic_router, record_access
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import InvalidInputError, NotFoundError, error_responses
+from app.core.http_cache import PRIVATE
 from app.core.models import utcnow
 from app.core.pagination import PageDep, envelope
 from app.core.schemas import CURSOR_PATTERN, Slug, TimeZoneQuery
@@ -27,7 +28,6 @@ from app.progress.schemas import EnrollmentDetail, ProgressOut, SessionFeed
 from app.progress.sessions import feed
 
 router = clinic_router(tags=["clinic patients"])
-PRIVATE = "private, no-cache"
 ACTOR_ERRORS = (401, 403, 404, 422)
 
 

@@ -12,10 +12,10 @@ from app.catalog.deps import CatalogDep
 from app.clinics.deps import ProgramsReaderDep, ProgramsWriterDep, clinic_router
 from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import error_responses
+from app.core.http_cache import PRIVATE
 from app.core.pagination import PageDep, envelope
 
 router = clinic_router(tags=["clinic programs"])
-PRIVATE = "private, no-cache"
 ACTOR_ERRORS = (401, 403, 404, 422)
 
 ProgramSlugPath = Annotated[

@@ -41,7 +41,7 @@ from app.catalog.snapshot import (
 )
 from app.core.config import Settings
 from app.core.errors import NotFoundError, error_responses
-from app.core.http_cache import etag_matches
+from app.core.http_cache import PRIVATE, etag_matches
 from app.core.json import JSONBytesResponse, dumps
 from app.core.pagination import PageDep, envelope
 from app.core.schemas import NO_NUL
@@ -78,7 +78,7 @@ def _respond(
         cache = f"public, max-age={settings.public_cache_seconds}"
     else:
         tag = viewer_tag(presenter.viewer, presenter.link_expiry())
-        cache = "private, no-cache"
+        cache = PRIVATE
     headers = {"ETag": f'W/"c{snapshot.version}-{tag}"', "Cache-Control": cache}
     if presenter is not None:
         headers["Vary"] = "Authorization"

@@ -19,6 +19,7 @@ from app.clinics.access_log import ACCESS_LOG
 from app.clinics.deps import FhirReaderDep, clinic_router
 from app.core.deps import DATABASE, ReadSessionDep, SessionDep, SettingsDep
 from app.core.errors import ForbiddenError
+from app.core.http_cache import PRIVATE
 from app.core.models import as_utc, utcnow
 from app.fhir import export
 from app.fhir.context import instant
@@ -27,7 +28,6 @@ from app.fhir.outcome import issue, operation_outcome
 from app.fhir.resources import REGISTRY
 from app.fhir.routers.http import (
     FHIR_PREFIX,
-    PRIVATE,
     FhirResponse,
     FhirRoute,
     api_root,

@@ -21,13 +21,13 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
 from app.core.errors import ProblemError
+from app.core.http_cache import PRIVATE
 from app.core.json import dumps
 from app.fhir.codes import Json
 from app.fhir.outcome import operation_outcome, outcome_for
 
 FHIR_JSON = "application/fhir+json"
 FHIR_PREFIX = "/fhir/R4"
-PRIVATE = "private, no-cache"
 logger = logging.getLogger("app.fhir")
 
 

@@ -14,6 +14,7 @@ from app.core.changes import user_owner
 from app.core.db import Database
 from app.core.deps import DATABASE, ReadSessionDep, SessionDep
 from app.core.errors import error_responses
+from app.core.http_cache import PRIVATE
 from app.core.json import JSONBytesResponse
 from app.core.models import as_utc, utcnow
 from app.core.pagination import PageDep
@@ -43,7 +44,6 @@ router = APIRouter(prefix="/v1/me", tags=["outcomes"])
 TODAY_SCREENS = StateKey[TokenCache[bytes]]("today_screens")
 ResponseIdPath = Annotated[UUID, Path(description="The client-generated UUID of the response.")]
 ReminderIdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The reminder's id.")]
-PRIVATE = "private, no-cache"
 
 
 @router.get(
