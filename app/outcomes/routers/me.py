@@ -10,15 +10,14 @@ from fastapi import APIRouter, Path, Request, Response, status
 
 from app.catalog.deps import CatalogDep
 from app.catalog.snapshot import CatalogSnapshot
-from app.core.changes import user_owner
 from app.core.db import Database
-from app.core.deps import DATABASE, ReadSessionDep, SessionDep
+from app.core.deps import ReadSessionDep, SessionDep
 from app.core.errors import error_responses
 from app.core.http_cache import PRIVATE
-from app.core.json import JSONBytesResponse
 from app.core.models import as_utc, utcnow
 from app.core.pagination import PageDep
 from app.core.schemas import TimeZoneQuery
+from app.core.screens import person_screen
 from app.core.state import StateKey
 from app.core.token_cache import TokenCache
 from app.identity.deps import CurrentUserDep
@@ -130,14 +129,15 @@ async def get_today(
     with dosage and today's sets and times done, whether today is planned, the
     questionnaires due; and the streak."""
     assert user.id is not None
-    zone = ZoneInfo(tz)
-    # The local date is in the key, so a screen is never served on the day after.
-    key = f"{user.id}|{snapshot.version}|{tz}|{utcnow().astimezone(zone).date()}"
-    db, user_id = DATABASE.of(request), user.id
-    body = await TODAY_SCREENS.of(request).get_or_load(
-        key, lambda: _today_body(db, user_id, snapshot, zone), lambda _: user_owner(user_id)
+    user_id = user.id
+    return await person_screen(
+        request,
+        TODAY_SCREENS,
+        user_id=user_id,
+        content_version=snapshot.version,
+        tz=tz,
+        render=lambda db, zone: _today_body(db, user_id, snapshot, zone),
     )
-    return JSONBytesResponse(body, headers={"Cache-Control": PRIVATE})
 
 
 def _today_body(db: Database, user_id: int, snapshot: CatalogSnapshot, zone: ZoneInfo) -> bytes:

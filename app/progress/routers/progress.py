@@ -8,14 +8,11 @@ from fastapi import APIRouter, Request, Response
 
 from app.catalog.deps import CatalogDep
 from app.catalog.snapshot import CatalogSnapshot
-from app.core.changes import user_owner
 from app.core.db import Database
-from app.core.deps import DATABASE
 from app.core.errors import error_responses
-from app.core.http_cache import PRIVATE
-from app.core.json import JSONBytesResponse
 from app.core.models import utcnow
 from app.core.schemas import TimeZoneQuery
+from app.core.screens import person_screen
 from app.core.state import StateKey
 from app.core.token_cache import TokenCache
 from app.identity.deps import CurrentUserDep
@@ -49,13 +46,15 @@ async def get_progress(
     """Per program: the stage, sessions in the last 7 days against the prescription, a 14-day
     pain trend and the current streak, in your time zone (`tz`, an IANA name)."""
     assert user.id is not None
-    zone = ZoneInfo(tz)
-    key = f"{user.id}|{snapshot.version}|{tz}"
-    db, user_id = DATABASE.of(request), user.id
-    body = await PROGRESS_REPORTS.of(request).get_or_load(
-        key, lambda: _progress_body(db, user_id, snapshot, tz, zone), lambda _: user_owner(user_id)
+    user_id = user.id
+    return await person_screen(
+        request,
+        PROGRESS_REPORTS,
+        user_id=user_id,
+        content_version=snapshot.version,
+        tz=tz,
+        render=lambda db, zone: _progress_body(db, user_id, snapshot, tz, zone),
     )
-    return JSONBytesResponse(body, headers={"Cache-Control": PRIVATE})
 
 
 def _progress_body(
