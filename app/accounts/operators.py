@@ -90,8 +90,12 @@ def get_account(session: Session, user_id: int) -> Account:
     return Account(user, _sign_in_counts(session, [user])[0])
 
 
+def account_with_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == normalize_email(email))).first()
+
+
 def find_by_email(session: Session, email: str) -> User:
-    user = session.exec(select(User).where(User.email == normalize_email(email))).first()
+    user = account_with_email(session, email)
     if user is None:
         raise NotFoundError(f"No account has the address {email}.")
     return user

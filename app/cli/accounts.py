@@ -24,21 +24,17 @@ def create_admin(
 ) -> None:
     """Create an administrator account, or make an existing account an administrator."""
     from pydantic import ValidationError
-    from sqlmodel import select
 
     from app.access.policy import Role
     from app.accounts import operators
     from app.core.errors import ProblemError
     from app.core.models import utcnow
-    from app.identity.models import User
     from app.identity.service import create_admin as create_admin_account
-    from app.identity.service import normalize_email
 
     database = open_database(get_settings())
     try:
         with database.write_session() as session:
-            existing = session.exec(select(User).where(User.email == normalize_email(email)))
-            found = existing.first()
+            found = operators.account_with_email(session, email)
             if found is not None:
                 user = found
                 assert user.id is not None

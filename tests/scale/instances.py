@@ -56,19 +56,25 @@ def instance_settings(url: str, data_dir: Path, **overrides: object) -> Settings
     return Settings.model_validate(values | overrides)
 
 
+def register_verified(database: Database, email: str, role: Role = Role.MEMBER) -> int:
+    """An account with a verified address, made straight in the database (no mail to
+    read), with the shared PASSWORD; its id."""
+    with database.write_session() as session:
+        user = register(
+            session, RegisterIn(email=email, password=PASSWORD, display_name="P"), role=role
+        )
+        user.email_verified_at = utcnow()
+        assert user.id is not None
+        return user.id
+
+
 @dataclass
 class Instance:
     client: TestClient
     database: Database
 
     def person(self, email: str, role: Role = Role.MEMBER) -> Person:
-        with self.database.write_session() as session:
-            user = register(
-                session, RegisterIn(email=email, password=PASSWORD, display_name="P"), role=role
-            )
-            user.email_verified_at = utcnow()
-            assert user.id is not None
-            user_id = user.id
+        user_id = register_verified(self.database, email, role)
         tokens = sign_in(self.client, email, PASSWORD)
         return Person(user_id, email, PASSWORD, tokens["access_token"], tokens["refresh_token"])
 

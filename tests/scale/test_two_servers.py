@@ -30,11 +30,16 @@ from app.authoring.content import apply_content
 from app.core.db import Database
 from app.core.migrations import upgrade_to_head
 from app.core.models import utcnow
-from app.identity.schemas import RegisterIn
-from app.identity.service import register
 from tests.conftest import TEST_SECRET
 from tests.scale.conftest import create_database, drop_database, postgres_url
-from tests.scale.instances import PASSWORD, PROGRAM, bundle, instance_settings, window
+from tests.scale.instances import (
+    PASSWORD,
+    PROGRAM,
+    bundle,
+    instance_settings,
+    register_verified,
+    window,
+)
 from tests.scale.servers import running
 
 WINDOW_SECONDS = 1.0  # the target is 100 ms; generous for a busy two-core CI machine
@@ -60,13 +65,7 @@ class Deployment:
     database: Database
 
     def caller(self, email: str, role: Role = Role.MEMBER) -> Caller:
-        with self.database.write_session() as session:
-            user = register(
-                session, RegisterIn(email=email, password=PASSWORD, display_name="P"), role=role
-            )
-            user.email_verified_at = utcnow()
-            assert user.id is not None
-            user_id = user.id
+        user_id = register_verified(self.database, email, role)
         form = {"grant_type": "password", "username": email, "password": PASSWORD}
         token = self.a.post("/v1/auth/token", data=form).json()["access_token"]
         return Caller({"Authorization": f"Bearer {token}"}, user_id)

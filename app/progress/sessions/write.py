@@ -37,6 +37,7 @@ from app.progress.sessions.statements import (
     next_seq,
     prepared,
     send_numbered_insert,
+    take_seq,
 )
 
 
@@ -211,7 +212,7 @@ def _write(
         if _same(existing, stored, resolved):
             slugs = [entry.exercise_slug for entry in resolved.entries]
             return Written(existing, Outcome.UNCHANGED, list(zip(stored, slugs, strict=True)))
-        seq = next_seq(session, user_id)
+        seq = take_seq(writing.cursor, writing.statements, user_id)
     outcome = Outcome.CREATED if existing.deleted_at is not None else Outcome.REPLACED
     existing.program_id = resolved.program.id
     existing.stage_position = resolved.stage
