@@ -14,6 +14,7 @@ import logging
 import logging.config
 import re
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -60,6 +61,22 @@ _RECORD_FIELDS = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
     | {"message", "asctime", "request_id", SCRUBBED, "color_message"}  # uvicorn's ANSI copy
 )
+
+
+class SparseWarnings:
+    """At most one warning of each kind per `every_seconds`: a failure that repeats on
+    every request or every retry (a bus down, a database restarting) must not flood the log."""
+
+    def __init__(self, logger: logging.Logger, every_seconds: float) -> None:
+        self._logger = logger
+        self._every = every_seconds
+        self._last: dict[str, float] = {}
+
+    def warn(self, kind: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last.get(kind, float("-inf")) >= self._every:
+            self._last[kind] = now
+            self._logger.warning(message, *args)
 
 
 def redact(text: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -24,6 +23,7 @@ from app.core.errors import (
     ProblemError,
     problem_response,
 )
+from app.core.logs import SparseWarnings
 from app.core.pointers import locate
 from app.core.problems import problem_uri
 
@@ -202,7 +202,8 @@ DATABASE_RETRY_SECONDS = 2
 # Server answers that mean "no connection now": terminated by an administrator (a fast
 # shutdown), crashed, or starting up / shutting down. Class 08 is the connection itself.
 _CONNECTION_LOST = frozenset({"57P01", "57P02", "57P03"})
-_database_warned_at = float("-inf")
+# An outage must not flood the log: a line in 10 s.
+_database_warnings = SparseWarnings(logger, every_seconds=10)
 
 
 def _database_unreachable(exc: OperationalError | InterfaceError) -> bool:
@@ -226,16 +227,13 @@ async def _handle_database_unavailable(request: Request, exc: Exception) -> Resp
     assert isinstance(exc, OperationalError | InterfaceError)
     if not _database_unreachable(exc):
         raise exc  # the unexpected-error handler answers, and logs the traceback
-    global _database_warned_at
-    now = time.monotonic()
-    if now - _database_warned_at >= 10:  # an outage must not flood the log: a line in 10 s
-        _database_warned_at = now
-        logger.warning(
-            "The database is unavailable (%s on %s %s)",
-            type(exc).__name__,
-            request.method,
-            request.url.path,
-        )
+    _database_warnings.warn(
+        "unavailable",
+        "The database is unavailable (%s on %s %s)",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+    )
     return problem_response(
         503,
         detail="The database is unavailable for a moment (it may be restarting); "

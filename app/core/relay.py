@@ -41,6 +41,7 @@ from app.core.changes import (
     PrincipalChanged,
     StandingChanged,
 )
+from app.core.logs import SparseWarnings
 
 logger = logging.getLogger("app.relay")
 
@@ -128,7 +129,8 @@ class ChangeRelay:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._unsubscribe: Callable[[], None] | None = None
-        self._warned_at: dict[str, float] = {}
+        # One line a minute per kind of failure.
+        self._warnings = SparseWarnings(logger, every_seconds=60)
         self._missed = False  # the bus failed since it last subscribed (hearing thread only)
         self.listening = threading.Event()  # set while the bus delivers (tests wait for it)
 
@@ -236,11 +238,7 @@ class ChangeRelay:
                 self._hub.publish([CONTENT_CHANGED], elsewhere=True)
 
     def _warn(self, what: str, message: str) -> None:
-        # One line a minute per kind of failure: a bus that is down must not flood the log.
-        now = time.monotonic()
-        if now - self._warned_at.get(what, float("-inf")) >= 60:
-            self._warned_at[what] = now
-            logger.warning(message)
+        self._warnings.warn(what, message)
 
 
 def send_commits(hub: ChangeHub, bus: Bus) -> Callable[[], None]:
