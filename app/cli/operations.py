@@ -177,10 +177,9 @@ def worker(
     sweeps = Sweeps(database, adherence_every_seconds=settings.adherence_check_minutes * 60)
 
     def sweep() -> None:
-        what = {"reminders": "reminder(s)", "adherence": "adherence.low event(s)"}
         for name, queued in sweeps.run_due().items():
             if queued:
-                typer.echo(f"Queued {queued} {what[name]}.")
+                typer.echo(f"Queued {queued} {SWEPT[name]}.")
 
     try:
         if once:
@@ -194,8 +193,11 @@ def worker(
         database.dispose()
 
 
+SWEPT = {"reminders": "reminder(s)", "adherence": "adherence.low event(s)"}
+
+
 def _deliver_until_signalled(
-    sender: OutboxWorker, poll_seconds: float, sweep: Callable[[], None] | None = None
+    sender: OutboxWorker, poll_seconds: float, sweep: Callable[[], None]
 ) -> None:
     """Deliver in a thread until SIGTERM or SIGINT; the delivery in flight finishes first.
 
@@ -212,7 +214,7 @@ def _deliver_until_signalled(
         signal.signal(signum, lambda _signum, _frame: stop.set())
     thread.start()
     while thread.is_alive():
-        if sweep is not None and not stop.is_set():
+        if not stop.is_set():
             sweep()
         thread.join(timeout=1.0)
 
