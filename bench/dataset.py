@@ -150,6 +150,12 @@ def analyse(config: BenchConfig) -> None:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
 
+def count_sessions(config: BenchConfig) -> int:
+    """Every session stored, deleted ones too: what a write scenario must grow."""
+    with open_database(config) as database, database.engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM session_log")).scalar_one())
+
+
 def count_rows(config: BenchConfig) -> dict[str, int]:
     with open_database(config) as database, database.engine.connect() as connection:
         return {

@@ -1,9 +1,18 @@
 -- S5: every request logs a NEW session, PUT /v1/me/sessions/<fresh uuid4>.
 -- A repeated id would be an idempotent replay (200 unchanged), not a write.
 -- Arguments after `--`: performed_at (ISO 8601 with offset), a stage-1
--- exercise slug of the program, the program slug, and a random seed.
+-- exercise slug of the program and the program slug. The random seed comes
+-- from /dev/urandom on every start: a warm-up and the run measured after it
+-- (or two wrk side by side) must not send the same ids.
 
 local body
+
+local function fresh_seed()
+  local source = assert(io.open("/dev/urandom", "rb"))
+  local a, b, c, d = source:read(4):byte(1, 4)
+  source:close()
+  return ((a * 256 + b) * 256 + c) * 256 + d
+end
 
 local function uuid4()
   return (string.gsub("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", "[xy]", function(c)
@@ -13,8 +22,8 @@ local function uuid4()
 end
 
 function init(args)
-  local performed_at, exercise, program, seed = args[1], args[2], args[3], args[4]
-  math.randomseed(tonumber(seed) or os.time())
+  local performed_at, exercise, program = args[1], args[2], args[3]
+  math.randomseed(fresh_seed())
   body = string.format(
     '{"program": "%s", "stage": 1, "performed_at": "%s", "entries": '
       .. '[{"exercise": "%s", "sets_done": 2, "reps_done": 10, "difficulty": "easy", "pain": 1}]}',

@@ -73,7 +73,8 @@ class Row:
 
 
 def judge(rows: list[Row], problems: dict[str, str]) -> None:
-    """Fill in every row's ratio and checks; `problems` are failed probes by scenario."""
+    """Fill in every row's ratio and checks; `problems`, by scenario, say what showed it
+    did not run as meant (a probe that failed, writes that stored nothing new)."""
     by_key = {row.scenario.key: row for row in rows}
     reference = by_key["REF"].rps
     for row in rows:
@@ -96,7 +97,7 @@ def _checks(row: Row, by_key: dict[str, Row], problem: str | None) -> list[Check
     if stalled:
         checks.append(Check("answers", False, f"{stalled} run(s) completed no request"))
     if problem is not None:
-        checks.append(Check("probe 2xx", False, problem))
+        checks.append(Check("as meant", False, problem))
     return checks
 
 

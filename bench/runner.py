@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bench.config import BenchConfig
 from bench.console import elapsed, log
 from bench.database import command_env, server_version
-from bench.dataset import Dataset, build_dataset
+from bench.dataset import Dataset, build_dataset, count_sessions
 from bench.report import (
     Check,
     Row,
@@ -58,7 +58,7 @@ from bench.servers import (
     wait_until_idle,
 )
 from bench.tenfold import grow_catalogue
-from bench.wrk import ensure_wrk, run_wrk_together, wrk_version
+from bench.wrk import WrkResult, ensure_wrk, run_wrk_together, wrk_version
 
 # Production settings, plus room for the bench's own sign-ins and a long run.
 API_SETTINGS = {
@@ -288,10 +288,13 @@ class Bench:
             self.wrk, loads, seconds=self.config.warmup_seconds, connections=connections
         )
         self._settle(key, everyone)
+        stored_before = count_sessions(self.config) if targets[0].scenario.writes else 0
         with RssSampler(server.pid) as memory:
             result = run_wrk_together(
                 self.wrk, loads, seconds=self.config.seconds, connections=connections
             )
+        if targets[0].scenario.writes:
+            self._check_new_sessions(key, result, count_sessions(self.config) - stored_before)
         log(
             f"round {number} {key:<8} {result.requests_per_second:>9,.0f} req/s  "
             f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
@@ -299,6 +302,15 @@ class Bench:
         )
         rss = memory.peak_kib if server.name == "api" else None
         return Run(key, number, result, rss)
+
+    def _check_new_sessions(self, key: str, result: WrkResult, stored: int) -> None:
+        """A write scenario measures new sessions: every answered request stored one (the
+        server may also finish requests wrk gave up on, so more is fine). Fewer means ids
+        were sent again, and replays, not writes, were measured."""
+        if stored < result.requests:
+            problem = f"{result.requests - stored} of {result.requests} requests stored no session"
+            log(f"{key}: {problem}")
+            self.problems.setdefault(key, problem)
 
     def _settle(self, key: str, servers: tuple[Server, ...]) -> None:
         """Start every run from a quiet machine: the API may still be busy with old requests,
