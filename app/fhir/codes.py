@@ -25,6 +25,10 @@ ENROLLMENT_SYSTEM = "urn:rehab-api:enrollment"
 DIFFICULTY_SYSTEM = "urn:rehab-api:difficulty"
 MEASURE_SYSTEM = "urn:rehab-api:measure"
 CURRENT_STAGE_EXTENSION = "urn:rehab-api:extension:current-stage"
+# An outcome instrument's canonical URL is this, a colon and its slug.
+INSTRUMENT_SYSTEM = "urn:rehab-api:instrument"
+# The points an answer option scores (FHIR's core extension for scored options).
+ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 
 Json = dict[str, Any]
 

@@ -102,6 +102,7 @@ class Criteria:
 
     patients: tuple[int, ...] | None = None  # None: every linked patient
     ids: tuple[str, ...] | None = None  # `_id`
+    urls: tuple[str, ...] | None = None  # `url`: canonical URLs, each maybe with `|version`
     updated: Updated = field(default=ANY_TIME)
 
     def patient_filter(self, user_id: Any) -> ColumnElement[bool]:

@@ -71,6 +71,7 @@ def parse_search(provider: ResourceProvider, params: Params, *, strict: bool) ->
     count, after = DEFAULT_COUNT, None
     patients: set[int] | None = None
     ids: set[str] | None = None
+    urls: set[str] | None = None
     updated = Updated()
     understood: list[tuple[str, str]] = []
     ignored: list[str] = []
@@ -89,6 +90,9 @@ def parse_search(provider: ResourceProvider, params: Params, *, strict: bool) ->
         elif name == "_id" and name in declared:
             wanted_ids = id_values(value)
             ids = wanted_ids if ids is None else ids & wanted_ids
+        elif name == "url" and name in declared:
+            wanted_urls = set(values_of(value))
+            urls = wanted_urls if urls is None else urls & wanted_urls
         elif name == "_lastUpdated" and name in declared:
             updated = narrow(updated, "_lastUpdated", value)
         else:
@@ -103,6 +107,7 @@ def parse_search(provider: ResourceProvider, params: Params, *, strict: bool) ->
     criteria = Criteria(
         patients=tuple(sorted(patients)) if patients is not None else None,
         ids=tuple(sorted(ids)) if ids is not None else None,
+        urls=tuple(sorted(urls)) if urls is not None else None,
         updated=updated,
     )
     return SearchRequest(criteria, count, after, understood, ignored)

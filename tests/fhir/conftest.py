@@ -24,7 +24,10 @@ from tests.conftest import (
     Person,
     api_client_token,
 )
+from tests.outcomes.conftest import Answer, answered, instruments, schedule
 from tests.progress.conftest import enroll, session_body, stage_slugs
+
+__all__ = ["instruments"]  # a fixture the FHIR world uses: the seeded instruments
 
 PROGRAM = "whole-leg-rehabilitation"
 FHIR_JSON = "application/fhir+json"
@@ -71,6 +74,14 @@ BINDINGS: dict[tuple[str, str], set[str]] = {
         "instance-order",
         "option",
     },
+    ("QuestionnaireResponse", "status"): {
+        "in-progress",
+        "completed",
+        "amended",
+        "entered-in-error",
+        "stopped",
+    },
+    ("Questionnaire", "status"): {"draft", "active", "retired", "unknown"},
     ("Bundle", "type"): {"searchset", "collection", "document", "message", "history"},
     ("CapabilityStatement", "kind"): {"instance", "capability", "requirements"},
     ("OperationOutcome", "issue"): set(),
@@ -135,6 +146,7 @@ class FhirWorld:
     headers: dict[str, str]  # the clinic's API client with fhir:read
     patient: Person
     sessions: list[str]
+    responses: list[str]  # the patient's answers to the pain rating
 
     def base(self, clinic: ClinicSetup | None = None) -> str:
         return f"/v1/clinics/{(clinic or self.clinic).id}/fhir/R4"
@@ -162,6 +174,7 @@ def log_session(
 def fhir_world(
     client: TestClient,
     seeded: ContentReport,
+    instruments: None,
     make_clinic: ClinicFactory,
     make_linked_patient: LinkedPatientFactory,
 ) -> FhirWorld:
@@ -169,8 +182,10 @@ def fhir_world(
     patient = make_linked_patient(clinic)
     enroll(client, patient, PROGRAM)
     sessions = [log_session(client, patient, pain=pain) for pain in (2, 4)]
+    asked = schedule(client, clinic, patient, "pain-rating", "at_enrollment")
+    response = answered(client, patient, Answer(asked["id"], {"worst": 6, "average": 3}))
     headers = api_client_token(client, clinic, ["fhir:read"])
-    return FhirWorld(client, clinic, headers, patient, sessions)
+    return FhirWorld(client, clinic, headers, patient, sessions, [response["id"]])
 
 
 def bundle_resources(bundle: dict[str, Any], kind: str | None = None) -> list[dict[str, Any]]:

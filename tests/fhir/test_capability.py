@@ -32,6 +32,7 @@ def test_every_listed_interaction_and_parameter_answers(fhir_world: FhirWorld) -
             "_lastUpdated": "ge2000-01-01",
             "_id": found[0]["id"],
             "patient": str(fhir_world.patient.id),
+            "url": found[0].get("url", ""),
         }
         for param in resource["searchParam"]:
             value = examples[param["name"]]

@@ -1,7 +1,6 @@
 """The resource types this server serves, in the order $everything and $export give them.
 
-Questionnaire and QuestionnaireResponse (the outcome instruments) join as two
-more providers here; nothing else changes (see `app.fhir.registry`).
+A new type is one more provider here; nothing else changes (see `app.fhir.registry`).
 """
 
 from __future__ import annotations
@@ -10,7 +9,16 @@ from app.fhir.registry import Registry
 from app.fhir.resources.observations import ObservationProvider
 from app.fhir.resources.patients import PatientProvider
 from app.fhir.resources.plans import CarePlanProvider, ServiceRequestProvider
+from app.fhir.resources.questionnaires import QuestionnaireProvider
+from app.fhir.resources.responses import QuestionnaireResponseProvider
 
 REGISTRY = Registry(
-    [PatientProvider(), CarePlanProvider(), ServiceRequestProvider(), ObservationProvider()]
+    [
+        PatientProvider(),
+        CarePlanProvider(),
+        ServiceRequestProvider(),
+        ObservationProvider(),
+        QuestionnaireProvider(),
+        QuestionnaireResponseProvider(),
+    ]
 )
