@@ -35,7 +35,8 @@ class RedisBus:
         self._client.publish(CHANNEL, payload)
 
     def listen(self, deliver: Callable[[str], None], stop: threading.Event) -> None:
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        # redis-py types pubsub() from 8.2 on; before, the call is untyped.
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]
         try:
             pubsub.subscribe(CHANNEL)
             deliver("")
