@@ -24,7 +24,7 @@ from sqlmodel import Session, create_engine
 
 from app.core.changes import ChangeHub, take
 from app.core.config import Settings
-from app.core.driver import driver_cursor
+from app.core.driver import defer, driver_cursor, send_deferred, take_deferred
 from app.core.errors import ProblemError
 
 T = TypeVar("T")
@@ -88,7 +88,7 @@ def create_db_engine(
     # psycopg prepares a statement on the server after its fifth run; behind PgBouncer in
     # transaction mode the next run may reach another server connection, which lacks it.
     connect_args = {} if prepared_statements else {"prepare_threshold": None}
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         connect_args=connect_args,
@@ -97,6 +97,20 @@ def create_db_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
     )
+    event.listen(engine, "before_cursor_execute", _deferred_first)
+    return engine
+
+
+def _deferred_first(
+    _connection: Connection,
+    cursor: DBAPICursor,
+    _statement: str,
+    _parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> None:
+    """What a group deferred (its savepoints, `_Savepoints`) goes before any ORM statement."""
+    send_deferred(cursor)
 
 
 class Database:
@@ -192,9 +206,12 @@ class Database:
         done: list[_Done] = []
         try:
             with self.write_session() as session, closing(driver_cursor(session)) as cursor:
-                savepoints = _Savepoints(cursor, together=self.engine.dialect.name == "postgresql")
-                for work in works:
-                    done.append(self._in_savepoint(session, savepoints, work))
+                savepoints = _Savepoints(cursor, deferred=self.engine.dialect.name == "postgresql")
+                try:
+                    for work in works:
+                        done.append(self._in_savepoint(session, savepoints, work))
+                finally:
+                    savepoints.close()
         except Exception:
             return [self._alone(work) for work in works]
         return done
@@ -260,37 +277,47 @@ class Database:
 class _Savepoints:
     """The one savepoint each write of a group runs in, at the fewest round trips.
 
-    A write that succeeded is released together with the next write's savepoint (or by
-    the commit), in one round trip where the driver takes two statements at once.
+    A write that succeeded is released when the next write's savepoint is made (or by
+    the commit). On PostgreSQL both wait for the next write's first statement and go in
+    its round trip (`app.core.driver.defer`): a new session then costs the round trips
+    of its own statements, and nothing for its savepoint.
     """
 
     NAME = "group_write"
 
-    def __init__(self, cursor: DBAPICursor, *, together: bool) -> None:
-        """`together`: the driver takes two statements in one (psycopg sends a statement
-        without parameters as a simple query, which may hold several)."""
+    def __init__(self, cursor: DBAPICursor, *, deferred: bool) -> None:
+        """`deferred`: savepoints wait for the next statement (which must then come from this
+        connection's engine or driver statements, both of which send them first)."""
         self._cursor = cursor
         self._release_pending = False
-        self._together = together
+        self._deferred = deferred
 
     def open(self) -> None:
-        if self._release_pending and self._together:
-            self._cursor.execute(f"RELEASE SAVEPOINT {self.NAME}; SAVEPOINT {self.NAME}")
+        release = [f"RELEASE SAVEPOINT {self.NAME}"] if self._release_pending else []
+        if self._deferred:
+            defer(self._cursor.connection, *release, f"SAVEPOINT {self.NAME}")
         else:
-            self._flush_release()
-            self._cursor.execute(f"SAVEPOINT {self.NAME}")
+            for statement in (*release, f"SAVEPOINT {self.NAME}"):
+                self._cursor.execute(statement)
         self._release_pending = False
 
     def release(self) -> None:
         self._release_pending = True
 
     def roll_back(self) -> None:
+        if self._deferred:
+            unsent = take_deferred(self._cursor.connection)
+            if unsent:  # the write sent nothing, so there is nothing to undo but its savepoint
+                self._release_pending = len(unsent) > 1  # the write before's still waits
+                return
         self._cursor.execute(f"ROLLBACK TO SAVEPOINT {self.NAME}")
         self._cursor.execute(f"RELEASE SAVEPOINT {self.NAME}")
 
-    def _flush_release(self) -> None:
-        if self._release_pending:
-            self._cursor.execute(f"RELEASE SAVEPOINT {self.NAME}")
+    def close(self) -> None:
+        """Forget what still waits: the commit releases every savepoint, a rollback undoes
+        them, and the connection must go back to its pool with nothing deferred."""
+        if self._deferred:
+            take_deferred(self._cursor.connection)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Dialect
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -22,6 +23,29 @@ from sqlalchemy.sql.expression import ClauseElement
 from sqlmodel import Session
 
 Processor = Callable[[Any], Any]
+
+# Statements that may wait for the next one on their connection, by DB-API connection:
+# a group's savepoints, which then go in that statement's round trip (see `defer`).
+_deferred: WeakKeyDictionary[Any, list[str]] = WeakKeyDictionary()
+
+
+def defer(connection: Any, *statements: str) -> None:
+    """Send `statements` (no parameters) on this DB-API connection right before whatever it
+    runs next: in the same batch when that is `batched`, else just before it. Whoever defers
+    takes back what is left (`take_deferred`) before the connection goes back to its pool."""
+    _deferred.setdefault(connection, []).extend(statements)
+
+
+def take_deferred(connection: Any) -> list[str]:
+    """What was deferred on this connection and not sent yet; none of it will be."""
+    return _deferred.pop(connection, [])
+
+
+def send_deferred(cursor: DBAPICursor) -> None:
+    """Run what was deferred on the cursor's connection (`defer`), first."""
+    if _deferred:
+        for statement in _deferred.pop(cursor.connection, ()):
+            cursor.execute(statement)
 
 
 class DriverStatement:
@@ -66,6 +90,7 @@ class DriverStatement:
         return tuple(merged[name] for name in self._names)
 
     def execute(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> None:
+        send_deferred(cursor)
         cursor.execute(self.sql, self.parameters(values))
 
     def send(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> Pending:
@@ -76,6 +101,7 @@ class DriverStatement:
 
     def executemany(self, cursor: DBAPICursor, rows: Sequence[Mapping[str, Any]]) -> None:
         parameter_sets: list[Any] = [self.parameters(row) for row in rows]
+        send_deferred(cursor)
         cursor.executemany(self.sql, parameter_sets)
 
     def first(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -142,6 +168,7 @@ def batched(cursor: DBAPICursor) -> Iterator[None]:
         yield
         return
     with pipeline():
+        send_deferred(cursor)
         yield
 
 

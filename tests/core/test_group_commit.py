@@ -100,6 +100,38 @@ def test_a_refused_write_leaves_nothing_it_had_not_saved_yet(database: Database)
     assert version(database) == 1
 
 
+def refuse_at_once(_session: Session) -> Any:
+    raise NotFoundError("No such thing.")
+
+
+def test_a_write_refused_before_it_ran_a_statement_leaves_the_others_as_they_were(
+    database: Database,
+) -> None:
+    outcomes = submit_together(database, [bump, refuse_at_once, bump, refuse_at_once, bump])
+
+    assert [outcomes[0], outcomes[2], outcomes[4]] == [1, 2, 3]
+    assert all(isinstance(outcomes[i], NotFoundError) for i in (1, 3))
+    assert version(database) == 3
+
+
+def test_a_write_that_fails_before_it_ran_a_statement_leaves_its_connection_clean(
+    database: Database,
+) -> None:
+    """Savepoints may wait for a write's first statement (PostgreSQL): one that never
+    came must not reach whoever uses the connection next."""
+
+    def crash_at_once(_session: Session) -> None:
+        raise RuntimeError("a bug")
+
+    outcomes = submit_together(database, [bump, crash_at_once])
+    assert outcomes[0] == 1
+    assert isinstance(outcomes[1], RuntimeError)
+
+    assert submit_together(database, [bump, bump]) == [2, 3]
+    with database.write_session() as session:
+        assert bump(session) == 4
+
+
 def test_a_write_that_breaks_the_transaction_fails_alone_and_the_others_land(
     database: Database,
 ) -> None:
