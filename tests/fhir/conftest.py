@@ -170,6 +170,16 @@ def log_session(
     return session_id
 
 
+def answer_pain_rating(
+    client: TestClient, clinic: ClinicSetup, patient: Person, worst: int, average: int
+) -> str:
+    """The clinic asks its patient for the pain rating and they answer: the response's id."""
+    asked = schedule(client, clinic, patient, "pain-rating", "at_enrollment")
+    response = answered(client, patient, Answer(asked["id"], {"worst": worst, "average": average}))
+    response_id: str = response["id"]
+    return response_id
+
+
 @pytest.fixture
 def fhir_world(
     client: TestClient,
@@ -182,10 +192,9 @@ def fhir_world(
     patient = make_linked_patient(clinic)
     enroll(client, patient, PROGRAM)
     sessions = [log_session(client, patient, pain=pain) for pain in (2, 4)]
-    asked = schedule(client, clinic, patient, "pain-rating", "at_enrollment")
-    response = answered(client, patient, Answer(asked["id"], {"worst": 6, "average": 3}))
+    responses = [answer_pain_rating(client, clinic, patient, worst=6, average=3)]
     headers = api_client_token(client, clinic, ["fhir:read"])
-    return FhirWorld(client, clinic, headers, patient, sessions, [response["id"]])
+    return FhirWorld(client, clinic, headers, patient, sessions, responses)
 
 
 def bundle_resources(bundle: dict[str, Any], kind: str | None = None) -> list[dict[str, Any]]:

@@ -12,7 +12,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import ClinicFactory, LinkedPatientFactory, Person
-from tests.fhir.conftest import PROGRAM, FhirWorld, bundle_resources, fhir_json
+from tests.fhir.conftest import (
+    PROGRAM,
+    FhirWorld,
+    answer_pain_rating,
+    bundle_resources,
+    fhir_json,
+)
 from tests.outcomes.conftest import Answer, answered, schedule
 from tests.outcomes.synthetic import synthetic
 from tests.progress.conftest import enroll
@@ -129,8 +135,7 @@ def test_another_clinics_patient_and_a_withdrawn_patient_answer_404(
     other_clinic = make_clinic("Hillside Physio")
     stranger = make_linked_patient(other_clinic)
     enroll(client, stranger, PROGRAM)
-    asked = schedule(client, other_clinic, stranger, "pain-rating", "at_enrollment")
-    theirs = answered(client, stranger, Answer(asked["id"], {"worst": 2, "average": 1}))["id"]
+    theirs = answer_pain_rating(client, other_clinic, stranger, worst=2, average=1)
     fhir_json(fhir_world.get(f"/QuestionnaireResponse/{theirs}"), 404)
     listed = bundle_resources(fhir_world.ok("/QuestionnaireResponse"))
     assert [r["id"] for r in listed] == fhir_world.responses

@@ -15,14 +15,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from app.fhir.codes import Json
 from app.fhir.context import Criteria, FhirContext, Key, instant
 from app.fhir.outcome import BadRequestError
 from app.fhir.registry import ID, LAST_UPDATED, PATIENT, Found, SearchParam, subject_patient
-from app.fhir.resources.common import BATCH, first_or_missing, patient_reference
+from app.fhir.resources.common import (
+    BATCH,
+    after_pair,
+    enrollment_of,
+    first_or_missing,
+    patient_reference,
+    seen_by_clinic,
+)
 from app.fhir.resources.questionnaires import (
     NAME_SUFFIX,
     SCORES,
@@ -80,16 +86,18 @@ def _rows(ctx: FhirContext, criteria: Criteria, last: tuple[int, str] | None) ->
         select(OutcomeResponse, Enrollment.id)
         .outerjoin(
             Enrollment,
-            and_(
-                col(Enrollment.user_id) == col(OutcomeResponse.user_id),
-                col(Enrollment.program_id) == col(OutcomeResponse.program_id),
+            enrollment_of(
+                user=col(OutcomeResponse.user_id), program=col(OutcomeResponse.program_id)
             ),
         )
         .where(
-            ctx.linked(col(OutcomeResponse.user_id)),
-            ctx.scope.rows(col(OutcomeResponse.program_id)),
-            criteria.patient_filter(col(OutcomeResponse.user_id)),
-            criteria.updated.sql(col(OutcomeResponse.created_at)),
+            *seen_by_clinic(
+                ctx,
+                criteria,
+                user=col(OutcomeResponse.user_id),
+                program=col(OutcomeResponse.program_id),
+                updated=col(OutcomeResponse.created_at),
+            )
         )
         .order_by(col(OutcomeResponse.user_id), col(OutcomeResponse.id))
         .limit(BATCH)
@@ -97,13 +105,7 @@ def _rows(ctx: FhirContext, criteria: Criteria, last: tuple[int, str] | None) ->
     if criteria.ids is not None:
         query = query.where(col(OutcomeResponse.id).in_(criteria.ids))
     if last is not None:
-        user, response_id = last
-        query = query.where(
-            or_(
-                col(OutcomeResponse.user_id) > user,
-                and_(col(OutcomeResponse.user_id) == user, col(OutcomeResponse.id) > response_id),
-            )
-        )
+        query = query.where(after_pair(col(OutcomeResponse.user_id), col(OutcomeResponse.id), last))
     return list(ctx.session.exec(query))
 
 

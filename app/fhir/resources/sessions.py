@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_
 from sqlalchemy import select as columns
 from sqlmodel import col, select
 
@@ -38,7 +37,13 @@ from app.fhir.codes import (
 )
 from app.fhir.context import Criteria, FhirContext, instant
 from app.fhir.outcome import GoneError
-from app.fhir.resources.common import BATCH, patient_reference
+from app.fhir.resources.common import (
+    BATCH,
+    after_pair,
+    enrollment_of,
+    patient_reference,
+    seen_by_clinic,
+)
 from app.progress.models import Enrollment, SessionEntry, SessionLog
 
 CATEGORIES = [ACTIVITY_CATEGORY, PHYSICAL_ACTIVITY]
@@ -80,17 +85,17 @@ def session_rows(
             )
             .outerjoin(
                 Enrollment,
-                and_(
-                    col(Enrollment.user_id) == col(SessionLog.user_id),
-                    col(Enrollment.program_id) == col(SessionLog.program_id),
-                ),
+                enrollment_of(user=col(SessionLog.user_id), program=col(SessionLog.program_id)),
             )
             .where(
-                ctx.linked(col(SessionLog.user_id)),
-                ctx.scope.rows(col(SessionLog.program_id)),
+                *seen_by_clinic(
+                    ctx,
+                    criteria,
+                    user=col(SessionLog.user_id),
+                    program=col(SessionLog.program_id),
+                    updated=col(SessionLog.updated_at),
+                ),
                 col(SessionLog.deleted_at).is_(None),
-                criteria.patient_filter(col(SessionLog.user_id)),
-                criteria.updated.sql(col(SessionLog.updated_at)),
             )
             .order_by(col(SessionLog.user_id), col(SessionLog.seq))
             .limit(BATCH)
@@ -98,13 +103,7 @@ def session_rows(
         if session_id is not None:
             query = query.where(col(SessionLog.id) == session_id)
         if last is not None:
-            user, seq = last
-            query = query.where(
-                or_(
-                    col(SessionLog.user_id) > user,
-                    and_(col(SessionLog.user_id) == user, col(SessionLog.seq) > seq),
-                )
-            )
+            query = query.where(after_pair(col(SessionLog.user_id), col(SessionLog.seq), last))
         rows = ctx.session.execute(query).all()
         for sid, user_id, seq, performed, created, updated, note, enrollment_id in rows:
             yield SessionRow(
