@@ -46,6 +46,7 @@ from tests.conftest import (
 )
 from tests.factories import condition, exercise, program
 from tests.mailbox import TOKEN
+from tests.progress.conftest import session_body
 
 PROGRAM = "fresh-plan"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -108,7 +109,9 @@ class World:
     def log(self, person: Person, session_id: str | None = None) -> str:
         key = session_id or str(uuid.uuid4())
         response = self.client.put(
-            f"/v1/me/sessions/{key}", headers=person.headers, json=session_body()
+            f"/v1/me/sessions/{key}",
+            headers=person.headers,
+            json=session_body(PROGRAM, 1, ["alpha-move"]),
         )
         assert response.status_code in (200, 201), response.text
         return key
@@ -116,15 +119,6 @@ class World:
     @property
     def editor(self) -> Editor:
         return Editor(self.client, self.admin)
-
-
-def session_body() -> dict[str, Any]:
-    return {
-        "program": PROGRAM,
-        "stage": 1,
-        "performed_at": utcnow().isoformat(),
-        "entries": [{"exercise": "alpha-move", "sets_done": 2, "difficulty": "easy", "pain": 1}],
-    }
 
 
 @pytest.fixture
@@ -184,7 +178,7 @@ def put_session(w: World) -> None:
 
 def sync_sessions(w: World) -> None:
     assert w.sessions_this_week(w.member) == 0
-    body = {"sessions": [{"id": str(uuid.uuid4()), **session_body()}]}
+    body = {"sessions": [{"id": str(uuid.uuid4()), **session_body(PROGRAM, 1, ["alpha-move"])}]}
     ok(w.client.post("/v1/me/sessions/sync", headers=w.member.headers, json=body))
     assert w.sessions_this_week(w.member) == 1
 

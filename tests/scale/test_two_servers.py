@@ -29,8 +29,8 @@ from app.access.policy import Role
 from app.authoring.content import apply_content
 from app.core.db import Database
 from app.core.migrations import upgrade_to_head
-from app.core.models import utcnow
 from tests.conftest import TEST_SECRET
+from tests.progress.conftest import session_body
 from tests.scale.conftest import create_database, drop_database, postgres_url
 from tests.scale.instances import (
     PASSWORD,
@@ -121,15 +121,6 @@ def within_window(name: str, seconds: float) -> None:
     assert seconds < WINDOW_SECONDS
 
 
-def session_body() -> dict[str, Any]:
-    return {
-        "program": PROGRAM,
-        "stage": 1,
-        "performed_at": utcnow().isoformat(),
-        "entries": [{"exercise": "alpha-move", "sets_done": 2, "difficulty": "easy", "pain": 1}],
-    }
-
-
 def test_a_content_edit(deployment: Deployment) -> None:
     d = deployment
     admin = d.caller("admin@example.com", Role.ADMIN)
@@ -214,7 +205,7 @@ def test_the_same_session_sent_to_both_is_one_change(deployment: Deployment) -> 
 
     with ThreadPoolExecutor(2) as pool:
         for _ in range(TRIALS):
-            key, sent = str(uuid.uuid4()), session_body()
+            key, sent = str(uuid.uuid4()), session_body(PROGRAM, 1, ["alpha-move"])
             runs = [pool.submit(send, client, key, sent) for client in (d.a, d.b)]
             assert sorted(run.result(timeout=30) for run in runs) == [200, 201]
     seqs, last = change_numbers(d, person.user_id)
@@ -235,7 +226,9 @@ def test_writers_on_both_never_deadlock(deployment: Deployment) -> None:
         for _ in range(WRITES_EACH):
             person = chooser.choice(people)
             response = client.put(
-                f"/v1/me/sessions/{uuid.uuid4()}", headers=person.headers, json=session_body()
+                f"/v1/me/sessions/{uuid.uuid4()}",
+                headers=person.headers,
+                json=session_body(PROGRAM, 1, ["alpha-move"]),
             )
             statuses.append(response.status_code)
             client.get(f"/v1/programs/{PROGRAM}", headers=person.headers)  # mixed: reads too
@@ -269,7 +262,9 @@ def keep_writing(client: httpx.Client, person: Caller, stop: threading.Event) ->
         key, started = str(uuid.uuid4()), time.monotonic()
         try:
             response = client.put(
-                f"/v1/me/sessions/{key}", headers=person.headers, json=session_body()
+                f"/v1/me/sessions/{key}",
+                headers=person.headers,
+                json=session_body(PROGRAM, 1, ["alpha-move"]),
             )
         except httpx.HTTPError:
             sent.append(Sent(key, 0, started, time.monotonic()))
