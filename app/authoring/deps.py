@@ -59,10 +59,16 @@ UPLOAD_ERRORS = error_responses(404, 412, 413, 415, 422, 428)
 
 
 def document_response(
-    document: Document, *, status: int = 200, location: str | None = None
+    document: Document,
+    *,
+    status: int = 200,
+    location: str | None = None,
+    part: Document | None = None,
 ) -> Response:
-    """A document with its ETag, the validator the next write must send back."""
+    """A document with its ETag, the validator the next write must send back. `part`: answer
+    with that part of it instead (a program's stage), under the whole document's ETag."""
     headers = {"ETag": etag_of(document), "Cache-Control": PRIVATE}
     if location is not None:
         headers["Location"] = location
-    return JSONBytesResponse(document, status_code=status, headers=headers)
+    body = document if part is None else part
+    return JSONBytesResponse(body, status_code=status, headers=headers)

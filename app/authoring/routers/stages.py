@@ -13,13 +13,12 @@ from app.authoring.deps import (
     PositionPath,
     SlugPath,
     admin_router,
+    document_response,
 )
 from app.authoring.documents import ContentKind, Document, document_of, etag_of, find
 from app.authoring.schemas import StageBodyIn
 from app.catalog.schemas import StageIn
 from app.core.deps import ReadSessionDep, SessionDep
-from app.core.http_cache import PRIVATE
-from app.core.json import JSONBytesResponse
 from app.identity.deps import AdminDep
 
 router = admin_router()
@@ -27,11 +26,9 @@ router = admin_router()
 
 def _stage_response(document: Document, position: int, *, status: int = 200) -> Response:
     """A stage, with its program's ETag: a stage is edited as part of its program."""
+    location = f"{PREFIX}/programs/{document['slug']}/stages/{position}" if status == 201 else None
     stage = service.program_stage(document, position)
-    headers = {"ETag": etag_of(document), "Cache-Control": PRIVATE}
-    if status == 201:
-        headers["Location"] = f"{PREFIX}/programs/{document['slug']}/stages/{position}"
-    return JSONBytesResponse(stage, status_code=status, headers=headers)
+    return document_response(document, status=status, location=location, part=stage)
 
 
 @router.post(
