@@ -16,13 +16,27 @@ BATCH = 200  # rows read per statement: bounds memory in searches and exports al
 MAX_INT_ID = 2**31 - 1
 
 
-def numeric_id(resource_id: str, what: str) -> int:
-    """An id this server made from a database key; anything else names nothing (404)."""
+def _database_key(resource_id: str) -> int | None:
     if resource_id.isascii() and resource_id.isdigit() and len(resource_id) <= 10:
         value = int(resource_id)
         if 1 <= value <= MAX_INT_ID:
             return value
-    raise NotFoundError(f"No such {what}.")
+    return None
+
+
+def numeric_id(resource_id: str, what: str) -> int:
+    """An id this server made from a database key; anything else names nothing (404)."""
+    value = _database_key(resource_id)
+    if value is None:
+        raise NotFoundError(f"No such {what}.")
+    return value
+
+
+def numeric_ids(ids: tuple[str, ...] | None) -> list[int] | None:
+    """`_id` values as database keys (None: no `_id` asked); any other id matches nothing."""
+    if ids is None:
+        return None
+    return [value for value in map(_database_key, ids) if value is not None]
 
 
 def patient_reference(patient_id: int) -> Json:

@@ -14,7 +14,7 @@ from sqlmodel import col
 from app.fhir.codes import PATIENT_SYSTEM, Json
 from app.fhir.context import Criteria, FhirContext, Key, instant, int_key
 from app.fhir.registry import ID, LAST_UPDATED, Found, SearchParam
-from app.fhir.resources.common import BATCH, first_or_missing, numeric_id
+from app.fhir.resources.common import BATCH, first_or_missing, numeric_id, numeric_ids
 from app.identity.models import User
 
 
@@ -28,7 +28,7 @@ class PatientProvider:
         return first_or_missing([f.resource for f in self.search(ctx, wanted, None)], "patient")
 
     def search(self, ctx: FhirContext, criteria: Criteria, after: Key | None) -> Iterator[Found]:
-        ids = _int_ids(criteria.ids)
+        ids = numeric_ids(criteria.ids)
         last = (int_key(after, 1) or (0,))[0]
         while True:
             query = (
@@ -62,12 +62,6 @@ class PatientProvider:
 
     def patient_of(self, resource: Json) -> int | None:
         return int(resource["id"])
-
-
-def _int_ids(ids: tuple[str, ...] | None) -> list[int] | None:
-    if ids is None:
-        return None
-    return [int(i) for i in ids if i.isascii() and i.isdigit() and len(i) <= 10]
 
 
 def _patient(user_id: int, name: str, email: str, disabled: bool, updated_at: object) -> Json:

@@ -35,7 +35,13 @@ from app.fhir.codes import (
 )
 from app.fhir.context import Criteria, FhirContext, Key, instant, int_key
 from app.fhir.registry import LAST_UPDATED, PATIENT, Found, SearchParam, subject_patient
-from app.fhir.resources.common import BATCH, first_or_missing, numeric_id, patient_reference
+from app.fhir.resources.common import (
+    BATCH,
+    first_or_missing,
+    numeric_id,
+    numeric_ids,
+    patient_reference,
+)
 from app.progress.models import Enrollment
 from app.progress.report import prescribed_per_week
 
@@ -119,12 +125,6 @@ def enrollment_rows(
         last = rows[-1][0] or last
 
 
-def _ids(criteria: Criteria) -> list[int] | None:
-    if criteria.ids is None:
-        return None
-    return [int(i) for i in criteria.ids if i.isascii() and i.isdigit() and len(i) <= 10]
-
-
 class _EnrollmentProvider:
     resource_type: str = ""
     what = ""
@@ -138,7 +138,7 @@ class _EnrollmentProvider:
 
     def search(self, ctx: FhirContext, criteria: Criteria, after: Key | None) -> Iterator[Found]:
         start = (int_key(after, 1) or (0,))[0]
-        for row in enrollment_rows(ctx, criteria, start, ids=_ids(criteria)):
+        for row in enrollment_rows(ctx, criteria, start, ids=numeric_ids(criteria.ids)):
             yield Found((row.id,), row.user_id, self.render(ctx, row))
 
     def patient_of(self, resource: Json) -> int | None:

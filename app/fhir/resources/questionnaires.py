@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from app.fhir.codes import INSTRUMENT_SYSTEM, ORDINAL_VALUE, Json, coding
 from app.fhir.context import Criteria, FhirContext, Key, instant, int_key
 from app.fhir.registry import ID, LAST_UPDATED, Found, SearchParam
-from app.fhir.resources.common import BATCH, first_or_missing, numeric_id
+from app.fhir.resources.common import BATCH, first_or_missing, numeric_id, numeric_ids
 from app.outcomes.definition import AnswerOption, InstrumentDefinition, Item
 from app.outcomes.instruments import definition_of
 from app.outcomes.models import Instrument, InstrumentStatus
@@ -74,8 +74,9 @@ class QuestionnaireProvider:
                 .order_by(col(Instrument.id))
                 .limit(BATCH)
             )
-            if criteria.ids is not None:
-                query = query.where(col(Instrument.id).in_(_int_ids(criteria.ids)))
+            ids = numeric_ids(criteria.ids)
+            if ids is not None:
+                query = query.where(col(Instrument.id).in_(ids))
             if criteria.urls is not None:
                 query = query.where(or_(*_canonical_conditions(criteria.urls)))
             rows = list(ctx.session.exec(query))
@@ -88,10 +89,6 @@ class QuestionnaireProvider:
 
     def patient_of(self, resource: Json) -> int | None:
         return None
-
-
-def _int_ids(ids: tuple[str, ...]) -> list[int]:
-    return [int(i) for i in ids if i.isascii() and i.isdigit() and len(i) <= 10]
 
 
 def _canonical_conditions(urls: tuple[str, ...]) -> list[ColumnElement[bool]]:
