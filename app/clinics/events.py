@@ -86,7 +86,9 @@ def emit(
     filed under the patient, so erasing them erases what is still owed about them;
     `outlives_patient` is for the one event that announces that erasure.
     `listeners`: the answer of `ask_listeners` for the same patient and clinic, when the
-    caller asked it already. Returns the event id, or None when no clinic is listening.
+    caller asked it already; that caller's session flushes the queued rows (a write in
+    lockstep may be mid-pipeline, where the ORM cannot run). Returns the event id, or None
+    when no clinic is listening.
     """
     found = listeners
     if found is None:
@@ -122,5 +124,6 @@ def emit(
                 created_at=moment,
             )
         )
-    session.flush()
+    if listeners is None:
+        session.flush()
     return event_id

@@ -162,9 +162,11 @@ def batched(cursor: DBAPICursor) -> Iterator[None]:
     Read what they return after the block, each from its own cursor (`DriverStatement.send`):
     a read inside it sends what is queued and waits for it. Only driver statements belong
     here: the ORM reads a result's shape as soon as it executes, which a pipeline defers.
+    Inside another batch, the statements join it (and are answered when it is).
     """
-    pipeline = getattr(getattr(cursor, "connection", None), "pipeline", None)
-    if pipeline is None:
+    connection = getattr(cursor, "connection", None)
+    pipeline = getattr(connection, "pipeline", None)
+    if pipeline is None or connection.pgconn.pipeline_status:  # type: ignore[union-attr]
         yield
         return
     with pipeline():

@@ -15,6 +15,7 @@ from app.clinics.events import emit
 from app.clinics.models import EventType, WebhookSubscription
 from app.clinics.webhooks import SECRET_BOX
 from app.core.db import Database
+from app.core.group_commit import StagedWork, run_through
 from app.core.models import utcnow
 from app.outbox.models import Channel, OutboxMessage
 from app.progress.models import SessionLog
@@ -29,6 +30,7 @@ from tests.conftest import (
     link,
 )
 from tests.progress.conftest import backdate, enroll, log, session_body, stage_slugs
+from tests.together import submit_together
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -558,6 +560,37 @@ def test_a_rejected_item_of_a_sync_batch_queues_nothing(
     assert delivery.payload["data"]["session_id"] == good_id
 
 
+def test_sessions_logged_together_each_queue_their_events(
+    client: TestClient, clinic: ClinicSetup, database: Database, enrolled_patient: Person
+) -> None:
+    """Sessions logged at the same moment are written as one group (on PostgreSQL, in
+    lockstep): each still queues its own events, in its own transaction's commit."""
+    sub = subscribe(client, clinic)
+    snapshot = CATALOG.of_app(client.app).refresh()
+    body = SessionIn.model_validate(session_body(PROGRAM, 1, level1(client), pain=8))
+    session_ids = [uuid.uuid4() for _ in range(3)]
+
+    def put(session_id: uuid.UUID) -> StagedWork[write.Written]:
+        return lambda session: write.put_session(
+            session,
+            user_id=enrolled_patient.id,
+            session_id=session_id,
+            body=body,
+            snapshot=snapshot,
+            now=utcnow(),
+        )
+
+    written = submit_together(database, [put(session_id) for session_id in session_ids])
+
+    assert [w.outcome for w in written] == [write.Outcome.CREATED] * 3
+    events = [(d.event_type, d.payload["data"]["session_id"]) for d in queued(database, sub["id"])]
+    assert sorted(events) == sorted(
+        (kind, str(session_id))
+        for session_id in session_ids
+        for kind in ("pain.reported", "session.logged")
+    )
+
+
 def test_an_event_of_a_rolled_back_change_is_not_queued(
     client: TestClient, clinic: ClinicSetup, database: Database, enrolled_patient: Person
 ) -> None:
@@ -569,13 +602,15 @@ def test_an_event_of_a_rolled_back_change_is_not_queued(
 
     def put_then_crash() -> None:
         with database.write_session() as session:
-            outcome = write.put_session(
-                session,
-                user_id=enrolled_patient.id,
-                session_id=session_id,
-                body=body,
-                snapshot=snapshot,
-                now=utcnow(),
+            outcome = run_through(
+                write.put_session(
+                    session,
+                    user_id=enrolled_patient.id,
+                    session_id=session_id,
+                    body=body,
+                    snapshot=snapshot,
+                    now=utcnow(),
+                )
             ).outcome
             assert outcome is write.Outcome.CREATED
             # The events are there inside the transaction...

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import pytest
 from sqlalchemy import event, text
 from sqlmodel import Session
@@ -16,8 +15,10 @@ from app.catalog.loading import read_content_version
 from app.catalog.models import ContentVersion
 from app.core.db import Database
 from app.core.errors import NotFoundError
+from app.core.group_commit import Staged, StagedWork, Step, run_through
+from tests.together import submit_together
 
-Work = Callable[[Session], Any]
+Work = StagedWork[Any]
 
 
 @pytest.fixture
@@ -33,36 +34,18 @@ def commits(database: Database) -> Iterator[list[int]]:
     event.remove(database.engine, "commit", on_commit)
 
 
-def bump(session: Session) -> int:
+def bump(session: Session) -> Staged[int]:
+    yield Step.ONE_BY_ONE  # ORM statements
     bump_content_version(session)
     return read_content_version(session)
 
 
 def refuse_after(work: Work) -> Work:
-    def refused(session: Session) -> Any:
-        work(session)
+    def refused(session: Session) -> Staged[Any]:
+        yield from work(session)
         raise NotFoundError("No such thing.")
 
     return refused
-
-
-def submit_together(database: Database, works: list[Work]) -> list[Any]:
-    """Send every write from its own task in one go, as concurrent requests do."""
-    outcomes: list[Any] = [None] * len(works)
-
-    async def send(index: int, work: Work) -> None:
-        try:
-            outcomes[index] = await database.write(work)
-        except Exception as exc:  # the outcome under test
-            outcomes[index] = exc
-
-    async def all_at_once() -> None:
-        async with anyio.create_task_group() as group:
-            for index, work in enumerate(works):
-                group.start_soon(send, index, work)
-
-    anyio.run(all_at_once)
-    return outcomes
 
 
 def version(database: Database) -> int:
@@ -90,7 +73,8 @@ def test_a_refused_write_does_not_undo_the_others_in_its_group(database: Databas
 
 
 def test_a_refused_write_leaves_nothing_it_had_not_saved_yet(database: Database) -> None:
-    def add_unsaved_version(session: Session) -> None:
+    def add_unsaved_version(session: Session) -> Staged[None]:
+        yield Step.ONE_BY_ONE
         session.add(ContentVersion(id=1, version=99))  # pending, never flushed
 
     outcomes = submit_together(database, [refuse_after(add_unsaved_version), bump])
@@ -100,7 +84,8 @@ def test_a_refused_write_leaves_nothing_it_had_not_saved_yet(database: Database)
     assert version(database) == 1
 
 
-def refuse_at_once(_session: Session) -> Any:
+def refuse_at_once(_session: Session) -> Staged[Any]:
+    yield from ()
     raise NotFoundError("No such thing.")
 
 
@@ -120,7 +105,8 @@ def test_a_write_that_fails_before_it_ran_a_statement_leaves_its_connection_clea
     """Savepoints may wait for a write's first statement (PostgreSQL): one that never
     came must not reach whoever uses the connection next."""
 
-    def crash_at_once(_session: Session) -> None:
+    def crash_at_once(_session: Session) -> Staged[None]:
+        yield from ()
         raise RuntimeError("a bug")
 
     outcomes = submit_together(database, [bump, crash_at_once])
@@ -129,13 +115,14 @@ def test_a_write_that_fails_before_it_ran_a_statement_leaves_its_connection_clea
 
     assert submit_together(database, [bump, bump]) == [2, 3]
     with database.write_session() as session:
-        assert bump(session) == 4
+        assert run_through(bump(session)) == 4
 
 
 def test_a_write_that_breaks_the_transaction_fails_alone_and_the_others_land(
     database: Database,
 ) -> None:
-    def duplicate_key(session: Session) -> None:
+    def duplicate_key(session: Session) -> Staged[None]:
+        yield Step.ONE_BY_ONE
         bump_content_version(session)
         session.execute(
             text(

@@ -13,9 +13,11 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from app.catalog.models import Program
+from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.core.db import Database
 from app.progress.models import Enrollment
 from tests.conftest import Person
+from tests.progress.tiny import PROGRAM, tiny_catalogue
 
 
 def now() -> datetime:
@@ -85,3 +87,14 @@ Backdate = Callable[[Person, str, float], None]
 @pytest.fixture
 def set_stage_age(database: Database) -> Backdate:
     return lambda person, program, days: backdate(database, person, program, days)
+
+
+@pytest.fixture
+def snapshot(database: Database, client: TestClient) -> CatalogSnapshot:
+    """The catalogue with the tiny program (`tests.progress.tiny`) in it."""
+    return tiny_catalogue(database, client)
+
+
+@pytest.fixture
+def tiny(snapshot: CatalogSnapshot) -> ProgramEntry:
+    return snapshot.program_by_slug[PROGRAM]

@@ -12,21 +12,17 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.authoring.content import apply_content
-from app.catalog.deps import CATALOG
-from app.catalog.schemas import ContentBundle
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.core.db import Database
 from app.core.errors import ProblemError
+from app.core.group_commit import run_through
 from app.progress import evaluation, service
 from app.progress.models import (
     Enrollment,
@@ -36,15 +32,11 @@ from app.progress.models import (
     StageChange,
     StageChangeReason,
 )
-from app.progress.schemas import EntryIn, Rating, SessionIn
 from app.progress.sessions import write
 from tests.conftest import Person
-from tests.factories import condition, exercise, program
+from tests.progress.tiny import NOW, STAGES, body, enroll
 
 WORKERS = 8
-PROGRAM = "tiny-knee"
-STAGES = [["ex-a", "ex-b"], ["ex-c", "ex-d"], ["ex-e", "ex-f"]]
-NOW = datetime.now(UTC).replace(microsecond=0)
 
 T = TypeVar("T")
 
@@ -76,54 +68,6 @@ def in_transaction(database: Database, work: Callable[[Session], T]) -> Callable
     return run
 
 
-def tiny_catalogue(database: Database, client: TestClient) -> CatalogSnapshot:
-    """A three-stage program (rule: 7 days, 3 sessions, every exercise easy), as a snapshot."""
-    bundle = ContentBundle.model_validate(
-        {
-            "conditions": [condition("knee-ache")],
-            "exercises": [exercise(slug) for stage in STAGES for slug in stage],
-            "programs": [program(PROGRAM, ["knee-ache"], STAGES)],
-        }
-    )
-    with database.write_session() as session:
-        apply_content(session, bundle)
-    app = client.app
-    assert isinstance(app, FastAPI)
-    cache = CATALOG.of_app(app)
-    return cache.refresh()
-
-
-def body(
-    stage: int = 1, *, performed_at: datetime | None = None, difficulty: Rating = "easy"
-) -> SessionIn:
-    return SessionIn(
-        program=PROGRAM,
-        stage=stage,
-        performed_at=performed_at or NOW - timedelta(hours=1),
-        entries=[
-            EntryIn(exercise=slug, sets_done=2, reps_done=10, difficulty=difficulty, pain=0)
-            for slug in STAGES[stage - 1]
-        ],
-    )
-
-
-def enroll(database: Database, person: Person, entry: ProgramEntry, *, days_ago: float = 0) -> None:
-    with database.write_session() as session:
-        service.enroll(
-            session, user_id=person.id, program=entry, now=NOW - timedelta(days=days_ago)
-        )
-
-
-@pytest.fixture
-def snapshot(database: Database, client: TestClient) -> CatalogSnapshot:
-    return tiny_catalogue(database, client)
-
-
-@pytest.fixture
-def tiny(snapshot: CatalogSnapshot) -> ProgramEntry:
-    return snapshot.program_by_slug[PROGRAM]
-
-
 class TestSameSessionFromManyDevices:
     @pytest.mark.parametrize("workers", [2, WORKERS])
     def test_one_uuid_put_at_once_is_stored_once_with_its_entries_once(
@@ -139,13 +83,15 @@ class TestSameSessionFromManyDevices:
         the_body = body()
 
         def put(session: Session) -> write.Outcome:
-            return write.put_session(
-                session,
-                user_id=member.id,
-                session_id=session_id,
-                body=the_body,
-                snapshot=snapshot,
-                now=NOW,
+            return run_through(
+                write.put_session(
+                    session,
+                    user_id=member.id,
+                    session_id=session_id,
+                    body=the_body,
+                    snapshot=snapshot,
+                    now=NOW,
+                )
             ).outcome
 
         outcomes = race(in_transaction(database, put), workers)
@@ -184,13 +130,15 @@ class TestAdvanceRace:
         enroll(database, member, tiny, days_ago=10)
         for days_ago in (3, 2, 1):
             with database.write_session() as session:
-                write.put_session(
-                    session,
-                    user_id=member.id,
-                    session_id=uuid.uuid4(),
-                    body=body(performed_at=NOW - timedelta(days=days_ago)),
-                    snapshot=snapshot,
-                    now=NOW,
+                run_through(
+                    write.put_session(
+                        session,
+                        user_id=member.id,
+                        session_id=uuid.uuid4(),
+                        body=body(performed_at=NOW - timedelta(days=days_ago)),
+                        snapshot=snapshot,
+                        now=NOW,
+                    )
                 )
         with database.read_session() as session:
             before = evaluation.enrollment_state(session, user_id=member.id, program=tiny, now=NOW)
@@ -269,13 +217,15 @@ class TestManySessionsOfOnePerson:
             outcomes: list[write.Outcome] = []
             for _ in range(per_worker):
                 with database.write_session() as session:
-                    outcome = write.put_session(
-                        session,
-                        user_id=member.id,
-                        session_id=uuid.uuid4(),
-                        body=body(),
-                        snapshot=snapshot,
-                        now=NOW,
+                    outcome = run_through(
+                        write.put_session(
+                            session,
+                            user_id=member.id,
+                            session_id=uuid.uuid4(),
+                            body=body(),
+                            snapshot=snapshot,
+                            now=NOW,
+                        )
                     ).outcome
                 outcomes.append(outcome)
             return outcomes

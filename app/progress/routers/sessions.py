@@ -12,6 +12,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from app.catalog.deps import CatalogDep
 from app.core.deps import DATABASE, ReadSessionDep, SessionDep
 from app.core.errors import NotFoundError, error_responses
+from app.core.group_commit import Staged
 from app.core.http_cache import PRIVATE
 from app.core.json import JSONBytesResponse
 from app.core.models import utcnow
@@ -80,8 +81,8 @@ async def put_session(
     assert user_id is not None
 
     # The hottest write: stored and encoded in a single worker-thread hop.
-    def put(session: Session) -> tuple[write.Outcome, bytes]:
-        written = write.put_session(
+    def put(session: Session) -> Staged[tuple[write.Outcome, bytes]]:
+        written = yield from write.put_session(
             session,
             user_id=user_id,
             session_id=session_id,

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from app.catalog.snapshot import CatalogSnapshot
 from app.core.errors import ProblemError
+from app.core.group_commit import run_through
 from app.core.pointers import locate, presented_errors
 from app.progress.schemas import SessionIn, SyncItem
 from app.progress.sessions.write import StoredSession, put_session
@@ -55,13 +56,15 @@ def sync_sessions(
         body = SessionIn.model_validate(item.model_dump(exclude={"id"}))
         try:
             with session.begin_nested():
-                written = put_session(
-                    session,
-                    user_id=user_id,
-                    session_id=item.id,
-                    body=body,
-                    snapshot=snapshot,
-                    now=now,
+                written = run_through(
+                    put_session(
+                        session,
+                        user_id=user_id,
+                        session_id=item.id,
+                        body=body,
+                        snapshot=snapshot,
+                        now=now,
+                    )
                 )
         except ProblemError as exc:
             # Point into the batch, as validation errors do: /X -> /sessions/N/X

@@ -24,6 +24,7 @@ from app.clinics.models import EventType
 from app.core.changes import StandingChanged, record
 from app.core.driver import batched, driver_cursor
 from app.core.errors import NotFoundError
+from app.core.group_commit import Staged, Step
 from app.core.models import as_utc
 from app.progress.models import SessionEntry, SessionLog
 from app.progress.schemas import SessionIn
@@ -120,8 +121,11 @@ def put_session(
     body: SessionIn,
     snapshot: CatalogSnapshot,
     now: datetime,
-) -> Written:
-    """Create or replace one session by its client UUID; tell linked clinics about it."""
+) -> Staged[Written]:
+    """Create or replace one session by its client UUID; tell linked clinics about it.
+
+    Staged (`app.core.group_commit`): a new session is two batches, what it must know
+    first, then its rows; a replay or a replacement goes on one statement at a time."""
     program = known_program(body, snapshot, now)
     key = str(session_id)
     session.flush()  # what this transaction wrote so far must count in what is looked up
@@ -132,11 +136,14 @@ def put_session(
             asked = ask_listeners(
                 session, writing.another_cursor(), patient_id=user_id, clinic_id=program.clinic_id
             )
+        yield Step.READ
         owner, listeners = looked_up.owner.scalar(), asked.all()
         resolved = resolve(
             program, reached=looked_up.reached.scalar(), body=body, snapshot=snapshot
         )
-        written = _write(writing, user_id=user_id, key=key, owner=owner, resolved=resolved, now=now)
+        written = yield from _write(
+            writing, user_id=user_id, key=key, owner=owner, resolved=resolved, now=now
+        )
     if written.outcome is not Outcome.UNCHANGED:
         _announce(session, written.log, resolved, written.outcome, now, listeners)
         record(session, StandingChanged(user_id))
@@ -192,17 +199,21 @@ def _write(
     owner: int | None,
     resolved: Resolved,
     now: datetime,
-) -> Written:
+) -> Staged[Written]:
     """`owner`: whose session the UUID is already (looked up, locked, under the person's lock)."""
     session = writing.session
     if owner is None:
-        created, seq = _insert(writing, user_id=user_id, key=key, resolved=resolved, now=now)
+        created, seq = yield from _insert(
+            writing, user_id=user_id, key=key, resolved=resolved, now=now
+        )
         if created is not None:
             return created
         # Taken a moment ago: by another person (refused below, which undoes the number and
         # the rows); this person's own writes wait for each other, but would be replaced.
+        yield Step.ONE_BY_ONE
         existing = locked_log(session, key)
     else:
+        yield Step.ONE_BY_ONE
         existing = locked_log(session, key)
         seq = None
     if existing is None or existing.user_id != user_id:
@@ -231,7 +242,7 @@ def _write(
 
 def _insert(
     writing: Writing, *, user_id: int, key: str, resolved: Resolved, now: datetime
-) -> tuple[Written | None, int]:
+) -> Staged[tuple[Written | None, int]]:
     """A new session with its entries and ratings, sent together (one round trip on
     PostgreSQL); None and the change number it took when the UUID was taken meanwhile."""
     log = NewSession(
@@ -260,6 +271,7 @@ def _insert(
             writing.cursor, _entry_values(key, user_id, resolved)
         )
         raise_ratings(writing, user_id, key, resolved)
+    yield Step.WROTE
     seq, inserted = numbered()
     if not inserted:
         return None, seq
