@@ -7,12 +7,17 @@ SQLAlchemy would do that matters here, and nothing else: the SQL its compiler
 writes for the dialect, the parameter order, and the types' bind and result
 processors (so a datetime is stored in exactly the form SQLAlchemy stores and
 reads back). It runs inside the ORM session's own transaction, on its connection.
+
+On PostgreSQL, `batched` sends statements together in one round trip, and `in_round`
+goes further for a group of writes run in lockstep: the same statement of every
+write goes as one executemany, so psycopg's cost per statement is paid once a group.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -90,29 +95,47 @@ class DriverStatement:
         return tuple(merged[name] for name in self._names)
 
     def execute(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> None:
+        """Run it for its effect (inside `Round`, with the round)."""
+        joined = _rounds.get(cursor.connection) if _rounds else None
+        if joined is not None:
+            joined.run(self, [self.parameters(values)])
+            return
         send_deferred(cursor)
         cursor.execute(self.sql, self.parameters(values))
 
     def send(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> Pending:
         """Run it now and read its rows later: inside `batched`, the answer comes with the
         batch's. `cursor` is the statement's own until the rows are read."""
-        self.execute(cursor, values)
-        return Pending(self, cursor)
+        joined = _rounds.get(cursor.connection) if _rounds else None
+        if joined is not None:
+            cursor.close()  # the round's cursor answers instead
+            return Pending(self, joined.ask(self, [self.parameters(values)]))
+        send_deferred(cursor)
+        cursor.execute(self.sql, self.parameters(values))
+        return Pending(self, _own_rows(cursor))
 
     def executemany(self, cursor: DBAPICursor, rows: Sequence[Mapping[str, Any]]) -> None:
         parameter_sets: list[Any] = [self.parameters(row) for row in rows]
+        joined = _rounds.get(cursor.connection) if _rounds else None
+        if joined is not None:
+            joined.run(self, parameter_sets)
+            return
         send_deferred(cursor)
         cursor.executemany(self.sql, parameter_sets)
 
-    def first(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """The first row, its values read as SQLAlchemy would read them; None when none."""
-        self.execute(cursor, values)
-        row = cursor.fetchone()
-        return None if row is None else self.read(row)
-
     def all(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        self.execute(cursor, values)
+        """Every row, its values read as SQLAlchemy would read them."""
+        joined = _rounds.get(cursor.connection) if _rounds else None
+        if joined is not None:
+            joined.send()  # what the round holds goes first, as it was run first
+        send_deferred(cursor)
+        cursor.execute(self.sql, self.parameters(values))
         return [self.read(row) for row in cursor.fetchall()]
+
+    def first(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row; None when none."""
+        rows = self.all(cursor, values)
+        return rows[0] if rows else None
 
     def scalar(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> Any:
         """The first column of the first row; None when there is no row."""
@@ -126,32 +149,145 @@ class DriverStatement:
         )
 
 
+Rows = Callable[[], list[Sequence[Any]]]
+
+
 class Pending:
-    """A statement sent whose rows are read when they are needed, then its cursor closed."""
+    """A statement sent whose rows are read when they are needed (after its batch)."""
 
-    __slots__ = ("_cursor", "_statement")
+    __slots__ = ("_rows", "_statement")
 
-    def __init__(self, statement: DriverStatement, cursor: DBAPICursor) -> None:
+    def __init__(self, statement: DriverStatement, rows: Rows) -> None:
         self._statement = statement
-        self._cursor = cursor
-
-    def first(self) -> tuple[Any, ...] | None:
-        try:
-            row = self._cursor.fetchone()
-        finally:
-            self._cursor.close()
-        return None if row is None else self._statement.read(row)
+        self._rows = rows
 
     def all(self) -> list[tuple[Any, ...]]:
-        try:
-            rows = self._cursor.fetchall()
-        finally:
-            self._cursor.close()
-        return [self._statement.read(row) for row in rows]
+        return [self._statement.read(row) for row in self._rows()]
+
+    def first(self) -> tuple[Any, ...] | None:
+        rows = self._rows()
+        return None if not rows else self._statement.read(rows[0])
 
     def scalar(self) -> Any:
         row = self.first()
         return None if row is None else row[0]
+
+
+def _own_rows(cursor: DBAPICursor) -> Rows:
+    """The rows of the one statement `cursor` ran, read once, then the cursor closed."""
+
+    def rows() -> list[Sequence[Any]]:
+        try:
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    return rows
+
+
+# The round each DB-API connection is collecting, while it does (see `Round`).
+_rounds: WeakKeyDictionary[Any, Round] = WeakKeyDictionary()
+
+
+@dataclass(slots=True)
+class _Queued:
+    statement: DriverStatement
+    parameter_sets: list[Any]
+    asked: bool  # its rows are wanted
+    answer: _Answers | None = None  # where they are read, once the round was sent
+    index: int = 0  # which of those answers is its own
+
+
+class _Answers:
+    """The result sets of one executemany, one per parameter set, read once all came."""
+
+    __slots__ = ("_cursor", "_sets")
+
+    def __init__(self, cursor: DBAPICursor) -> None:
+        self._cursor = cursor
+        self._sets: list[list[Sequence[Any]]] | None = None
+
+    def rows(self, index: int) -> list[Sequence[Any]]:
+        if self._sets is None:
+            sets: list[list[Sequence[Any]]] = []
+            try:
+                while True:
+                    sets.append(list(self._cursor.fetchall()))
+                    if not self._cursor.nextset():
+                        break
+            finally:
+                self._cursor.close()
+            self._sets = sets
+        return self._sets[index]
+
+
+class Round:
+    """The driver statements that several writes run in one lockstep round (PostgreSQL).
+
+    Each write runs in its own `lane`. When the round is sent, the k-th statement of
+    every lane goes in one executemany per statement, lanes in order: each write's
+    statements keep their order, and the group pays psycopg's cost per statement (a
+    cursor, a send and a receive) once instead of once per write. Rows are read after
+    the batch, as with `DriverStatement.send`. A statement that must be answered at once
+    (`DriverStatement.all`) sends what the round holds first.
+    """
+
+    def __init__(self, cursor: DBAPICursor) -> None:
+        self._cursor = cursor  # for the statements whose rows nobody reads
+        self._lanes: dict[int, list[_Queued]] = {}
+        self.lane = 0
+
+    def run(self, statement: DriverStatement, parameter_sets: list[Any]) -> None:
+        """Queue `statement` for its effect, in the current lane."""
+        self._lanes.setdefault(self.lane, []).append(_Queued(statement, parameter_sets, False))
+
+    def ask(self, statement: DriverStatement, parameter_sets: list[Any]) -> Rows:
+        """Queue `statement` in the current lane; its rows, read after the round's batch."""
+        queued = _Queued(statement, parameter_sets, True)
+        self._lanes.setdefault(self.lane, []).append(queued)
+        return lambda: self._rows_of(queued)
+
+    def _rows_of(self, queued: _Queued) -> list[Sequence[Any]]:
+        if queued.answer is None:
+            raise RuntimeError("the round was not sent")  # read before its batch: a bug
+        return queued.answer.rows(queued.index)
+
+    def send(self) -> None:
+        lanes = [self._lanes[lane] for lane in sorted(self._lanes)]
+        self._lanes = {}
+        for position in range(max(map(len, lanes), default=0)):
+            same: dict[DriverStatement, list[_Queued]] = {}
+            for lane in lanes:
+                if position < len(lane):
+                    same.setdefault(lane[position].statement, []).append(lane[position])
+            for statement, queued in same.items():
+                self._run(statement, queued)
+
+    def _run(self, statement: DriverStatement, queued: list[_Queued]) -> None:
+        parameter_sets = [sets for one in queued for sets in one.parameter_sets]
+        send_deferred(self._cursor)
+        if not any(one.asked for one in queued):
+            self._cursor.executemany(statement.sql, parameter_sets)
+            return
+        cursor = self._cursor.connection.cursor()
+        answer, index = _Answers(cursor), 0
+        for one in queued:
+            one.answer, one.index = answer, index
+            index += len(one.parameter_sets)
+        cursor.executemany(statement.sql, parameter_sets, returning=True)
+
+
+@contextmanager
+def in_round(cursor: DBAPICursor) -> Iterator[Round]:
+    """Collect the driver statements run on `cursor`'s connection into one `Round`, sent
+    when the block ends (inside `batched`, before the batch is answered)."""
+    collecting = Round(cursor)
+    _rounds[cursor.connection] = collecting
+    try:
+        yield collecting
+    finally:
+        _rounds.pop(cursor.connection, None)
+    collecting.send()  # only when the block ended well: a failed round sends nothing
 
 
 @contextmanager

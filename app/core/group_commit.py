@@ -26,7 +26,7 @@ from anyio import to_thread
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session
 
-from app.core.driver import batched, defer, driver_cursor, take_deferred
+from app.core.driver import batched, defer, driver_cursor, in_round, take_deferred
 from app.core.errors import ProblemError
 
 if TYPE_CHECKING:
@@ -156,8 +156,11 @@ class GroupWriter:
         """Advance every live write by one batch a round, all of a round pipelined together,
         until each has ended (`done`) or left for `later`."""
         while live:
-            with batched(cursor):  # the round's batches go together; leaving it syncs
+            # The round's batches go together (leaving `batched` syncs), the same statement
+            # of every write in one executemany (`in_round`).
+            with batched(cursor), in_round(cursor) as lanes:
                 for index, steps in list(live.items()):
+                    lanes.lane = index
                     try:
                         step = next(steps)
                     except StopIteration as end:

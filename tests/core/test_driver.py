@@ -1,0 +1,82 @@
+"""Driver statements in a lockstep round (PostgreSQL): the same statement of every write
+goes as one executemany, and each write still gets its own answers, in its own order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+
+import pytest
+from sqlalchemy import bindparam, literal_column, select, text
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlmodel import Session
+
+from app.core.db import Database
+from app.core.driver import DriverStatement, batched, driver_cursor, in_round
+
+
+@pytest.fixture
+def cursor(database: Database) -> Iterator[DBAPICursor]:
+    """A driver cursor in a write transaction on a scratch table (rolled back after)."""
+    if database.is_sqlite:
+        pytest.skip("rounds are for PostgreSQL's pipeline")
+    with Session(database.engine) as session, closing(driver_cursor(session)) as cursor:
+        session.execute(text("CREATE TEMPORARY TABLE note (lane int, word text)"))
+        yield cursor
+        session.rollback()
+
+
+def statements(database: Database) -> tuple[DriverStatement, DriverStatement]:
+    dialect = database.engine.dialect
+    insert = DriverStatement(
+        text("INSERT INTO note (lane, word) VALUES (:lane, :word)").bindparams(
+            bindparam("lane"), bindparam("word")
+        ),
+        dialect,
+    )
+    words = DriverStatement(
+        select(literal_column("word"))
+        .select_from(text("note"))
+        .where(literal_column("lane") == bindparam("lane"))
+        .order_by(literal_column("word")),
+        dialect,
+    )
+    return insert, words
+
+
+def test_each_write_of_a_round_reads_its_own_rows_after_its_own_statements(
+    database: Database, cursor: DBAPICursor
+) -> None:
+    insert, words = statements(database)
+    with batched(cursor), in_round(cursor) as lanes:
+        answers = []
+        for lane, written in enumerate([["a"], ["b", "c"], []]):
+            lanes.lane = lane
+            insert.executemany(cursor, [{"lane": lane, "word": word} for word in written])
+            answers.append(words.send(cursor.connection.cursor(), {"lane": lane}))
+
+    assert [[row[0] for row in answer.all()] for answer in answers] == [["a"], ["b", "c"], []]
+
+
+def test_a_statement_answered_at_once_comes_after_what_the_round_holds(
+    database: Database, cursor: DBAPICursor
+) -> None:
+    insert, words = statements(database)
+    with batched(cursor), in_round(cursor) as lanes:
+        insert.execute(cursor, {"lane": 1, "word": "held"})
+        now = words.all(cursor, {"lane": 1})
+        lanes.lane = 2
+        insert.execute(cursor, {"lane": 2, "word": "after"})
+
+    assert now == [("held",)]
+    assert words.all(cursor, {"lane": 2}) == [("after",)]
+
+
+def test_rows_read_before_the_round_was_sent_are_refused(
+    database: Database, cursor: DBAPICursor
+) -> None:
+    _, words = statements(database)
+    with batched(cursor), in_round(cursor):
+        pending = words.send(cursor.connection.cursor(), {"lane": 1})
+        with pytest.raises(RuntimeError, match="not sent"):
+            pending.all()
