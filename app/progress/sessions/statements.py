@@ -4,7 +4,9 @@ Session writes are the hottest writes: their statements run on the cursor of the
 session's own connection, inside its transaction (see `app.core.driver`), so a
 new session costs its round trips and little else. On PostgreSQL they go in two
 batches (`batched`): what the write must know first (the lock, the stage reached,
-whether the UUID is taken), then the new rows; two round trips for a new session.
+whether the UUID is taken), then the new rows. Sessions logged together send each
+batch together (`app.core.group_commit`), the same statement of all of them as one
+executemany (`app.core.driver.in_round`).
 """
 
 from __future__ import annotations
