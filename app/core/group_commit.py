@@ -10,7 +10,9 @@ A hot write is *staged*: a generator that yields a `Step` wherever its statement
 reach a batch boundary. Run straight (`run_through`), the steps change nothing. On
 PostgreSQL a group runs its writes in lockstep: every write sends its first batch,
 then every write sends its next, and so on, the batches of one round pipelined in
-one round trip. A new session then costs the group's round trips, not its own.
+one round trip and the same statement of every write sent as one executemany
+(`app.core.driver.in_round`). A new session then costs a share of the group's round
+trips and statements, not its own.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class GroupWriter:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._lockstep = database.engine.dialect.name == "postgresql"
+        self._postgresql = database.engine.dialect.name == "postgresql"
 
     def write(self, works: Sequence[StagedWork[Any]]) -> list[_Done]:
         """Run every write of `works` in one transaction, committed once.
@@ -88,7 +90,7 @@ class GroupWriter:
         lockstep after sending rows, rolls the group back; it runs again one by one, each
         write in its own savepoint, and if that fails too, each write alone.
         """
-        if self._lockstep:
+        if self._postgresql:  # in lockstep first
             try:
                 return self._in_transaction(self._in_lockstep, works)
             except Exception:  # noqa: S110 (written again below, one by one)
@@ -112,7 +114,7 @@ class GroupWriter:
     def _one_by_one(
         self, session: Session, cursor: DBAPICursor, works: Sequence[StagedWork[Any]]
     ) -> list[_Done]:
-        savepoints = _Savepoints(cursor, deferred=self._lockstep)
+        savepoints = _Savepoints(cursor, deferred=self._postgresql)
         try:
             return [self._in_savepoint(session, savepoints, work(session)) for work in works]
         finally:
