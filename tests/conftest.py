@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from app.access.policy import Role
@@ -106,6 +106,19 @@ def database(settings: Settings) -> Iterator[Database]:
     db = Database.from_settings(settings)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def commits(database: Database) -> Iterator[list[int]]:
+    """Every COMMIT the engine sends, as it happens."""
+    seen: list[int] = []
+
+    def on_commit(_connection: Any) -> None:
+        seen.append(1)
+
+    event.listen(database.engine, "commit", on_commit)
+    yield seen
+    event.remove(database.engine, "commit", on_commit)
 
 
 @pytest.fixture(autouse=True)

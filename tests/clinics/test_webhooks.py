@@ -560,27 +560,33 @@ def test_a_rejected_item_of_a_sync_batch_queues_nothing(
     assert delivery.payload["data"]["session_id"] == good_id
 
 
+def painful_session(
+    client: TestClient, patient: Person, session_id: uuid.UUID
+) -> StagedWork[write.Written]:
+    """The route's write of a stage-1 session at pain 8: session.logged and pain.reported."""
+    snapshot = CATALOG.of_app(client.app).refresh()
+    body = SessionIn.model_validate(session_body(PROGRAM, 1, level1(client), pain=8))
+    return lambda session: write.put_session(
+        session,
+        user_id=patient.id,
+        session_id=session_id,
+        body=body,
+        snapshot=snapshot,
+        now=utcnow(),
+    )
+
+
 def test_sessions_logged_together_each_queue_their_events(
     client: TestClient, clinic: ClinicSetup, database: Database, enrolled_patient: Person
 ) -> None:
     """Sessions logged at the same moment are written as one group (on PostgreSQL, in
     lockstep): each still queues its own events, in its own transaction's commit."""
     sub = subscribe(client, clinic)
-    snapshot = CATALOG.of_app(client.app).refresh()
-    body = SessionIn.model_validate(session_body(PROGRAM, 1, level1(client), pain=8))
     session_ids = [uuid.uuid4() for _ in range(3)]
 
-    def put(session_id: uuid.UUID) -> StagedWork[write.Written]:
-        return lambda session: write.put_session(
-            session,
-            user_id=enrolled_patient.id,
-            session_id=session_id,
-            body=body,
-            snapshot=snapshot,
-            now=utcnow(),
-        )
-
-    written = submit_together(database, [put(session_id) for session_id in session_ids])
+    written = submit_together(
+        database, [painful_session(client, enrolled_patient, s) for s in session_ids]
+    )
 
     assert [w.outcome for w in written] == [write.Outcome.CREATED] * 3
     events = [(d.event_type, d.payload["data"]["session_id"]) for d in queued(database, sub["id"])]
@@ -596,22 +602,12 @@ def test_an_event_of_a_rolled_back_change_is_not_queued(
 ) -> None:
     """The session and its events are one transaction: if it rolls back, so do they."""
     subscribe(client, clinic)
-    snapshot = CATALOG.of_app(client.app).refresh()
-    body = SessionIn.model_validate(session_body(PROGRAM, 1, level1(client), pain=8))
     session_id = uuid.uuid4()
+    put = painful_session(client, enrolled_patient, session_id)
 
     def put_then_crash() -> None:
         with database.write_session() as session:
-            outcome = run_through(
-                write.put_session(
-                    session,
-                    user_id=enrolled_patient.id,
-                    session_id=session_id,
-                    body=body,
-                    snapshot=snapshot,
-                    now=utcnow(),
-                )
-            ).outcome
+            outcome = run_through(put(session)).outcome
             assert outcome is write.Outcome.CREATED
             # The events are there inside the transaction...
             queued_here = session.exec(

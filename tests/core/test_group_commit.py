@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlmodel import Session
 
 from app.authoring.content import bump_content_version
@@ -19,19 +18,6 @@ from app.core.group_commit import Staged, StagedWork, Step, run_through
 from tests.together import submit_together
 
 Work = StagedWork[Any]
-
-
-@pytest.fixture
-def commits(database: Database) -> Iterator[list[int]]:
-    """Every COMMIT the engine sends, as it happens."""
-    seen: list[int] = []
-
-    def on_commit(_connection: Any) -> None:
-        seen.append(1)
-
-    event.listen(database.engine, "commit", on_commit)
-    yield seen
-    event.remove(database.engine, "commit", on_commit)
 
 
 def bump(session: Session) -> Staged[int]:

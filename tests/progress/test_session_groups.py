@@ -8,11 +8,10 @@ it would alone. These send the writes as concurrent requests do (`submit_togethe
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
@@ -50,24 +49,20 @@ def put(snapshot: CatalogSnapshot) -> Any:
 
 
 @pytest.fixture
-def commits(database: Database) -> Iterator[list[int]]:
-    seen: list[int] = []
-
-    def on_commit(_connection: Any) -> None:
-        seen.append(1)
-
-    event.listen(database.engine, "commit", on_commit)
-    yield seen
-    event.remove(database.engine, "commit", on_commit)
-
-
-@pytest.fixture
 def people(make_person: PersonFactory, database: Database, tiny: ProgramEntry) -> list[Person]:
     """Three members following the tiny program, in the order of their ids."""
     members = sorted((make_person() for _ in range(3)), key=lambda person: person.id)
     for person in members:
         enroll(database, person, tiny)
     return members
+
+
+def stored_session(database: Database, put: Any, member: Person) -> uuid.UUID:
+    """A session the member logged before the group (its change number is 1)."""
+    session_id = uuid.uuid4()
+    with database.write_session() as session:
+        run_through(put(member, session_id)(session))
+    return session_id
 
 
 def outcomes_of(results: list[Any]) -> list[Any]:
@@ -136,9 +131,8 @@ def test_one_uuid_twice_in_a_group_is_created_once_then_found_unchanged(
 def test_a_replay_among_new_sessions_is_answered_unchanged(
     database: Database, people: list[Person], put: Any
 ) -> None:
-    member, stored = people[0], uuid.uuid4()
-    with database.write_session() as session:
-        run_through(put(member, stored)(session))
+    member = people[0]
+    stored = stored_session(database, put, member)
     first, second = uuid.uuid4(), uuid.uuid4()
 
     results = submit_together(
@@ -155,9 +149,8 @@ def test_a_replay_among_new_sessions_is_answered_unchanged(
 def test_a_replacement_among_new_sessions_takes_the_next_change_number(
     database: Database, people: list[Person], put: Any
 ) -> None:
-    member, stored = people[0], uuid.uuid4()
-    with database.write_session() as session:
-        run_through(put(member, stored)(session))
+    member = people[0]
+    stored = stored_session(database, put, member)
 
     results = submit_together(
         database,
