@@ -105,14 +105,15 @@ class DriverStatement:
 
     def send(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> Pending:
         """Run it now and read its rows later: inside `batched`, the answer comes with the
-        batch's. `cursor` is the statement's own until the rows are read."""
+        batch's. `cursor` may be shared: the rows come from a cursor of their own (one
+        made here, or, inside `Round`, the round's)."""
         joined = _rounds.get(cursor.connection) if _rounds else None
         if joined is not None:
-            cursor.close()  # the round's cursor answers instead
             return Pending(self, joined.ask(self, [self.parameters(values)]))
         send_deferred(cursor)
-        cursor.execute(self.sql, self.parameters(values))
-        return Pending(self, _own_rows(cursor))
+        own: DBAPICursor = cursor.connection.cursor()
+        own.execute(self.sql, self.parameters(values))
+        return Pending(self, _own_rows(own))
 
     def executemany(self, cursor: DBAPICursor, rows: Sequence[Mapping[str, Any]]) -> None:
         parameter_sets: list[Any] = [self.parameters(row) for row in rows]

@@ -53,7 +53,7 @@ def test_each_write_of_a_round_reads_its_own_rows_after_its_own_statements(
         for lane, written in enumerate([["a"], ["b", "c"], []]):
             lanes.lane = lane
             insert.executemany(cursor, [{"lane": lane, "word": word} for word in written])
-            answers.append(words.send(cursor.connection.cursor(), {"lane": lane}))
+            answers.append(words.send(cursor, {"lane": lane}))
 
     assert [[row[0] for row in answer.all()] for answer in answers] == [["a"], ["b", "c"], []]
 
@@ -77,6 +77,19 @@ def test_rows_read_before_the_round_was_sent_are_refused(
 ) -> None:
     _, words = statements(database)
     with batched(cursor), in_round(cursor):
-        pending = words.send(cursor.connection.cursor(), {"lane": 1})
+        pending = words.send(cursor, {"lane": 1})
         with pytest.raises(RuntimeError, match="not sent"):
             pending.all()
+
+
+def test_statements_sent_on_one_cursor_each_answer_their_own_rows(
+    database: Database, cursor: DBAPICursor
+) -> None:
+    insert, words = statements(database)
+    insert.executemany(cursor, [{"lane": 1, "word": "one"}, {"lane": 2, "word": "two"}])
+    with batched(cursor):
+        first = words.send(cursor, {"lane": 1})
+        second = words.send(cursor, {"lane": 2})
+
+    assert second.all() == [("two",)]
+    assert first.all() == [("one",)]

@@ -211,12 +211,6 @@ class Writing:
     cursor: DBAPICursor
     statements: Statements
 
-    def another_cursor(self) -> DBAPICursor:
-        """A cursor of its own for a statement whose rows are read after its batch, on the
-        same connection (asked of the cursor: the session's way costs more than the query)."""
-        cursor: DBAPICursor = self.cursor.connection.cursor()
-        return cursor
-
 
 def lock_person(cursor: DBAPICursor, statements: Statements, user_id: int) -> None:
     """Hold the person's counter row until the write commits (PostgreSQL)."""
@@ -254,9 +248,9 @@ def look_up(writing: Writing, *, user_id: int, program_id: int, session_id: str)
     if statements.lock_person is not None:
         statements.lock_person.execute(writing.cursor, {"user_id": user_id})
     reached = statements.stage_reached.send(
-        writing.another_cursor(), {"user_id": user_id, "program_id": program_id}
+        writing.cursor, {"user_id": user_id, "program_id": program_id}
     )
-    owner = statements.owner_of_log.send(writing.another_cursor(), {"session_id": session_id})
+    owner = statements.owner_of_log.send(writing.cursor, {"session_id": session_id})
     return LookedUp(reached, owner)
 
 
@@ -267,7 +261,7 @@ def send_numbered_insert(
     after the batch. Not inserted: the UUID was taken a moment before (the number is spent)."""
     statements = writing.statements
     if statements.numbered_insert_log is not None:
-        pending = statements.numbered_insert_log.send(writing.another_cursor(), values)
+        pending = statements.numbered_insert_log.send(writing.cursor, values)
 
         def read() -> tuple[int, bool]:
             row = pending.first()

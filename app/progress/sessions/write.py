@@ -134,7 +134,7 @@ def put_session(
         with batched(cursor):  # one round trip on PostgreSQL
             looked_up = look_up(writing, user_id=user_id, program_id=program.id, session_id=key)
             asked = ask_listeners(
-                session, writing.another_cursor(), patient_id=user_id, clinic_id=program.clinic_id
+                session, writing.cursor, patient_id=user_id, clinic_id=program.clinic_id
             )
         yield Step.READ
         owner, listeners = looked_up.owner.scalar(), asked.all()
