@@ -38,6 +38,7 @@ from app.core.db import Database
 from app.core.deps import DATABASE, MEDIA_SIGNER, SETTINGS
 from app.core.docs import install_docs
 from app.core.health import router as health_router
+from app.core.heap import settled_heap
 from app.core.http_cache import ETagMiddleware
 from app.core.jwt import TokenCodec
 from app.core.limits import BodyLimitMiddleware
@@ -190,7 +191,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         reads.start()
         relay = CHANGE_RELAY.of_app(app)
         relay.start()
-        yield
+        with settled_heap():  # last: startup's objects are built by now
+            yield
         relay.stop()
         stop.set()
         for thread in threads:
