@@ -2,9 +2,9 @@
 
 The cyclic collector's passes over the older generations walk every object they
 hold. After startup those are mostly what lives as long as the process (the app,
-its routes and models, the catalogue snapshot, SQLAlchemy's metadata), re-walked
-on every pass for nothing, and a busy request path allocates enough to start a
-young pass every 700 container objects. Measured with `make bench`'s S5 dataset
+its routes and models, SQLAlchemy's metadata, every module), re-walked on every
+pass for nothing, and a busy request path allocates enough to start a young pass
+every 700 container objects. Measured with `make bench`'s S5 dataset
 on PostgreSQL (logging new sessions, one instance, 32 connections, interleaved
 10 s runs): 395 req/s as Python sets it, 454 with the startup heap frozen, 473
 with young passes every 10,000 allocations as well; the process's CPU per
