@@ -96,7 +96,7 @@ class DriverStatement:
 
     def execute(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> None:
         """Run it for its effect (inside `Round`, with the round)."""
-        joined = _rounds.get(cursor.connection) if _rounds else None
+        joined = _round_of(cursor)
         if joined is not None:
             joined.run(self, [self.parameters(values)])
             return
@@ -107,7 +107,7 @@ class DriverStatement:
         """Run it now and read its rows later: inside `batched`, the answer comes with the
         batch's. `cursor` may be shared: the rows come from a cursor of their own (one
         made here, or, inside `Round`, the round's)."""
-        joined = _rounds.get(cursor.connection) if _rounds else None
+        joined = _round_of(cursor)
         if joined is not None:
             return Pending(self, joined.ask(self, [self.parameters(values)]))
         send_deferred(cursor)
@@ -117,7 +117,7 @@ class DriverStatement:
 
     def executemany(self, cursor: DBAPICursor, rows: Sequence[Mapping[str, Any]]) -> None:
         parameter_sets: list[Any] = [self.parameters(row) for row in rows]
-        joined = _rounds.get(cursor.connection) if _rounds else None
+        joined = _round_of(cursor)
         if joined is not None:
             joined.run(self, parameter_sets)
             return
@@ -126,7 +126,7 @@ class DriverStatement:
 
     def all(self, cursor: DBAPICursor, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row, its values read as SQLAlchemy would read them."""
-        joined = _rounds.get(cursor.connection) if _rounds else None
+        joined = _round_of(cursor)
         if joined is not None:
             joined.send()  # what the round holds goes first, as it was run first
         send_deferred(cursor)
@@ -188,6 +188,11 @@ def _own_rows(cursor: DBAPICursor) -> Rows:
 
 # The round each DB-API connection is collecting, while it does (see `Round`).
 _rounds: WeakKeyDictionary[Any, Round] = WeakKeyDictionary()
+
+
+def _round_of(cursor: DBAPICursor) -> Round | None:
+    """The round `cursor`'s connection is collecting, if any (none outside `in_round`)."""
+    return _rounds.get(cursor.connection) if _rounds else None
 
 
 @dataclass(slots=True)

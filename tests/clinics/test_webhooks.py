@@ -4,6 +4,7 @@ queued, for which clinic, and when nothing must be."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -560,20 +561,25 @@ def test_a_rejected_item_of_a_sync_batch_queues_nothing(
     assert delivery.payload["data"]["session_id"] == good_id
 
 
-def painful_session(
-    client: TestClient, patient: Person, session_id: uuid.UUID
-) -> StagedWork[write.Written]:
-    """The route's write of a stage-1 session at pain 8: session.logged and pain.reported."""
+def painful_sessions(
+    client: TestClient, patient: Person
+) -> Callable[[uuid.UUID], StagedWork[write.Written]]:
+    """The route's write of a stage-1 session at pain 8 (session.logged and pain.reported),
+    by session id; the catalogue is read once."""
     snapshot = CATALOG.of_app(client.app).refresh()
     body = SessionIn.model_validate(session_body(PROGRAM, 1, level1(client), pain=8))
-    return lambda session: write.put_session(
-        session,
-        user_id=patient.id,
-        session_id=session_id,
-        body=body,
-        snapshot=snapshot,
-        now=utcnow(),
-    )
+
+    def painful(session_id: uuid.UUID) -> StagedWork[write.Written]:
+        return lambda session: write.put_session(
+            session,
+            user_id=patient.id,
+            session_id=session_id,
+            body=body,
+            snapshot=snapshot,
+            now=utcnow(),
+        )
+
+    return painful
 
 
 def test_sessions_logged_together_each_queue_their_events(
@@ -584,9 +590,8 @@ def test_sessions_logged_together_each_queue_their_events(
     sub = subscribe(client, clinic)
     session_ids = [uuid.uuid4() for _ in range(3)]
 
-    written = submit_together(
-        database, [painful_session(client, enrolled_patient, s) for s in session_ids]
-    )
+    painful = painful_sessions(client, enrolled_patient)
+    written = submit_together(database, [painful(session_id) for session_id in session_ids])
 
     assert [w.outcome for w in written] == [write.Outcome.CREATED] * 3
     events = [(d.event_type, d.payload["data"]["session_id"]) for d in queued(database, sub["id"])]
@@ -603,7 +608,7 @@ def test_an_event_of_a_rolled_back_change_is_not_queued(
     """The session and its events are one transaction: if it rolls back, so do they."""
     subscribe(client, clinic)
     session_id = uuid.uuid4()
-    put = painful_session(client, enrolled_patient, session_id)
+    put = painful_sessions(client, enrolled_patient)(session_id)
 
     def put_then_crash() -> None:
         with database.write_session() as session:
