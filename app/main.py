@@ -76,7 +76,7 @@ from app.outcomes.routers import admin as outcomes_admin
 from app.outcomes.routers import me as outcomes_me
 from app.outcomes.routers.me import TODAY_SCREENS
 from app.outcomes.sweeps import Sweeps
-from app.progress.routers import router as progress_router
+from app.progress.routers import routers as progress_routers
 from app.progress.routers.progress import PROGRESS_REPORTS
 from app.progress.viewer import Viewers
 
@@ -232,7 +232,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Routes match in order: the most requested first (catalogue reads, then a person's own).
     for router in (
         catalog_content.router,
-        progress_router,
+        *progress_routers,
         outcomes_me.router,
         identity_auth.router,
         identity_mail.router,

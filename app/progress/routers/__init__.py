@@ -6,6 +6,9 @@ from fastapi import APIRouter
 
 from app.progress.routers import enrollments, progress, sessions
 
-router = APIRouter()
-for part in (enrollments, sessions, progress):  # in this order in the document
-    router.include_router(part.router)
+# Included by the app one by one, not through a router of their own: FastAPI matches a
+# request against every router it is nested in, again when it hands the request on.
+routers: tuple[APIRouter, ...] = tuple(
+    part.router
+    for part in (enrollments, sessions, progress)  # in this order in the document
+)
