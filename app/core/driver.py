@@ -259,15 +259,20 @@ class Round:
         return queued.answer.rows(queued.index)
 
     def send(self) -> None:
+        """Send what the lanes hold as one batch (`batched`); a round that holds nothing
+        sends nothing, not even the batch's closing sync."""
         lanes = [self._lanes[lane] for lane in sorted(self._lanes)]
         self._lanes = {}
-        for position in range(max(map(len, lanes), default=0)):
-            same: dict[DriverStatement, list[_Queued]] = {}
-            for lane in lanes:
-                if position < len(lane):
-                    same.setdefault(lane[position].statement, []).append(lane[position])
-            for statement, queued in same.items():
-                self._run(statement, queued)
+        if not lanes:
+            return
+        with _pipelined(self._cursor):
+            for position in range(max(map(len, lanes))):
+                same: dict[DriverStatement, list[_Queued]] = {}
+                for lane in lanes:
+                    if position < len(lane):
+                        same.setdefault(lane[position].statement, []).append(lane[position])
+                for statement, queued in same.items():
+                    self._run(statement, queued)
 
     def _run(self, statement: DriverStatement, queued: list[_Queued]) -> None:
         parameter_sets = [sets for one in queued for sets in one.parameter_sets]
@@ -286,7 +291,7 @@ class Round:
 @contextmanager
 def in_round(cursor: DBAPICursor) -> Iterator[Round]:
     """Collect the driver statements run on `cursor`'s connection into one `Round`, sent
-    when the block ends (inside `batched`, before the batch is answered)."""
+    as one batch when the block ends (`Round.send`)."""
     collecting = Round(cursor)
     _rounds[cursor.connection] = collecting
     try:
@@ -304,8 +309,18 @@ def batched(cursor: DBAPICursor) -> Iterator[None]:
     Read what they return after the block, each from its own cursor (`DriverStatement.send`):
     a read inside it sends what is queued and waits for it. Only driver statements belong
     here: the ORM reads a result's shape as soon as it executes, which a pipeline defers.
-    Inside another batch, the statements join it (and are answered when it is).
+    Inside another batch, or a round (`in_round`), the statements join it (and are answered
+    when it is).
     """
+    if _round_of(cursor) is not None:
+        yield
+        return
+    with _pipelined(cursor):
+        yield
+
+
+@contextmanager
+def _pipelined(cursor: DBAPICursor) -> Iterator[None]:
     connection = getattr(cursor, "connection", None)
     pipeline = getattr(connection, "pipeline", None)
     if pipeline is None or connection.pgconn.pipeline_status:  # type: ignore[union-attr]

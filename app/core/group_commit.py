@@ -28,7 +28,7 @@ from anyio import to_thread
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session
 
-from app.core.driver import batched, defer, driver_cursor, in_round, take_deferred
+from app.core.driver import defer, driver_cursor, in_round, take_deferred
 from app.core.errors import ProblemError
 
 if TYPE_CHECKING:
@@ -158,9 +158,9 @@ class GroupWriter:
         """Advance every live write by one batch a round, all of a round pipelined together,
         until each has ended (`done`) or left for `later`."""
         while live:
-            # The round's batches go together (leaving `batched` syncs), the same statement
-            # of every write in one executemany (`in_round`).
-            with batched(cursor), in_round(cursor) as lanes:
+            # The round's batches go together, the same statement of every write in one
+            # executemany (`in_round`).
+            with in_round(cursor) as lanes:
                 for index, steps in list(live.items()):
                     lanes.lane = index
                     try:

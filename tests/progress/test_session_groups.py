@@ -8,10 +8,13 @@ it would alone. These send the writes as concurrent requests do (`submit_togethe
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
 
 import pytest
-from sqlalchemy import func
+from psycopg import pq
+from sqlalchemy import event, func
 from sqlmodel import col, select
 
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
@@ -214,3 +217,63 @@ def test_another_persons_uuid_in_the_same_group_is_not_found_and_changes_nothing
     assert set(rows) == {owner.id}
     assert len(rows) == len(STAGES[0])
     assert str(session_id) not in ratings
+
+
+@pytest.fixture
+def waits(database: Database, tmp_path: Path) -> Iterator[Callable[[], int]]:
+    """How many times the group's connection waited on the server: the Syncs, Flushes and
+    simple Queries it sent, read from libpq's own protocol trace (PostgreSQL only)."""
+    if database.is_sqlite:
+        pytest.skip("round trips are PostgreSQL's: SQLite is in the process")
+    trace = tmp_path / "protocol.trace"
+    trace.touch()
+    files: list[IO[str]] = []
+
+    def traced(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        files.append(trace.open("a"))
+        dbapi_connection.pgconn.trace(files[-1].fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    def untraced(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:
+            dbapi_connection.pgconn.untrace()
+
+    def count() -> int:
+        """So far, on connections given back to the pool (which flushes their trace)."""
+        sent = [
+            fields[2]
+            for fields in (line.split("\t") for line in trace.read_text().splitlines())
+            if fields[0] == "F"
+        ]
+        # A Flush right after a Sync asks for nothing the Sync did not already ask for.
+        return sum(
+            1
+            for before, message in zip(["", *sent], sent, strict=False)
+            if message in {"Sync", "Query"} or (message == "Flush" and before != "Sync")
+        )
+
+    event.listen(database.engine, "checkout", traced)
+    event.listen(database.engine, "checkin", untraced)
+    yield count
+    event.remove(database.engine, "checkout", traced)
+    event.remove(database.engine, "checkin", untraced)
+    for file in files:
+        file.close()
+
+
+def test_a_group_of_new_sessions_waits_on_the_server_as_often_whatever_its_size(
+    database: Database, people: list[Person], put: Any, waits: Callable[[], int]
+) -> None:
+    """A group's round trips do not grow with it: BEGIN, one for each look-up the writes
+    read (the stage reached, the UUID's owner, the clinics listening), the end of that
+    batch, the numbered insert, the end of that batch, and COMMIT."""
+    by_size = {}
+    for size in (1, 6):
+        writes = [(people[n % 3], uuid.uuid4()) for n in range(size)]
+        before = waits()
+        results = submit_together(
+            database, [put(p, s) for p, s in writes], orders=[p.id for p, _ in writes]
+        )
+        assert outcomes_of(results) == [Outcome.CREATED] * size
+        by_size[size] = waits() - before
+    assert by_size[6] == by_size[1] <= 8
