@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from time import monotonic
 from typing import Any, TypeVar
 
 from anyio import Lock
@@ -18,6 +19,8 @@ from anyio.lowlevel import RunVar
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
 from app.core.changes import ChangeHub, take
@@ -91,13 +94,42 @@ def create_db_engine(
         url,
         echo=echo,
         connect_args=connect_args,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
     )
+    _ping_when_idle(engine)
     event.listen(engine, "before_cursor_execute", _deferred_first)
     return engine
+
+
+# A pooled connection answered within this long is handed out as it is; one idle for
+# longer is pinged first, and replaced if the ping fails (a restart, a dropped connection).
+# Pinging every checkout cost a round trip per request, and one per group of session
+# writes, on connections that had answered a moment before.
+PING_AFTER_IDLE_SECONDS = 1.0
+_ANSWERED_AT = "answered_at"  # in the connection's pool record's `info`, which it outlives
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    def answered(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_ANSWERED_AT] = monotonic()
+
+    def check(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if monotonic() - record.info.get(_ANSWERED_AT, 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise DisconnectionError("the connection did not answer its ping")
+        record.info[_ANSWERED_AT] = monotonic()
+
+    # The pool replaces a connection whose check raises DisconnectionError, then tries again.
+    event.listen(engine, "connect", answered)
+    event.listen(engine, "checkin", answered)
+    event.listen(engine, "checkout", check)
 
 
 def _deferred_first(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
 import pytest
 from anyio import CapacityLimiter, to_thread
-from sqlalchemy import text
+from sqlalchemy import Engine, make_url, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlmodel import select
 
 from app.authoring.content import bump_content_version
@@ -117,3 +119,61 @@ def test_every_request_thread_can_hold_a_connection_at_once(tmp_path: Path) -> N
             list(pool.map(request, range(threads)))
     finally:
         database.dispose()
+
+
+@pytest.fixture
+def postgres_engine(database_url: str) -> Iterator[Engine]:
+    """An engine of its own with one pooled connection, so each checkout reuses it."""
+    if make_url(database_url).get_backend_name() != "postgresql":
+        pytest.skip("pooled connections are pinged on PostgreSQL")
+    engine = create_db_engine(database_url, pool_size=1, max_overflow=0)
+    yield engine
+    engine.dispose()
+
+
+def _backend(engine: Engine) -> int:
+    with engine.connect() as connection:
+        pid: int = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        return pid
+
+
+def _count_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[DBAPIConnection]:
+    pings: list[DBAPIConnection] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: DBAPIConnection) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    return pings
+
+
+def test_a_connection_that_answered_a_moment_ago_is_handed_out_without_a_ping(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ping is a round trip; under load every connection has just answered."""
+    first = _backend(postgres_engine)
+    pings = _count_pings(postgres_engine, monkeypatch)
+    assert [_backend(postgres_engine) for _ in range(3)] == [first] * 3
+    assert pings == []
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if idle for a while
+    assert _backend(postgres_engine) == first
+    assert len(pings) == 1
+
+
+def test_a_connection_dropped_while_idle_is_replaced_before_anyone_uses_it(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart or an administrator drops pooled connections: the first request after
+    that must not be the one to find out."""
+    dropped = _backend(postgres_engine)
+    admin = create_db_engine(postgres_engine.url.render_as_string(hide_password=False))
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+    finally:
+        admin.dispose()
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    replacement = _backend(postgres_engine)
+    assert replacement != dropped
