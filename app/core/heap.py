@@ -14,6 +14,7 @@ request fell from 1.95 to 1.6 ms.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,15 +23,41 @@ from contextlib import contextmanager
 YOUNG_GENERATION_THRESHOLD = 10_000
 
 
+class _Settled:
+    """The process's collector settings while any app serves in it. Apps that share a
+    process (tests build many) may start and stop in any order: the first to start
+    settles the heap, the last to stop gives the settings back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._serving = 0
+        self._previous: tuple[int, ...] = ()
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._serving == 0:
+                self._previous = gc.get_threshold()
+                gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *self._previous[1:])
+            gc.freeze()  # what this app built too
+            self._serving += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._serving -= 1
+            if self._serving == 0:
+                gc.set_threshold(*self._previous)
+                gc.unfreeze()
+
+
+_SETTLED = _Settled()
+
+
 @contextmanager
 def settled_heap() -> Iterator[None]:
     """While serving: what startup built is frozen out of the collector's passes, and
     young passes are rarer. Both are undone after, as the process had them."""
-    previous = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *previous[1:])
+    _SETTLED.enter()
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
-        gc.unfreeze()
+        _SETTLED.leave()

@@ -49,3 +49,15 @@ def test_what_startup_built_is_skipped_while_serving_and_collected_after_even_on
     assert gc.get_threshold() == before
     gc.collect()
     assert alive() is None
+
+
+def test_apps_that_stop_out_of_order_give_the_settings_back_once_the_last_stops() -> None:
+    before = gc.get_threshold()
+    first, second = settled_heap(), settled_heap()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, *before[1:])  # one still serves
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
