@@ -15,9 +15,12 @@ from sqlmodel import col, select
 from app.catalog.models import Program
 from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
 from app.core.db import Database
+from app.core.group_commit import StagedWork
 from app.progress.models import Enrollment
+from app.progress.schemas import SessionIn
+from app.progress.sessions import write
 from tests.conftest import Person
-from tests.progress.tiny import PROGRAM, tiny_catalogue
+from tests.progress.tiny import NOW, PROGRAM, body, tiny_catalogue
 
 
 def now() -> datetime:
@@ -98,3 +101,26 @@ def snapshot(database: Database, client: TestClient) -> CatalogSnapshot:
 @pytest.fixture
 def tiny(snapshot: CatalogSnapshot) -> ProgramEntry:
     return snapshot.program_by_slug[PROGRAM]
+
+
+PutSession = Callable[..., StagedWork[write.Written]]
+
+
+@pytest.fixture
+def put(snapshot: CatalogSnapshot) -> PutSession:
+    """The route's write: one person's session by its UUID (the tiny program's stage 1
+    unless a body is given), as a staged write."""
+
+    def staged(
+        person: Person, session_id: uuid.UUID, the_body: SessionIn | None = None
+    ) -> StagedWork[write.Written]:
+        return lambda session: write.put_session(
+            session,
+            user_id=person.id,
+            session_id=session_id,
+            body=the_body or body(),
+            snapshot=snapshot,
+            now=NOW,
+        )
+
+    return staged

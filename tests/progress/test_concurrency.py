@@ -42,6 +42,7 @@ from app.progress.models import (
 )
 from app.progress.sessions import write
 from tests.conftest import Person
+from tests.progress.conftest import PutSession
 from tests.progress.tiny import NOW, STAGES, body, enroll
 
 WORKERS = 8
@@ -91,6 +92,7 @@ class TestSameSessionFromManyDevices:
         self,
         database: Database,
         snapshot: CatalogSnapshot,
+        put: PutSession,
         tiny: ProgramEntry,
         member: Person,
         workers: int,
@@ -99,19 +101,10 @@ class TestSameSessionFromManyDevices:
         session_id = uuid.uuid4()
         the_body = body()
 
-        def put(session: Session) -> write.Outcome:
-            return run_through(
-                write.put_session(
-                    session,
-                    user_id=member.id,
-                    session_id=session_id,
-                    body=the_body,
-                    snapshot=snapshot,
-                    now=NOW,
-                )
-            ).outcome
+        def put_once(session: Session) -> write.Outcome:
+            return run_through(put(member, session_id, the_body)(session)).outcome
 
-        outcomes = race(in_transaction(database, put), workers)
+        outcomes = race(in_transaction(database, put_once), workers)
 
         refusals = [o for o in outcomes if isinstance(o, ProblemError)]
         assert refusals == [], [r.detail for r in refusals]
@@ -140,23 +133,15 @@ class TestAdvanceRace:
     def test_many_advances_at_once_move_exactly_one_stage(
         self,
         database: Database,
-        snapshot: CatalogSnapshot,
+        put: PutSession,
         tiny: ProgramEntry,
         member: Person,
     ) -> None:
         enroll(database, member, tiny, days_ago=10)
         for days_ago in (3, 2, 1):
             with database.write_session() as session:
-                run_through(
-                    write.put_session(
-                        session,
-                        user_id=member.id,
-                        session_id=uuid.uuid4(),
-                        body=body(performed_at=NOW - timedelta(days=days_ago)),
-                        snapshot=snapshot,
-                        now=NOW,
-                    )
-                )
+                earlier = body(performed_at=NOW - timedelta(days=days_ago))
+                run_through(put(member, uuid.uuid4(), earlier)(session))
         with database.read_session() as session:
             before = evaluation.enrollment_state(session, user_id=member.id, program=tiny, now=NOW)
         assert before.evaluation is not None
@@ -222,7 +207,7 @@ class TestManySessionsOfOnePerson:
     def test_concurrent_puts_of_different_sessions_all_succeed_with_unique_seq(
         self,
         database: Database,
-        snapshot: CatalogSnapshot,
+        put: PutSession,
         tiny: ProgramEntry,
         member: Person,
     ) -> None:
@@ -235,16 +220,7 @@ class TestManySessionsOfOnePerson:
             outcomes: list[write.Outcome] = []
             for _ in range(per_worker):
                 with turn(), database.write_session() as session:
-                    outcome = run_through(
-                        write.put_session(
-                            session,
-                            user_id=member.id,
-                            session_id=uuid.uuid4(),
-                            body=body(),
-                            snapshot=snapshot,
-                            now=NOW,
-                        )
-                    ).outcome
+                    outcome = run_through(put(member, uuid.uuid4())(session)).outcome
                 outcomes.append(outcome)
             return outcomes
 

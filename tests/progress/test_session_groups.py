@@ -17,38 +17,19 @@ from psycopg import pq
 from sqlalchemy import event, func
 from sqlmodel import col, select
 
-from app.catalog.snapshot import CatalogSnapshot, ProgramEntry
+from app.catalog.snapshot import ProgramEntry
 from app.core.db import Database
 from app.core.errors import NotFoundError
-from app.core.group_commit import StagedWork, run_through
+from app.core.group_commit import run_through
 from app.progress.models import ExerciseRating, SessionEntry, SessionLog, SessionSequence
-from app.progress.schemas import SessionIn
 from app.progress.sessions import write
 from app.progress.sessions.checks import NotEnrolledError
 from tests.conftest import Person, PersonFactory
-from tests.progress.tiny import NOW, STAGES, body, enroll
+from tests.progress.conftest import PutSession
+from tests.progress.tiny import STAGES, body, enroll
 from tests.together import submit_together
 
 Outcome = write.Outcome
-
-
-@pytest.fixture
-def put(snapshot: CatalogSnapshot) -> Any:
-    """The route's write: one person's session by its UUID, as a staged write."""
-
-    def staged(
-        person: Person, session_id: uuid.UUID, the_body: SessionIn | None = None
-    ) -> StagedWork[write.Written]:
-        return lambda session: write.put_session(
-            session,
-            user_id=person.id,
-            session_id=session_id,
-            body=the_body or body(),
-            snapshot=snapshot,
-            now=NOW,
-        )
-
-    return staged
 
 
 @pytest.fixture
@@ -60,7 +41,7 @@ def people(make_person: PersonFactory, database: Database, tiny: ProgramEntry) -
     return members
 
 
-def stored_session(database: Database, put: Any, member: Person) -> uuid.UUID:
+def stored_session(database: Database, put: PutSession, member: Person) -> uuid.UUID:
     """A session the member logged before the group (its change number is 1)."""
     session_id = uuid.uuid4()
     with database.write_session() as session:
@@ -96,7 +77,7 @@ def entry_count(database: Database, session_id: uuid.UUID) -> int:
 
 
 def test_new_sessions_of_several_people_are_committed_once_each_in_order(
-    database: Database, people: list[Person], put: Any, commits: list[int]
+    database: Database, people: list[Person], put: PutSession, commits: list[int]
 ) -> None:
     writes = [(person, uuid.uuid4()) for person in people for _ in range(2)]
 
@@ -117,7 +98,7 @@ def test_new_sessions_of_several_people_are_committed_once_each_in_order(
 
 
 def test_one_uuid_twice_in_a_group_is_created_once_then_found_unchanged(
-    database: Database, people: list[Person], put: Any
+    database: Database, people: list[Person], put: PutSession
 ) -> None:
     """The second copy's look-up ran before the first was inserted: it must not add a
     second change number, a second set of entries or a replacement."""
@@ -132,7 +113,7 @@ def test_one_uuid_twice_in_a_group_is_created_once_then_found_unchanged(
 
 
 def test_a_replay_among_new_sessions_is_answered_unchanged(
-    database: Database, people: list[Person], put: Any
+    database: Database, people: list[Person], put: PutSession
 ) -> None:
     member = people[0]
     stored = stored_session(database, put, member)
@@ -150,7 +131,7 @@ def test_a_replay_among_new_sessions_is_answered_unchanged(
 
 
 def test_a_replacement_among_new_sessions_takes_the_next_change_number(
-    database: Database, people: list[Person], put: Any
+    database: Database, people: list[Person], put: PutSession
 ) -> None:
     member = people[0]
     stored = stored_session(database, put, member)
@@ -171,7 +152,7 @@ def test_a_replacement_among_new_sessions_takes_the_next_change_number(
 
 
 def test_a_refused_session_in_a_group_stores_nothing_and_the_others_land(
-    database: Database, people: list[Person], put: Any, make_person: PersonFactory
+    database: Database, people: list[Person], put: PutSession, make_person: PersonFactory
 ) -> None:
     stranger = make_person()  # follows no program
     member = people[0]
@@ -191,7 +172,7 @@ def test_a_refused_session_in_a_group_stores_nothing_and_the_others_land(
 
 
 def test_another_persons_uuid_in_the_same_group_is_not_found_and_changes_nothing(
-    database: Database, people: list[Person], put: Any
+    database: Database, people: list[Person], put: PutSession
 ) -> None:
     """Both look-ups find the UUID free; the first person's insert wins, and the second
     person's rows, sent before that was known, must not stay."""
@@ -262,7 +243,7 @@ def waits(database: Database, tmp_path: Path) -> Iterator[Callable[[], int]]:
 
 
 def test_a_group_of_new_sessions_waits_on_the_server_as_often_whatever_its_size(
-    database: Database, people: list[Person], put: Any, waits: Callable[[], int]
+    database: Database, people: list[Person], put: PutSession, waits: Callable[[], int]
 ) -> None:
     """A group's round trips do not grow with it: BEGIN, one for each look-up the writes
     read (the stage reached, the UUID's owner, the clinics listening), the end of that
