@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 from anyio import CapacityLimiter, to_thread
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlmodel import select
@@ -20,6 +21,7 @@ from app.catalog.loading import read_content_version
 from app.catalog.models import ContentVersion
 from app.core import db
 from app.core.db import Database, create_db_engine
+from tests.conftest import Person
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(database: Database) -> None:
@@ -177,3 +179,32 @@ def test_a_connection_dropped_while_idle_is_replaced_before_anyone_uses_it(
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
     replacement = _backend(postgres_engine)
     assert replacement != dropped
+
+
+def test_a_connection_dropped_right_after_it_answered_costs_one_503_then_the_pool_recovers(
+    client: TestClient, database: Database, member: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within the ping window a dropped connection is handed out as it is: the request
+    that draws it says to try again, and the pool replaces every connection it had."""
+    if database.is_sqlite:
+        pytest.skip("pooled connections are pinged on PostgreSQL")
+    feed = "/v1/me/sessions"
+    assert client.get(feed, headers=member.headers).status_code == 200
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)  # every connection is recent
+    admin = create_db_engine(database.engine.url.render_as_string(hide_password=False))
+    try:
+        with admin.connect() as connection:
+            dropped = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        admin.dispose()
+    assert dropped > 0
+
+    refused = client.get(feed, headers=member.headers)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "2"
+    assert client.get(feed, headers=member.headers).status_code == 200
