@@ -108,7 +108,8 @@ def create_db_engine(
 # Pinging every checkout cost a round trip per request, and one per group of session
 # writes, on connections that had answered a moment before.
 PING_AFTER_IDLE_SECONDS = 1.0
-_ANSWERED_AT = "answered_at"  # in the connection's pool record's `info`, which it outlives
+# Kept in the pool record's `info`, which lasts as long as its DBAPI connection.
+_ANSWERED_AT = "answered_at"
 
 
 def _ping_when_idle(engine: Engine) -> None:

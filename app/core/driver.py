@@ -259,8 +259,8 @@ class Round:
         return queued.answer.rows(queued.index)
 
     def send(self) -> None:
-        """Send what the lanes hold as one batch (`batched`); a round that holds nothing
-        sends nothing, not even the batch's closing sync."""
+        """Send what the lanes hold as one pipelined batch; a round that holds nothing
+        sends nothing, not even a batch's closing sync."""
         lanes = [self._lanes[lane] for lane in sorted(self._lanes)]
         self._lanes = {}
         if not lanes:
