@@ -9,10 +9,12 @@ and a write is answered only once its group has committed.
 A hot write is *staged*: a generator that yields a `Step` wherever its statements
 reach a batch boundary. Run straight (`run_through`), the steps change nothing. On
 PostgreSQL a group runs its writes in lockstep: every write sends its first batch,
-then every write sends its next, and so on, the batches of one round pipelined in
-one round trip and the same statement of every write sent as one executemany
+then every write sends its next, and so on, the batches of one round pipelined
+together and the same statement of every write sent as one executemany
 (`app.core.driver.in_round`). A new session then costs a share of the group's round
-trips and statements, not its own.
+trips and statements, not its own: the group waits on the server as often whatever its
+size (psycopg answers a statement whose rows are read before the next is sent, so a
+round waits once for each of those and once at its end).
 """
 
 from __future__ import annotations
