@@ -69,7 +69,7 @@ def race(work: Callable[[], T], workers: int = WORKERS) -> list[T | ProblemError
 
 def writer_turns(database: Database) -> Callable[[], AbstractContextManager[object]]:
     """The turn each request's write takes: one at a time on SQLite, none on PostgreSQL."""
-    if database.engine.dialect.name != "sqlite":
+    if not database.is_sqlite:
         return nullcontext
     turn = threading.Lock()
     return lambda: turn
