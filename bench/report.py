@@ -72,21 +72,24 @@ class Row:
         return ", ".join(check.label for check in self.checks) or "-"
 
 
-def judge(rows: list[Row], problems: dict[str, str]) -> None:
+def judge(rows: list[Row], problems: dict[str, str], database_kind: str) -> None:
     """Fill in every row's ratio and checks; `problems`, by scenario, say what showed it
     did not run as meant (a probe that failed, writes that stored nothing new)."""
     by_key = {row.scenario.key: row for row in rows}
     reference = by_key["REF"].rps
     for row in rows:
         row.ratio = row.rps / reference if reference else 0.0
-        row.checks = _checks(row, by_key, problems.get(row.scenario.key))
+        row.checks = _checks(row, by_key, problems.get(row.scenario.key), database_kind)
 
 
-def _checks(row: Row, by_key: dict[str, Row], problem: str | None) -> list[Check]:
+def _checks(
+    row: Row, by_key: dict[str, Row], problem: str | None, database_kind: str
+) -> list[Check]:
     scenario = row.scenario
     checks: list[Check] = []
-    if scenario.min_ratio is not None:
-        checks.append(_ratio_check(row, scenario.min_ratio))
+    floor = scenario.floor(database_kind)
+    if floor is not None:
+        checks.append(_ratio_check(row, floor))
     if scenario.same_as is not None and scenario.same_as in by_key:
         checks.append(_size_check(row, by_key[scenario.same_as]))
     if scenario.p99_limit_ms is not None:

@@ -127,7 +127,7 @@ def _run_info(config: BenchConfig, wrk: str) -> dict[str, Any]:
 def _report(config: BenchConfig, bench: Bench, info: dict[str, Any]) -> list[str]:
     """Judge the runs, print the table and write the JSON; the missed targets."""
     rows = bench.rows()
-    judge(rows, bench.problems)
+    judge(rows, bench.problems, config.kind)
     peak = bench.peak_rss_kib(TENFOLD)
     memory = memory_check(peak) if peak else None
     missed = missed_lines(rows, memory)
