@@ -39,7 +39,7 @@ def _subscriptions_statement(*, narrowed: bool) -> Select[int, int, list[str]]:
 
 @cache  # once per engine's dialect
 def _compiled(dialect: Dialect, *, narrowed: bool) -> DriverStatement:
-    return DriverStatement(_subscriptions_statement(narrowed=narrowed), dialect)
+    return DriverStatement(_subscriptions_statement(narrowed=narrowed), dialect, repeatable=True)
 
 
 def _subscriptions_of_patient(session: Session, *, narrowed: bool) -> DriverStatement:

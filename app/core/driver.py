@@ -56,15 +56,26 @@ def send_deferred(cursor: DBAPICursor) -> None:
 class DriverStatement:
     """One statement, compiled for one dialect, that takes parameters by name."""
 
-    __slots__ = ("_bind", "_defaults", "_names", "_result", "sql")
+    __slots__ = ("_bind", "_defaults", "_names", "_result", "repeatable", "sql")
 
     def __init__(
-        self, statement: ClauseElement, dialect: Dialect, *, keys: Sequence[str] | None = None
+        self,
+        statement: ClauseElement,
+        dialect: Dialect,
+        *,
+        keys: Sequence[str] | None = None,
+        repeatable: bool = False,
     ) -> None:
-        """`keys`: for an INSERT without values, the columns each parameter set gives."""
+        """`keys`: for an INSERT without values, the columns each parameter set gives.
+
+        `repeatable`: run again with the same parameters in the same round, it would change
+        nothing more and answer the same (a read, or a lock the transaction already holds),
+        so a round sends each distinct parameter set once (`Round`). Its parameters must be
+        hashable values."""
         compiled = statement.compile(dialect=dialect, column_keys=list(keys or ()))
         assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
+        self.repeatable = repeatable
         # Parameters the statement carries itself (such as the 1 of `last_seq + 1`).
         self._defaults = {
             name: value
@@ -233,9 +244,11 @@ class Round:
     Each write runs in its own `lane`. When the round is sent, the k-th statement of
     every lane goes in one executemany per statement, lanes in order: each write's
     statements keep their order, and the group pays psycopg's cost per statement (a
-    cursor, a send and a receive) once instead of once per write. Rows are read after
-    the batch, as with `DriverStatement.send`. A statement that must be answered at once
-    (`DriverStatement.all`) sends what the round holds first.
+    cursor, a send and a receive) once instead of once per write. A repeatable statement
+    goes once for each distinct parameter set (a person's lock, the stage they reached,
+    the clinics listening: once a group, however many sessions they log). Rows are read
+    after the batch, as with `DriverStatement.send`. A statement that must be answered at
+    once (`DriverStatement.all`) sends what the round holds first.
     """
 
     def __init__(self, cursor: DBAPICursor) -> None:
@@ -276,6 +289,10 @@ class Round:
 
     def _run(self, statement: DriverStatement, queued: list[_Queued]) -> None:
         parameter_sets = [sets for one in queued for sets in one.parameter_sets]
+        # Where each parameter set's answer is: its own, or an earlier equal set's.
+        answered_by = list(range(len(parameter_sets)))
+        if statement.repeatable:
+            parameter_sets, answered_by = _distinct(parameter_sets)
         send_deferred(self._cursor)
         if not any(one.asked for one in queued):
             self._cursor.executemany(statement.sql, parameter_sets)
@@ -283,9 +300,24 @@ class Round:
         cursor = self._cursor.connection.cursor()
         answer, index = _Answers(cursor), 0
         for one in queued:
-            one.answer, one.index = answer, index
+            one.answer, one.index = answer, answered_by[index]
             index += len(one.parameter_sets)
         cursor.executemany(statement.sql, parameter_sets, returning=True)
+
+
+def _distinct(parameter_sets: list[Any]) -> tuple[list[Any], list[int]]:
+    """The distinct parameter sets in first-seen order, and which of them answers each set."""
+    positions: dict[Any, int] = {}
+    distinct: list[Any] = []
+    answered_by: list[int] = []
+    for parameters in parameter_sets:
+        # One statement makes every set with its keys in one order (`parameters`).
+        key = tuple(parameters.items()) if isinstance(parameters, Mapping) else tuple(parameters)
+        position = positions.setdefault(key, len(distinct))
+        if position == len(distinct):
+            distinct.append(parameters)
+        answered_by.append(position)
+    return distinct, answered_by
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import closing
 
 import pytest
-from sqlalchemy import bindparam, literal_column, select, text
+from sqlalchemy import Integer, String, bindparam, column, literal_column, select, text
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session
 
@@ -70,6 +70,40 @@ def test_a_statement_answered_at_once_comes_after_what_the_round_holds(
 
     assert now == [("held",)]
     assert words.all(cursor, {"lane": 2}) == [("after",)]
+
+
+def ticks(database: Database, *, repeatable: bool) -> DriverStatement:
+    """The next number of a temporary sequence, with the key it was asked for: how many
+    times the server ran it shows in the numbers."""
+    return DriverStatement(
+        text("SELECT nextval('tick') AS n, CAST(:key AS text) AS key")
+        .bindparams(bindparam("key"))
+        .columns(column("n", Integer), column("key", String)),
+        database.engine.dialect,
+        repeatable=repeatable,
+    )
+
+
+@pytest.mark.parametrize(
+    ("repeatable", "answers"),
+    [
+        (True, [(1, "a"), (1, "a"), (2, "b"), (1, "a")]),
+        (False, [(1, "a"), (2, "a"), (3, "b"), (4, "a")]),
+    ],
+    ids=["repeatable-once-a-distinct-set", "otherwise-once-a-lane"],
+)
+def test_a_repeatable_statement_runs_once_a_round_for_each_distinct_parameter_set(
+    database: Database, cursor: DBAPICursor, repeatable: bool, answers: list[tuple[int, str]]
+) -> None:
+    cursor.execute("CREATE TEMPORARY SEQUENCE tick")
+    tick = ticks(database, repeatable=repeatable)
+    with in_round(cursor) as lanes:
+        sent = []
+        for lane, key in enumerate(["a", "a", "b", "a"]):
+            lanes.lane = lane
+            sent.append(tick.send(cursor, {"key": key}))
+
+    assert [answer.first() for answer in sent] == answers
 
 
 def test_rows_read_before_the_round_was_sent_are_refused(

@@ -133,6 +133,7 @@ def _build_statements(dialect: Dialect) -> Statements:
             )
             .returning(sequence.c.last_seq),
             dialect,
+            repeatable=True,  # the lock is held until the commit: taking it again is nothing
         )
         if dialect.name == "postgresql"
         else None
@@ -144,12 +145,14 @@ def _build_statements(dialect: Dialect) -> Statements:
                 enrollment.c.program_id == bindparam("program_id"),
             ),
             dialect,
+            repeatable=True,
         ),
         lock_person=lock_person,
         # Whose session a UUID is, locked until the write commits (a replace or a replay).
         owner_of_log=DriverStatement(
             select(log.c.user_id).where(log.c.id == bindparam("session_id")).with_for_update(),
             dialect,
+            repeatable=True,
         ),
         next_seq=DriverStatement(
             insert(sequence)
