@@ -28,6 +28,7 @@ from sqlalchemy.sql.expression import ClauseElement
 from sqlmodel import Session
 
 Processor = Callable[[Any], Any]
+Fold = Callable[[list[Any]], list[Any]]
 
 # Statements that may wait for the next one on their connection, by DB-API connection:
 # a group's savepoints, which then go in that statement's round trip (see `defer`).
@@ -56,7 +57,7 @@ def send_deferred(cursor: DBAPICursor) -> None:
 class DriverStatement:
     """One statement, compiled for one dialect, that takes parameters by name."""
 
-    __slots__ = ("_bind", "_defaults", "_names", "_result", "repeatable", "sql")
+    __slots__ = ("_bind", "_defaults", "_names", "_result", "fold", "repeatable", "sql")
 
     def __init__(
         self,
@@ -65,17 +66,23 @@ class DriverStatement:
         *,
         keys: Sequence[str] | None = None,
         repeatable: bool = False,
+        fold: Fold | None = None,
     ) -> None:
         """`keys`: for an INSERT without values, the columns each parameter set gives.
 
         `repeatable`: run again with the same parameters in the same round, it would change
         nothing more and answer the same (a read, or a lock the transaction already holds),
         so a round sends each distinct parameter set once (`Round`). Its parameters must be
-        hashable values."""
+        hashable values.
+
+        `fold`: for a statement whose rows nobody reads, the parameter sets of one round
+        (processed for the driver, in lane order) made into fewer that leave the same rows
+        as running them all in that order."""
         compiled = statement.compile(dialect=dialect, column_keys=list(keys or ()))
         assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         self.repeatable = repeatable
+        self.fold = fold
         # Parameters the statement carries itself (such as the 1 of `last_seq + 1`).
         self._defaults = {
             name: value
@@ -295,6 +302,8 @@ class Round:
             parameter_sets, answered_by = _distinct(parameter_sets)
         send_deferred(self._cursor)
         if not any(one.asked for one in queued):
+            if statement.fold is not None:
+                parameter_sets = statement.fold(parameter_sets)
             self._cursor.executemany(statement.sql, parameter_sets)
             return
         cursor = self._cursor.connection.cursor()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,7 +27,7 @@ from app.progress.sessions import write
 from app.progress.sessions.checks import NotEnrolledError
 from tests.conftest import Person, PersonFactory
 from tests.progress.conftest import PutSession
-from tests.progress.tiny import STAGES, body, enroll
+from tests.progress.tiny import NOW, STAGES, body, enroll
 from tests.together import submit_together
 
 Outcome = write.Outcome
@@ -149,6 +150,52 @@ def test_a_replacement_among_new_sessions_takes_the_next_change_number(
             select(SessionEntry.difficulty).where(SessionEntry.session_id == str(stored))
         ).all()
     assert set(difficulties) == {"hard"}
+
+
+def ratings_of(database: Database, person: Person) -> set[tuple[str, str]]:
+    """The person's kept ratings, as (difficulty, session id)."""
+    with database.read_session() as session:
+        rows = session.exec(
+            select(ExerciseRating.difficulty, ExerciseRating.session_id).where(
+                ExerciseRating.user_id == person.id
+            )
+        ).all()
+    return set(rows)
+
+
+def test_a_groups_ratings_are_those_of_its_latest_session_the_last_of_a_tie(
+    database: Database, people: list[Person], put: PutSession
+) -> None:
+    """As one by one: each session's ratings replace those dated earlier or at the same
+    time, so of the sessions dated latest the last one's stand."""
+    member = people[0]
+    hour = timedelta(hours=1)
+    sent = [
+        (uuid.uuid4(), body(performed_at=NOW - 3 * hour, difficulty="easy")),
+        (uuid.uuid4(), body(performed_at=NOW - hour, difficulty="hard")),
+        (uuid.uuid4(), body(performed_at=NOW - 2 * hour, difficulty="easy")),
+        (uuid.uuid4(), body(performed_at=NOW - hour, difficulty="moderate")),
+    ]
+
+    submit_together(database, [put(member, s, b) for s, b in sent], orders=[member.id] * 4)
+
+    assert ratings_of(database, member) == {("moderate", str(sent[3][0]))}
+
+
+def test_a_group_dated_before_the_kept_rating_leaves_it(
+    database: Database, people: list[Person], put: PutSession
+) -> None:
+    member = people[0]
+    later = uuid.uuid4()
+    with database.write_session() as session:
+        run_through(put(member, later, body(performed_at=NOW, difficulty="hard"))(session))
+    earlier = [body(performed_at=NOW - timedelta(hours=h), difficulty="easy") for h in (1, 2)]
+
+    submit_together(
+        database, [put(member, uuid.uuid4(), b) for b in earlier], orders=[member.id] * 2
+    )
+
+    assert ratings_of(database, member) == {("hard", str(later))}
 
 
 def test_a_refused_session_in_a_group_stores_nothing_and_the_others_land(

@@ -11,7 +11,7 @@ executemany (`app.core.driver.in_round`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from functools import cache
@@ -82,6 +82,22 @@ RATING_COLUMNS = (
     "performed_at",
     "session_id",
 )
+
+
+RATING_KEY = ("user_id", "program_id", "stage_position", "exercise_id")
+
+
+def latest_rating_per_key(parameter_sets: list[Any]) -> list[Any]:
+    """A round's ratings, one per key: the last of those dated latest. Upserted one after
+    another, each replaces the stored rating unless that one is dated later, which leaves
+    exactly that one (or the stored rating, if it is later than all of them)."""
+    latest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for parameters in parameter_sets:
+        key = tuple(parameters[name] for name in RATING_KEY)
+        kept = latest.get(key)
+        if kept is None or parameters["performed_at"] >= kept["performed_at"]:
+            latest[key] = parameters
+    return list(latest.values())
 
 
 def _parameters(table: Table, columns: tuple[str, ...]) -> list[BindParameter[Any]]:
@@ -198,6 +214,7 @@ def _build_statements(dialect: Dialect) -> Statements:
             ),
             dialect,
             keys=RATING_COLUMNS,
+            fold=latest_rating_per_key,
         ),
     )
 
