@@ -8,17 +8,18 @@ writes for the dialect, the parameter order, and the types' bind and result
 processors (so a datetime is stored in exactly the form SQLAlchemy stores and
 reads back). It runs inside the ORM session's own transaction, on its connection.
 
-On PostgreSQL, `batched` sends statements together in one round trip, and `in_round`
-goes further for a group of writes run in lockstep: the same statement of every
-write goes as one executemany, so psycopg's cost per statement is paid once a group.
+On PostgreSQL, `batched` sends statements together in one round trip, and a round
+(`app.core.rounds`) goes further for a group of writes run in lockstep: the same
+statement of every write goes as one executemany, or as one execution over arrays
+where it has an `at_once` form, so psycopg's cost per statement (and there, the
+server's) is paid once a group.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Dialect
@@ -26,6 +27,9 @@ from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from app.core.rounds import Round
 
 Processor = Callable[[Any], Any]
 Fold = Callable[[list[Any]], list[Any]]
@@ -57,7 +61,17 @@ def send_deferred(cursor: DBAPICursor) -> None:
 class DriverStatement:
     """One statement, compiled for one dialect, that takes parameters by name."""
 
-    __slots__ = ("_bind", "_defaults", "_names", "_result", "fold", "repeatable", "sql")
+    __slots__ = (
+        "_bind",
+        "_defaults",
+        "_names",
+        "_result",
+        "at_once",
+        "bound",
+        "fold",
+        "repeatable",
+        "sql",
+    )
 
     def __init__(
         self,
@@ -67,6 +81,7 @@ class DriverStatement:
         keys: Sequence[str] | None = None,
         repeatable: bool = False,
         fold: Fold | None = None,
+        at_once: ClauseElement | None = None,
     ) -> None:
         """`keys`: for an INSERT without values, the columns each parameter set gives.
 
@@ -77,12 +92,21 @@ class DriverStatement:
 
         `fold`: for a statement whose rows nobody reads, the parameter sets of one round
         (processed for the driver, in lane order) made into fewer that leave the same rows
-        as running them all in that order."""
+        as running them all in that order.
+
+        `at_once` (PostgreSQL): the same statement for many parameter sets in one execution,
+        which a round sends instead of an executemany: each parameter holds every set's
+        value, in order (`app.core.rounds.unnested` unpacks them), and each row it answers
+        starts with the 1-based position of the parameter set it answers. Both cost the
+        server alike per row; at once, the statement's own cost (and psycopg's) is paid
+        once a round."""
         compiled = statement.compile(dialect=dialect, column_keys=list(keys or ()))
         assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         self.repeatable = repeatable
         self.fold = fold
+        self.bound = tuple(compiled.binds)
+        self.at_once = None if at_once is None else DriverStatement(at_once, dialect)
         # Parameters the statement carries itself (such as the 1 of `last_seq + 1`).
         self._defaults = {
             name: value
@@ -204,142 +228,13 @@ def _own_rows(cursor: DBAPICursor) -> Rows:
     return rows
 
 
-# The round each DB-API connection is collecting, while it does (see `Round`).
-_rounds: WeakKeyDictionary[Any, Round] = WeakKeyDictionary()
+# The round each DB-API connection is collecting, while it does (`app.core.rounds`).
+COLLECTING: WeakKeyDictionary[Any, Round] = WeakKeyDictionary()
 
 
 def _round_of(cursor: DBAPICursor) -> Round | None:
     """The round `cursor`'s connection is collecting, if any (none outside `in_round`)."""
-    return _rounds.get(cursor.connection) if _rounds else None
-
-
-@dataclass(slots=True)
-class _Queued:
-    statement: DriverStatement
-    parameter_sets: list[Any]
-    asked: bool  # its rows are wanted
-    answer: _Answers | None = None  # where they are read, once the round was sent
-    index: int = 0  # which of those answers is its own
-
-
-class _Answers:
-    """The result sets of one executemany, one per parameter set, read once all came."""
-
-    __slots__ = ("_cursor", "_sets")
-
-    def __init__(self, cursor: DBAPICursor) -> None:
-        self._cursor = cursor
-        self._sets: list[list[Sequence[Any]]] | None = None
-
-    def rows(self, index: int) -> list[Sequence[Any]]:
-        if self._sets is None:
-            sets: list[list[Sequence[Any]]] = []
-            try:
-                while True:
-                    sets.append(list(self._cursor.fetchall()))
-                    if not self._cursor.nextset():
-                        break
-            finally:
-                self._cursor.close()
-            self._sets = sets
-        return self._sets[index]
-
-
-class Round:
-    """The driver statements that several writes run in one lockstep round (PostgreSQL).
-
-    Each write runs in its own `lane`. When the round is sent, the k-th statement of
-    every lane goes in one executemany per statement, lanes in order: each write's
-    statements keep their order, and the group pays psycopg's cost per statement (a
-    cursor, a send and a receive) once instead of once per write. A repeatable statement
-    goes once for each distinct parameter set (a person's lock, the stage they reached,
-    the clinics listening: once a group, however many sessions they log). Rows are read
-    after the batch, as with `DriverStatement.send`. A statement that must be answered at
-    once (`DriverStatement.all`) sends what the round holds first.
-    """
-
-    def __init__(self, cursor: DBAPICursor) -> None:
-        self._cursor = cursor  # for the statements whose rows nobody reads
-        self._lanes: dict[int, list[_Queued]] = {}
-        self.lane = 0
-
-    def run(self, statement: DriverStatement, parameter_sets: list[Any]) -> None:
-        """Queue `statement` for its effect, in the current lane."""
-        self._lanes.setdefault(self.lane, []).append(_Queued(statement, parameter_sets, False))
-
-    def ask(self, statement: DriverStatement, parameter_sets: list[Any]) -> Rows:
-        """Queue `statement` in the current lane; its rows, read after the round's batch."""
-        queued = _Queued(statement, parameter_sets, True)
-        self._lanes.setdefault(self.lane, []).append(queued)
-        return lambda: self._rows_of(queued)
-
-    def _rows_of(self, queued: _Queued) -> list[Sequence[Any]]:
-        if queued.answer is None:
-            raise RuntimeError("the round was not sent")  # read before its batch: a bug
-        return queued.answer.rows(queued.index)
-
-    def send(self) -> None:
-        """Send what the lanes hold as one pipelined batch; a round that holds nothing
-        sends nothing, not even a batch's closing sync."""
-        lanes = [self._lanes[lane] for lane in sorted(self._lanes)]
-        self._lanes = {}
-        if not lanes:
-            return
-        with _pipelined(self._cursor):
-            for position in range(max(map(len, lanes))):
-                same: dict[DriverStatement, list[_Queued]] = {}
-                for lane in lanes:
-                    if position < len(lane):
-                        same.setdefault(lane[position].statement, []).append(lane[position])
-                for statement, queued in same.items():
-                    self._run(statement, queued)
-
-    def _run(self, statement: DriverStatement, queued: list[_Queued]) -> None:
-        parameter_sets = [sets for one in queued for sets in one.parameter_sets]
-        # Where each parameter set's answer is: its own, or an earlier equal set's.
-        answered_by = list(range(len(parameter_sets)))
-        if statement.repeatable:
-            parameter_sets, answered_by = _distinct(parameter_sets)
-        send_deferred(self._cursor)
-        if not any(one.asked for one in queued):
-            if statement.fold is not None:
-                parameter_sets = statement.fold(parameter_sets)
-            self._cursor.executemany(statement.sql, parameter_sets)
-            return
-        cursor = self._cursor.connection.cursor()
-        answer, index = _Answers(cursor), 0
-        for one in queued:
-            one.answer, one.index = answer, answered_by[index]
-            index += len(one.parameter_sets)
-        cursor.executemany(statement.sql, parameter_sets, returning=True)
-
-
-def _distinct(parameter_sets: list[Any]) -> tuple[list[Any], list[int]]:
-    """The distinct parameter sets in first-seen order, and which of them answers each set."""
-    positions: dict[Any, int] = {}
-    distinct: list[Any] = []
-    answered_by: list[int] = []
-    for parameters in parameter_sets:
-        # One statement makes every set with its keys in one order (`parameters`).
-        key = tuple(parameters.items()) if isinstance(parameters, Mapping) else tuple(parameters)
-        position = positions.setdefault(key, len(distinct))
-        if position == len(distinct):
-            distinct.append(parameters)
-        answered_by.append(position)
-    return distinct, answered_by
-
-
-@contextmanager
-def in_round(cursor: DBAPICursor) -> Iterator[Round]:
-    """Collect the driver statements run on `cursor`'s connection into one `Round`, sent
-    as one batch when the block ends (`Round.send`)."""
-    collecting = Round(cursor)
-    _rounds[cursor.connection] = collecting
-    try:
-        yield collecting
-    finally:
-        _rounds.pop(cursor.connection, None)
-    collecting.send()  # only when the block ended well: a failed round sends nothing
+    return COLLECTING.get(cursor.connection) if COLLECTING else None
 
 
 @contextmanager
@@ -356,12 +251,12 @@ def batched(cursor: DBAPICursor) -> Iterator[None]:
     if _round_of(cursor) is not None:
         yield
         return
-    with _pipelined(cursor):
+    with pipelined(cursor):
         yield
 
 
 @contextmanager
-def _pipelined(cursor: DBAPICursor) -> Iterator[None]:
+def pipelined(cursor: DBAPICursor) -> Iterator[None]:
     connection = getattr(cursor, "connection", None)
     pipeline = getattr(connection, "pipeline", None)
     if pipeline is None or connection.pgconn.pipeline_status:  # type: ignore[union-attr]

@@ -10,11 +10,12 @@ A hot write is *staged*: a generator that yields a `Step` wherever its statement
 reach a batch boundary. Run straight (`run_through`), the steps change nothing. On
 PostgreSQL a group runs its writes in lockstep: every write sends its first batch,
 then every write sends its next, and so on, the batches of one round pipelined
-together and the same statement of every write sent as one executemany
-(`app.core.driver.in_round`). A new session then costs a share of the group's round
-trips and statements, not its own: the group waits on the server as often whatever its
-size (psycopg answers a statement whose rows are read before the next is sent, so a
-round waits once for each of those and once at its end).
+together and the same statement of every write sent once for all of them (one
+execution with arrays where the statement has an `at_once` form, else an executemany;
+`app.core.rounds.in_round`). A new session then costs a share of the group's round
+trips and statements, not its own: the group waits on the server no more often than
+one write alone (psycopg answers an executemany whose rows are read before the next
+statement is sent, so a round waits once for each of those and once at its end).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from anyio import to_thread
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session
 
-from app.core.driver import defer, driver_cursor, in_round, take_deferred
+from app.core.driver import defer, driver_cursor, take_deferred
 from app.core.errors import ProblemError
+from app.core.rounds import in_round
 
 if TYPE_CHECKING:
     from app.core.db import Database

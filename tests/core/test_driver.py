@@ -4,15 +4,18 @@ goes as one executemany, and each write still gets its own answers, in its own o
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
+from pathlib import Path
 
 import pytest
+from psycopg import pq
 from sqlalchemy import Integer, String, bindparam, column, literal_column, select, text
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session
 
 from app.core.db import Database
-from app.core.driver import DriverStatement, batched, driver_cursor, in_round
+from app.core.driver import DriverStatement, batched, driver_cursor
+from app.core.rounds import in_round, unnested
 
 
 @pytest.fixture
@@ -26,13 +29,24 @@ def cursor(database: Database) -> Iterator[DBAPICursor]:
         session.rollback()
 
 
-def statements(database: Database) -> tuple[DriverStatement, DriverStatement]:
+def statements(
+    database: Database, *, at_once: bool = False
+) -> tuple[DriverStatement, DriverStatement]:
+    """Note a word in a lane; the words of a lane. `at_once`: each with the form a round
+    sends once for all its lanes."""
     dialect = database.engine.dialect
+    lane, word = column("lane", Integer), column("word", String)
     insert = DriverStatement(
         text("INSERT INTO note (lane, word) VALUES (:lane, :word)").bindparams(
             bindparam("lane"), bindparam("word")
         ),
         dialect,
+        at_once=text(
+            "INSERT INTO note (lane, word) SELECT p.lane, p.word "  # noqa: S608 (fixed text)
+            f"FROM {unnested({'lane': lane, 'word': word}, dialect)} ORDER BY p.ord"
+        )
+        if at_once
+        else None,
     )
     words = DriverStatement(
         select(literal_column("word"))
@@ -40,6 +54,12 @@ def statements(database: Database) -> tuple[DriverStatement, DriverStatement]:
         .where(literal_column("lane") == bindparam("lane"))
         .order_by(literal_column("word")),
         dialect,
+        at_once=text(
+            f"SELECT p.ord, note.word FROM {unnested({'lane': lane}, dialect)} "  # noqa: S608
+            "JOIN note ON note.lane = p.lane ORDER BY p.ord, note.word"
+        )
+        if at_once
+        else None,
     )
     return insert, words
 
@@ -104,6 +124,43 @@ def test_a_repeatable_statement_runs_once_a_round_for_each_distinct_parameter_se
             sent.append(tick.send(cursor, {"key": key}))
 
     assert [answer.first() for answer in sent] == answers
+
+
+@contextmanager
+def executions(cursor: DBAPICursor, tmp_path: Path) -> Iterator[list[int]]:
+    """How many statements the server was asked to execute in the block (libpq's trace)."""
+    trace = tmp_path / "protocol.trace"
+    counted: list[int] = []
+    pgconn = cursor.connection.pgconn
+    with trace.open("w") as file:
+        pgconn.trace(file.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            yield counted
+        finally:
+            pgconn.untrace()  # flushes
+    sent = [line.split("\t") for line in trace.read_text().splitlines()]
+    counted.append(sum(1 for fields in sent if fields[0] == "F" and fields[2] == "Execute"))
+
+
+def test_a_statement_with_an_at_once_form_runs_once_a_round_for_every_lane(
+    database: Database, cursor: DBAPICursor, tmp_path: Path
+) -> None:
+    insert, words = statements(database, at_once=True)
+    with executions(cursor, tmp_path) as executed, in_round(cursor) as lanes:
+        answers = []
+        for lane, written in enumerate([["a"], ["b", "c"], [], ["d"]]):
+            lanes.lane = lane
+            insert.executemany(cursor, [{"lane": lane, "word": word} for word in written])
+            answers.append(words.send(cursor, {"lane": lane}))
+
+    assert [[row[0] for row in answer.all()] for answer in answers] == [
+        ["a"],
+        ["b", "c"],
+        [],
+        ["d"],
+    ]
+    assert executed == [2]  # each of the two statements once, for all four lanes
 
 
 def test_rows_read_before_the_round_was_sent_are_refused(

@@ -289,12 +289,13 @@ def waits(database: Database, tmp_path: Path) -> Iterator[Callable[[], int]]:
         file.close()
 
 
-def test_a_group_of_new_sessions_waits_on_the_server_as_often_whatever_its_size(
+def test_a_group_of_new_sessions_waits_on_the_server_no_more_often_than_one_session(
     database: Database, people: list[Person], put: PutSession, waits: Callable[[], int]
 ) -> None:
-    """A group's round trips do not grow with it: BEGIN, one for each look-up the writes
-    read (the stage reached, the UUID's owner, the clinics listening), the end of that
-    batch, the numbered insert, the end of that batch, and COMMIT."""
+    """A group's round trips do not grow with it. One session alone: BEGIN, one for each
+    look-up it reads (the stage reached, the UUID's owner, the clinics listening), the end
+    of that batch, the numbered insert, the end of that batch, and COMMIT; a group sends
+    each of its statements for all its sessions at once, so it may wait even less."""
     by_size = {}
     for size in (1, 6):
         writes = [(people[n % 3], uuid.uuid4()) for n in range(size)]
@@ -304,4 +305,4 @@ def test_a_group_of_new_sessions_waits_on_the_server_as_often_whatever_its_size(
         )
         assert outcomes_of(results) == [Outcome.CREATED] * size
         by_size[size] = waits() - before
-    assert by_size[6] == by_size[1] <= 8
+    assert by_size[6] <= by_size[1] <= 8

@@ -5,8 +5,8 @@ session's own connection, inside its transaction (see `app.core.driver`), so a
 new session costs its round trips and little else. On PostgreSQL they go in two
 batches (`batched`): what the write must know first (the lock, the stage reached,
 whether the UUID is taken), then the new rows. Sessions logged together send each
-batch together (`app.core.group_commit`), the same statement of all of them as one
-executemany (`app.core.driver.in_round`).
+batch together (`app.core.group_commit`), the same statement of all of them sent once
+(`app.core.rounds`; the forms that take all of them at once are in `at_once`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from app.progress.models import (
     SessionLog,
     SessionSequence,
 )
+from app.progress.sessions import at_once
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +126,17 @@ def _numbered_insert_log(sequence: Table, log: Table, dialect: Dialect) -> Drive
         .cte("inserted")
     )
     count = select(func.count()).select_from(inserted).scalar_subquery()
-    return DriverStatement(select(taken.c.last_seq, count), dialect)
+    return DriverStatement(
+        select(taken.c.last_seq, count),
+        dialect,
+        at_once=at_once.numbered_logs(sequence, log, columns, dialect),
+    )
 
 
 @cache  # once per engine's dialect
 def _build_statements(dialect: Dialect) -> Statements:
-    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    postgres = dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
     sequence = table_of(SessionSequence)
     log = table_of(SessionLog)
     ratings = insert(table_of(ExerciseRating))
@@ -151,7 +157,7 @@ def _build_statements(dialect: Dialect) -> Statements:
             dialect,
             repeatable=True,  # the lock is held until the commit: taking it again is nothing
         )
-        if dialect.name == "postgresql"
+        if postgres
         else None
     )
     return Statements(
@@ -169,6 +175,7 @@ def _build_statements(dialect: Dialect) -> Statements:
             select(log.c.user_id).where(log.c.id == bindparam("session_id")).with_for_update(),
             dialect,
             repeatable=True,
+            at_once=at_once.owners(log, dialect) if postgres else None,
         ),
         next_seq=DriverStatement(
             insert(sequence)
@@ -185,9 +192,7 @@ def _build_statements(dialect: Dialect) -> Statements:
             dialect,
             keys=LOG_COLUMNS,
         ),
-        numbered_insert_log=(
-            _numbered_insert_log(sequence, log, dialect) if dialect.name == "postgresql" else None
-        ),
+        numbered_insert_log=(_numbered_insert_log(sequence, log, dialect) if postgres else None),
         # Only under the person's own session: sent with the insert of the log before its
         # answer is known, these must not land under another person's session of that UUID.
         insert_entries=DriverStatement(
@@ -200,6 +205,7 @@ def _build_statements(dialect: Dialect) -> Statements:
                 ),
             ),
             dialect,
+            at_once=at_once.entries(entry, log, ENTRY_COLUMNS, dialect) if postgres else None,
         ),
         # A new session's rating replaces the stored one unless that one is dated later.
         raise_ratings=DriverStatement(
