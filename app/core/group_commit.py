@@ -21,6 +21,7 @@ statement is sent, so a round waits once for each of those and once at its end).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -269,14 +270,20 @@ class GroupCommit:
     While a group is in its worker thread, new writes queue here, in the event loop;
     the next group takes them all. Under load a group holds many writes, so the
     thread hop, the transaction and the commit are paid once per group instead of
-    once per write.
+    once per write. On PostgreSQL the worker thread goes straight on to the next group
+    while writes are queued, answering each group as it commits: a hop back to a busy
+    event loop between groups cost the writer about a fifth of its time.
     """
 
     def __init__(self, database: Database) -> None:
         self._database = database
         self._writer = GroupWriter(database)
-        self._queue: list[_Queued] = []
+        # Appended to in the event loop, taken from in the worker thread (both atomic).
+        self._queue: deque[_Queued] = deque()
         self._task: asyncio.Task[None] | None = None
+        # SQLite's writer turn goes back after each group, so other writes get theirs in
+        # order (`Database.turn_to_write`).
+        self._one_group_a_turn = database.is_sqlite
 
     async def submit(self, work: StagedWork[T], order: int = 0) -> T:
         answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -291,32 +298,56 @@ class GroupCommit:
             raise
 
     async def _write_queued(self) -> None:
-        group: list[_Queued] = []
+        loop = asyncio.get_running_loop()
         try:
+            # Checked here, in the event loop, where writes are queued: one queued after
+            # the thread found none is written by the next hop.
             while self._queue:
-                group, self._queue = self._queue[:GROUP_LIMIT], self._queue[GROUP_LIMIT:]
-                group.sort(key=lambda queued: queued[2])  # stable: arrival order within one
-                works = [work for work, _, _ in group]
-                try:
-                    async with self._database.turn_to_write():
-                        done = await to_thread.run_sync(self._writer.write, works)
-                except Exception as exc:  # every request of the group hears of it
-                    done = [_Done(error=exc)] * len(group)
-                for (_, answer, _), outcome in zip(group, done, strict=True):
-                    if answer.done():
-                        continue
-                    if outcome.error is not None:
-                        answer.set_exception(outcome.error)
-                    else:
-                        answer.set_result(outcome.value)
+                async with self._database.turn_to_write():
+                    await to_thread.run_sync(self._write_groups, loop)
         finally:
             self._task = None
             # Only when the writer itself is cancelled (the loop shutting down): the
-            # group in its thread and the queued writes are answered as cancelled.
-            for _, answer, _ in (*group, *self._queue):
+            # queued writes are answered as cancelled (a group in the thread is answered
+            # by the thread).
+            while self._queue:
+                _, answer, _ = self._queue.popleft()
                 if not answer.done():
                     answer.cancel()
-            self._queue = []
+
+    def _write_groups(self, loop: asyncio.AbstractEventLoop) -> None:
+        """In the worker thread: write the queued writes a group at a time, each group
+        answered in the event loop as soon as it committed, until none is queued."""
+        while self._queue:
+            group = self._take_group()
+            try:
+                done = self._writer.write([work for work, _, _ in group])
+            except Exception as exc:  # every request of the group hears of it
+                done = [_Done(error=exc)] * len(group)
+            try:
+                loop.call_soon_threadsafe(_answer, group, done)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                return
+            if self._one_group_a_turn:
+                return
+
+    def _take_group(self) -> list[_Queued]:
+        group: list[_Queued] = []
+        while self._queue and len(group) < GROUP_LIMIT:
+            group.append(self._queue.popleft())
+        group.sort(key=lambda queued: queued[2])  # stable: arrival order within one
+        return group
+
+
+def _answer(group: list[_Queued], done: list[_Done]) -> None:
+    """In the event loop: each write of a committed group hears how it ended."""
+    for (_, answer, _), outcome in zip(group, done, strict=True):
+        if answer.done():
+            continue
+        if outcome.error is not None:
+            answer.set_exception(outcome.error)
+        else:
+            answer.set_result(outcome.value)
 
 
 def _unheard(answer: asyncio.Future[Any]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -143,3 +145,39 @@ def test_a_write_whose_request_is_cancelled_is_still_committed(database: Databas
     asyncio.run(send_then_give_up())
 
     assert version(database) == 1
+
+
+def test_writes_queued_meanwhile_are_written_while_the_event_loop_is_busy(
+    database: Database,
+) -> None:
+    """On PostgreSQL the writer goes straight on to the next group: a busy event loop
+    (answering other requests) does not hold the next group back."""
+    if database.is_sqlite:
+        pytest.skip("SQLite gives its writer turn back after each group")
+    first_in_thread, second_queued = threading.Event(), threading.Event()
+    written: dict[str, float] = {}
+
+    def first(session: Session) -> Staged[int]:
+        first_in_thread.set()
+        second_queued.wait(timeout=5)
+        return (yield from bump(session))
+
+    def second(session: Session) -> Staged[int]:
+        value = yield from bump(session)
+        written["second"] = time.monotonic()
+        return value
+
+    async def busy_while_queued() -> float:
+        writes = [asyncio.create_task(database.write(first))]
+        await asyncio.to_thread(first_in_thread.wait, 5)
+        writes.append(asyncio.create_task(database.write(second)))
+        await asyncio.sleep(0)  # the second write is queued
+        second_queued.set()
+        time.sleep(1.0)  # noqa: ASYNC251 (the event loop runs nothing else meanwhile)
+        busy_until = time.monotonic()
+        assert sorted(await asyncio.gather(*writes)) == [1, 2]
+        return busy_until
+
+    busy_until = asyncio.run(busy_while_queued())
+
+    assert written["second"] < busy_until
