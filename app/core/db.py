@@ -180,6 +180,11 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def writers_take_turns(self) -> bool:
+        """Whether writers wait for their turn in the event loop (`turn_to_write`)."""
+        return self._writer_turn is not None
+
     @contextmanager
     def write_session(self) -> Iterator[Session]:
         """A session that commits once when the block succeeds, rolls back otherwise."""

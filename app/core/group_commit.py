@@ -281,9 +281,9 @@ class GroupCommit:
         # Appended to in the event loop, taken from in the worker thread (both atomic).
         self._queue: deque[_Queued] = deque()
         self._task: asyncio.Task[None] | None = None
-        # SQLite's writer turn goes back after each group, so other writes get theirs in
-        # order (`Database.turn_to_write`).
-        self._one_group_a_turn = database.is_sqlite
+        # Where writers take turns (SQLite), the turn goes back after each group, so other
+        # writes get theirs in order (`Database.turn_to_write`).
+        self._one_group_a_turn = database.writers_take_turns
 
     async def submit(self, work: StagedWork[T], order: int = 0) -> T:
         answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()

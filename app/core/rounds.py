@@ -80,9 +80,9 @@ class Round:
 
     Each write runs in its own `lane`. When the round is sent, the k-th statement of
     every lane goes in one executemany per statement (one execution where the statement
-    has an `at_once` form), lanes in order: each write's
-    statements keep their order, and the group pays psycopg's cost per statement (a
-    cursor, a send and a receive) once instead of once per write. A repeatable statement
+    has an `at_once` form), lanes in order: each write's statements keep their order,
+    and the group pays psycopg's cost per statement (a cursor, a send and a receive)
+    once instead of once per write. A repeatable statement
     goes once for each distinct parameter set (a person's lock, the stage they reached,
     the clinics listening: once a group, however many sessions they log). Rows are read
     after the batch, as with `DriverStatement.send`. A statement that must be answered at
